@@ -1,0 +1,119 @@
+// The one place that reads the environment. Everything else receives a Config.
+import { availableParallelism } from "node:os";
+import { z } from "zod";
+
+const MiB = 1024 * 1024;
+
+// Env values are strings; empty strings count as "not set" so `FOO= npm start` falls back to defaults.
+const optionalString = z.preprocess((v) => (v === "" ? undefined : v), z.string().optional());
+
+function integer(min: number, max: number, fallback: number) {
+  return z.preprocess(
+    (v) => (v === "" || v === undefined ? fallback : v),
+    z.coerce.number().int().min(min).max(max),
+  );
+}
+
+const queueName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,75}\.fifo$/, "must be a FIFO queue name ending in .fifo");
+// S3 bucket naming rules, simplified to the characters they allow.
+const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name");
+
+const envSchema = z.object({
+  AWS_ENDPOINT_URL: optionalString.pipe(z.url().optional()),
+  AWS_REGION: z.string().min(1).default("us-east-1"),
+  INPUT_BUCKET: bucketName.default("image-input"),
+  OUTPUT_BUCKET: bucketName.default("image-processed"),
+  INPUT_QUEUE: queueName.default("new-image-input.fifo"),
+  OUTPUT_QUEUE: queueName.default("new-image-processed.fifo"),
+  DLQ: queueName.default("new-image-input-dlq.fifo"),
+  PORT: integer(0, 65535, 3000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  MAX_UPLOAD_BYTES: integer(1, 1024 * MiB, 20 * MiB),
+  MAX_INPUT_PIXELS: integer(1, 1_000_000_000, 50_000_000),
+  WORKER_CONCURRENCY: integer(1, 10, Math.min(10, availableParallelism())),
+  VISIBILITY_TIMEOUT_S: integer(5, 43_200, 60),
+  MAX_RECEIVE_COUNT: integer(1, 1000, 5),
+  API_TOKEN: optionalString,
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOCALSTACK_PORT: integer(1, 65535, 4566),
+  LOCALSTACK_PYTHON: optionalString,
+  LOCALSTACK_IMAGE: z.string().min(1).default("localstack/localstack:4.14.0"),
+  LOCALSTACK_AUTH_TOKEN: optionalString,
+});
+
+export interface Config {
+  /** Unset means real AWS; set means an emulator (LocalStack, moto, …) at this URL. */
+  endpointUrl: string | undefined;
+  region: string;
+  inputBucket: string;
+  outputBucket: string;
+  inputQueue: string;
+  outputQueue: string;
+  deadLetterQueue: string;
+  port: number;
+  host: string;
+  maxUploadBytes: number;
+  maxInputPixels: number;
+  workerConcurrency: number;
+  visibilityTimeoutSeconds: number;
+  maxReceiveCount: number;
+  apiToken: string | undefined;
+  logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+  /** The embedded LocalStack that `npm start`, `npm run localstack` and the tests launch. */
+  localstack: LocalStackSettings;
+}
+
+export interface LocalStackSettings {
+  port: number;
+  /** Python >= 3.12 for the host-mode venv; found on PATH or under pyenv when unset. */
+  python: string | undefined;
+  /** Image for the Docker path; the last tag that starts without an auth token by default. */
+  image: string;
+  authToken: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses and validates the environment once; reports every bad variable by name. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${problems.join("\n")}`);
+  }
+  const e = parsed.data;
+  return {
+    endpointUrl: e.AWS_ENDPOINT_URL,
+    region: e.AWS_REGION,
+    inputBucket: e.INPUT_BUCKET,
+    outputBucket: e.OUTPUT_BUCKET,
+    inputQueue: e.INPUT_QUEUE,
+    outputQueue: e.OUTPUT_QUEUE,
+    deadLetterQueue: e.DLQ,
+    port: e.PORT,
+    host: e.HOST,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    maxInputPixels: e.MAX_INPUT_PIXELS,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    visibilityTimeoutSeconds: e.VISIBILITY_TIMEOUT_S,
+    maxReceiveCount: e.MAX_RECEIVE_COUNT,
+    apiToken: e.API_TOKEN,
+    logLevel: e.LOG_LEVEL,
+    localstack: {
+      port: e.LOCALSTACK_PORT,
+      python: e.LOCALSTACK_PYTHON,
+      image: e.LOCALSTACK_IMAGE,
+      authToken: e.LOCALSTACK_AUTH_TOKEN,
+    },
+  };
+}
+
+/** The variables a child process needs to run at all (a launched emulator gets these, not our config). */
+export function baseChildEnv(env: Record<string, string | undefined> = process.env): Record<string, string> {
+  const keep = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYENV_ROOT"];
+  return Object.fromEntries(keep.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
+}

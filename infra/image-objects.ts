@@ -1,0 +1,46 @@
+// Where an image's objects live and the metadata they carry. Keys come from the id alone,
+// never from a user's filename, so no upload can choose or escape its key.
+
+export type ImageExtension = "png" | "jpg" | "webp";
+
+export function inputKey(id: string, extension: ImageExtension): string {
+  return `${id}.${extension}`;
+}
+
+/** Prefix that finds an image's input object whatever its extension. */
+export function inputKeyPrefix(id: string): string {
+  return `${id}.`;
+}
+
+export function outputKey(id: string): string {
+  return `${id}.png`;
+}
+
+/** The worker's record of a deterministic failure, read by the status API. */
+export function failureKey(id: string): string {
+  return `failed/${id}.json`;
+}
+
+/**
+ * S3 user metadata travels as HTTP headers (ASCII only), so every value is URI-encoded on the
+ * way in and decoded on the way out. Keys are lower-case because S3 lower-cases them anyway.
+ */
+export function encodeMetadata(values: Record<string, string | number | undefined>): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined) metadata[key.toLowerCase()] = encodeURIComponent(String(value));
+  }
+  return metadata;
+}
+
+export function decodeMetadata(metadata: Record<string, string> | undefined): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata ?? {})) {
+    try {
+      values[key] = decodeURIComponent(value);
+    } catch {
+      values[key] = value; // written by someone else, unencoded: keep it as it is
+    }
+  }
+  return values;
+}

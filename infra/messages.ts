@@ -1,0 +1,85 @@
+// The queue message contract between api/ and worker/: schemas (version 1) and the one place
+// that sends them, choosing MessageGroupId and MessageDeduplicationId.
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { z } from "zod";
+
+export const BINARIZATION_METHODS = ["otsu", "fixed", "sauvola"] as const;
+export type BinarizationMethod = (typeof BINARIZATION_METHODS)[number];
+export const DEFAULT_METHOD: BinarizationMethod = "otsu";
+export const DEFAULT_FIXED_THRESHOLD = 127;
+
+export const imageIdSchema = z.uuid({ version: "v7" });
+const objectRef = z.object({ bucket: z.string().min(1), key: z.string().min(1) });
+const timestamp = z.iso.datetime();
+
+export const inputMessageSchema = z.object({
+  version: z.literal(1),
+  id: imageIdSchema,
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  contentType: z.string().min(1),
+  bytes: z.number().int().nonnegative(),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  filename: z.string(),
+  method: z.enum(BINARIZATION_METHODS),
+  threshold: z.number().int().min(0).max(255).optional(),
+  uploadedAt: timestamp,
+});
+export type InputMessage = z.infer<typeof inputMessageSchema>;
+
+const doneMessageSchema = z.object({
+  version: z.literal(1),
+  id: imageIdSchema,
+  status: z.literal("done"),
+  input: objectRef,
+  output: objectRef,
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  method: z.enum(BINARIZATION_METHODS),
+  /** null for Sauvola, whose threshold differs per pixel. */
+  threshold: z.number().min(0).max(255).nullable(),
+  durationMs: z.number().nonnegative(),
+  completedAt: timestamp,
+});
+
+const failedMessageSchema = z.object({
+  version: z.literal(1),
+  id: imageIdSchema,
+  status: z.literal("failed"),
+  input: objectRef,
+  error: z.object({ code: z.string().min(1), message: z.string() }),
+  completedAt: timestamp,
+});
+
+export const completionMessageSchema = z.discriminatedUnion("status", [doneMessageSchema, failedMessageSchema]);
+export type CompletionMessage = z.infer<typeof completionMessageSchema>;
+
+/** Parses a queue message body; throws a ZodError (or SyntaxError) describing what is wrong. */
+export function parseMessage<T extends z.ZodType>(schema: T, body: string | undefined): z.infer<T> {
+  return schema.parse(JSON.parse(body ?? ""));
+}
+
+/**
+ * One message group per image: an image that is slow or poison blocks only itself, never
+ * the images behind it. Deduplicating on the id makes a retried send within SQS's
+ * five-minute window a no-op instead of a second job or a second completion.
+ */
+async function sendForImage(sqs: SQSClient, queueUrl: string, id: string, body: unknown): Promise<void> {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: JSON.stringify(body),
+      MessageGroupId: id,
+      MessageDeduplicationId: id,
+    }),
+  );
+}
+
+export function sendInputMessage(sqs: SQSClient, queueUrl: string, message: InputMessage): Promise<void> {
+  return sendForImage(sqs, queueUrl, message.id, inputMessageSchema.parse(message));
+}
+
+export function sendCompletionMessage(sqs: SQSClient, queueUrl: string, message: CompletionMessage): Promise<void> {
+  return sendForImage(sqs, queueUrl, message.id, completionMessageSchema.parse(message));
+}

@@ -1,0 +1,45 @@
+// `npm start`: the whole pipeline on one machine. An embedded LocalStack unless
+// AWS_ENDPOINT_URL is set, then the resources, then the API and a worker in this process.
+// Ctrl-C drains the worker, closes the API, and stops LocalStack last.
+import { createApp } from "../api/app.ts";
+import { serveApp } from "../api/serve.ts";
+import { createS3Client, createSqsClient } from "../infra/aws-clients.ts";
+import { loadConfig } from "../infra/config.ts";
+import { onShutdownSignal, runMain } from "../infra/lifecycle.ts";
+import { type LocalStack, startLocalStack } from "../infra/localstack.ts";
+import { createLogger } from "../infra/logger.ts";
+import { ensureResources } from "../infra/resources.ts";
+import { createWorker } from "../worker/consumer.ts";
+
+runMain(async () => {
+  const started = performance.now();
+  const loaded = loadConfig();
+  const logger = createLogger(loaded, "start");
+  let localstack: LocalStack | undefined;
+  // Registered first so that a Ctrl-C during start-up also stops what was started so far.
+  const stopped: Array<() => Promise<void>> = [];
+  onShutdownSignal(async () => {
+    logger.info("stopping");
+    for (const stop of stopped.reverse()) await stop();
+  });
+
+  if (!loaded.endpointUrl) {
+    localstack = await startLocalStack({ ...loaded.localstack, log: (m) => logger.info(m) });
+    stopped.push(() => (localstack as LocalStack).stop());
+  }
+  const config = { ...loaded, endpointUrl: localstack?.endpoint ?? loaded.endpointUrl };
+  const s3 = createS3Client(config);
+  const sqs = createSqsClient(config);
+  const { report, queueUrls } = await ensureResources({ s3, sqs }, config);
+  logger.info({ resources: report.map((r) => `${r.action} ${r.name}`) }, "resources ready");
+
+  const server = await serveApp(createApp({ config, s3, sqs, queueUrls, logger: logger.child({ service: "api" }) }), config);
+  stopped.push(() => server.close());
+  const worker = createWorker({ config, s3, sqs, queueUrls, logger: logger.child({ service: "worker" }) });
+  worker.start();
+  stopped.push(() => worker.stop());
+
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  logger.info({ url: server.url, seconds }, "bitonal ready");
+  console.log(`\nbitonal is ready in ${seconds} s: open ${server.url}\nupload: curl -F image=@photo.png ${server.url}/api/images\nCtrl-C stops everything.\n`);
+});

@@ -1,0 +1,29 @@
+// Images the tests make for themselves, and ways to look at the pixels of a result.
+import sharp from "sharp";
+
+type Pixel = (x: number, y: number) => number[];
+
+/** Encodes pixels given per coordinate (1 value = grey, 3 = RGB, 4 = RGBA) as a PNG. */
+export async function makePng(width: number, height: number, pixel: Pixel, png: sharp.PngOptions = {}): Promise<Buffer> {
+  const channels = pixel(0, 0).length as 1 | 3 | 4;
+  const raw = Buffer.alloc(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) raw.set(pixel(x, y), (y * width + x) * channels);
+  }
+  return sharp(raw, { raw: { width, height, channels } })
+    .toColourspace(channels === 1 ? "b-w" : "srgb")
+    .png(png)
+    .toBuffer();
+}
+
+/** Decodes a result to one grey value per pixel. */
+export async function greyPixels(image: Uint8Array) {
+  const { data, info } = await sharp(image).toColourspace("b-w").raw().toBuffer({ resolveWithObject: true });
+  const values = new Uint8Array(info.width * info.height);
+  for (let i = 0; i < values.length; i++) values[i] = data[i * info.channels];
+  return { values, width: info.width, height: info.height };
+}
+
+export function distinctValues(values: Uint8Array): number[] {
+  return [...new Set(values)].sort((a, b) => a - b);
+}

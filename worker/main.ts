@@ -1,0 +1,23 @@
+// Production entry point of the worker: never starts an emulator.
+import { createS3Client, createSqsClient } from "../infra/aws-clients.ts";
+import { loadConfig } from "../infra/config.ts";
+import { onShutdownSignal, runMain } from "../infra/lifecycle.ts";
+import { createLogger } from "../infra/logger.ts";
+import { resolveQueueUrls } from "../infra/resources.ts";
+import { createWorker } from "./consumer.ts";
+
+runMain(async () => {
+  const config = loadConfig();
+  const logger = createLogger(config, "worker");
+  const s3 = createS3Client(config);
+  const sqs = createSqsClient(config);
+  const queueUrls = await resolveQueueUrls(sqs, config);
+  const worker = createWorker({ config, s3, sqs, queueUrls, logger });
+  worker.start();
+  logger.info({ queue: queueUrls.input, concurrency: config.workerConcurrency }, "worker polling");
+  onShutdownSignal(async (signal) => {
+    logger.info({ signal }, "worker draining");
+    await worker.stop();
+    logger.info("worker stopped");
+  });
+});

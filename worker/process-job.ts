@@ -1,0 +1,123 @@
+// One image's journey through the worker: the one place that knows both S3 and pixels.
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { Config } from "../infra/config.ts";
+import { encodeMetadata, failureKey, outputKey } from "../infra/image-objects.ts";
+import type { Logger } from "../infra/logger.ts";
+import { type CompletionMessage, type InputMessage, sendCompletionMessage } from "../infra/messages.ts";
+import type { QueueUrls } from "../infra/resources.ts";
+import { binarize, ImageError } from "./binarize.ts";
+
+export interface JobDeps {
+  config: Config;
+  s3: S3Client;
+  sqs: SQSClient;
+  queueUrls: QueueUrls;
+  logger: Logger;
+}
+
+/** A failure that retrying cannot fix: it is recorded and published, and the message acknowledged. */
+class PermanentJobError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Processes one input message to a durable result: the output object (or failure record)
+ * and the completion message both exist when this resolves, so the caller may delete the
+ * input message. Transient errors (S3, SQS) are thrown for SQS to redeliver.
+ */
+export async function processJob(job: InputMessage, deps: JobDeps): Promise<CompletionMessage> {
+  const { config, s3, sqs, queueUrls, logger } = deps;
+  const started = performance.now();
+  const log = logger.child({ id: job.id });
+  const input = { bucket: job.bucket, key: job.key };
+
+  let completion: CompletionMessage;
+  try {
+    const original = await readOriginal(s3, job);
+    const result = await binarize(original, {
+      method: job.method,
+      threshold: job.threshold,
+      maxInputPixels: config.maxInputPixels,
+    }).catch((error) => {
+      throw error instanceof ImageError ? new PermanentJobError(error.code, error.message) : error;
+    });
+    const completedAt = new Date().toISOString();
+    const durationMs = Math.round(performance.now() - started);
+    const output = { bucket: config.outputBucket, key: outputKey(job.id) };
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: output.bucket,
+        Key: output.key,
+        Body: result.png,
+        ContentType: "image/png",
+        Metadata: encodeMetadata({
+          filename: job.filename,
+          width: result.width,
+          height: result.height,
+          method: result.method,
+          threshold: result.threshold ?? undefined,
+          "uploaded-at": job.uploadedAt,
+          "completed-at": completedAt,
+          "duration-ms": durationMs,
+        }),
+      }),
+    );
+    completion = {
+      version: 1,
+      id: job.id,
+      status: "done",
+      input,
+      output,
+      width: result.width,
+      height: result.height,
+      method: result.method,
+      threshold: result.threshold,
+      durationMs,
+      completedAt,
+    };
+  } catch (error) {
+    if (!(error instanceof PermanentJobError)) throw error;
+    completion = {
+      version: 1,
+      id: job.id,
+      status: "failed",
+      input,
+      error: { code: error.code, message: error.message },
+      completedAt: new Date().toISOString(),
+    };
+    // The failed completion is itself the record the status API reads.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: config.outputBucket,
+        Key: failureKey(job.id),
+        Body: JSON.stringify(completion),
+        ContentType: "application/json",
+      }),
+    );
+    log.warn({ code: error.code, reason: error.message }, "image failed");
+  }
+
+  await sendCompletionMessage(sqs, queueUrls.output, completion);
+  if (completion.status === "done") {
+    log.info({ durationMs: completion.durationMs, method: completion.method, threshold: completion.threshold }, "image done");
+  }
+  return completion;
+}
+
+async function readOriginal(s3: S3Client, job: InputMessage): Promise<Uint8Array> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: job.bucket, Key: job.key }));
+    if (!object.Body) throw new PermanentJobError("object-missing", `s3://${job.bucket}/${job.key} has no body`);
+    return await object.Body.transformToByteArray();
+  } catch (error) {
+    if (error instanceof NoSuchKey) {
+      throw new PermanentJobError("object-missing", `s3://${job.bucket}/${job.key} does not exist`);
+    }
+    throw error;
+  }
+}
