@@ -42,10 +42,7 @@ export function createApp(deps: AppDeps): Hono {
     const image = await validateImage(request.bytes, config);
     const id = uuidv7();
     const uploadedAt = new Date().toISOString();
-    const key = await storeOriginal(
-      { s3, config },
-      { id, ...image, ...request, uploadedAt },
-    ).catch((error) => {
+    const key = await storeOriginal({ s3, config }, { id, ...image, ...request, uploadedAt }).catch((error) => {
       throw new AppError("service-unavailable", "The image could not be stored; try again.", { cause: error });
     });
     try {

@@ -34,10 +34,7 @@ export class AppError extends Error {
 export function problemJson(c: Context, type: ProblemType, detail: string): Response {
   const { status, title } = PROBLEMS[type];
   c.header("Content-Type", "application/problem+json");
-  return c.body(
-    JSON.stringify({ type: `/problems/${type}`, title, status, detail, instance: c.req.path }),
-    status,
-  );
+  return c.body(JSON.stringify({ type: `/problems/${type}`, title, status, detail, instance: c.req.path }), status);
 }
 
 /** Hono's onError handler: known errors keep their status and detail; anything else is a logged 500. */

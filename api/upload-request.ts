@@ -68,6 +68,8 @@ function tooLarge(maxUploadBytes: number): AppError {
 /** Keeps a display name only: no path, no control characters, bounded length. */
 export function sanitiseFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? "";
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-  return base.replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, MAX_FILENAME_LENGTH);
+  return base
+    .replace(/\p{Cc}/gu, "")
+    .trim()
+    .slice(0, MAX_FILENAME_LENGTH);
 }

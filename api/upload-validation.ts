@@ -23,7 +23,10 @@ export interface ValidImage {
  * count from the header before any pixel is decoded, then a full decode so that a
  * truncated or corrupt image is refused here rather than failing later in the worker.
  */
-export async function validateImage(bytes: Uint8Array, { maxInputPixels }: { maxInputPixels: number }): Promise<ValidImage> {
+export async function validateImage(
+  bytes: Uint8Array,
+  { maxInputPixels }: { maxInputPixels: number },
+): Promise<ValidImage> {
   if (bytes.length === 0) throw new AppError("unsupported-media-type", "The upload is empty.");
   const detected = await fileTypeFromBuffer(bytes);
   if (!detected || !(detected.mime in ACCEPTED)) {

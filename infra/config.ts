@@ -8,15 +8,10 @@ const MiB = 1024 * 1024;
 const optionalString = z.preprocess((v) => (v === "" ? undefined : v), z.string().optional());
 
 function integer(min: number, max: number, fallback: number) {
-  return z.preprocess(
-    (v) => (v === "" || v === undefined ? fallback : v),
-    z.coerce.number().int().min(min).max(max),
-  );
+  return z.preprocess((v) => (v === "" || v === undefined ? fallback : v), z.coerce.number().int().min(min).max(max));
 }
 
-const queueName = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,75}\.fifo$/, "must be a FIFO queue name ending in .fifo");
+const queueName = z.string().regex(/^[A-Za-z0-9_-]{1,75}\.fifo$/, "must be a FIFO queue name ending in .fifo");
 // S3 bucket naming rules, simplified to the characters they allow.
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name");
 
@@ -34,6 +29,7 @@ const envSchema = z.object({
   MAX_INPUT_PIXELS: integer(1, 1_000_000_000, 50_000_000),
   WORKER_CONCURRENCY: integer(1, 10, Math.min(10, availableParallelism())),
   VISIBILITY_TIMEOUT_S: integer(5, 43_200, 60),
+  WORKER_POLL_WAIT_S: integer(0, 20, 20),
   MAX_RECEIVE_COUNT: integer(1, 1000, 5),
   API_TOKEN: optionalString,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -58,6 +54,8 @@ export interface Config {
   maxInputPixels: number;
   workerConcurrency: number;
   visibilityTimeoutSeconds: number;
+  /** SQS long-poll wait; a graceful stop waits out at most one poll (drain, don't abort). */
+  pollWaitSeconds: number;
   maxReceiveCount: number;
   apiToken: string | undefined;
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
@@ -100,6 +98,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxInputPixels: e.MAX_INPUT_PIXELS,
     workerConcurrency: e.WORKER_CONCURRENCY,
     visibilityTimeoutSeconds: e.VISIBILITY_TIMEOUT_S,
+    pollWaitSeconds: e.WORKER_POLL_WAIT_S,
     maxReceiveCount: e.MAX_RECEIVE_COUNT,
     apiToken: e.API_TOKEN,
     logLevel: e.LOG_LEVEL,

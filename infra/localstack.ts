@@ -2,7 +2,7 @@
 // port, in a container where a Docker engine answers, otherwise on the host from a
 // project-local Python venv. Whatever it starts, it stops, also when its parent dies.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createWriteStream, existsSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { homedir } from "node:os";
@@ -30,7 +30,7 @@ export interface LocalStack {
 export interface LaunchOptions extends LocalStackSettings {
   /** Progress messages ("creating venv…"); LocalStack's own output goes to its log file. */
   log?: (message: string) => void;
-  /** Also copy LocalStack's own output to this process's stdout (for `npm run localstack`). */
+  /** LocalStack's own output on this terminal (for `npm run localstack`) instead of its log file. */
   echoOutput?: boolean;
 }
 
@@ -73,8 +73,9 @@ async function startOnHost(options: LaunchOptions, endpoint: string, log: (m: st
   await mkdir(join(dataDir, "tmp"), { recursive: true });
   await mkdir(join(dataDir, "volume"), { recursive: true });
   const logFile = join(dataDir, "localstack.log");
+  const output = options.echoOutput ? "inherit" : openSync(logFile, "w");
 
-  log(`starting LocalStack 4.14 on ${endpoint} (log: ${logFile})`);
+  log(`starting LocalStack 4.14 on ${endpoint}${options.echoOutput ? "" : ` (log: ${logFile})`}`);
   const child = spawn(python, ["-c", BOOTSTRAP, String(process.pid)], {
     env: {
       ...baseChildEnv(),
@@ -91,13 +92,11 @@ async function startOnHost(options: LaunchOptions, endpoint: string, log: (m: st
     // Its own process group: a Ctrl-C in the terminal reaches only us, and we stop it last,
     // after the API and worker have drained.
     detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
+    // Written straight to a file or the terminal, never through a pipe of ours: if we die,
+    // a broken pipe would stall LocalStack's own shutdown.
+    stdio: ["ignore", output, output],
   });
-  const output = createWriteStream(logFile);
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.pipe(output, { end: false });
-    if (options.echoOutput) stream?.pipe(process.stdout, { end: false });
-  }
+  if (typeof output === "number") closeSync(output); // the child holds its own copy
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
 
@@ -105,7 +104,10 @@ async function startOnHost(options: LaunchOptions, endpoint: string, log: (m: st
     await waitUntilReady(endpoint, child);
   } catch (error) {
     await stopChild(child);
-    const tail = (await readFile(logFile, "utf8").catch(() => "")).split("\n").slice(-20).join("\n");
+    const tail = (await readFile(options.echoOutput ? "/dev/null" : logFile, "utf8").catch(() => ""))
+      .split("\n")
+      .slice(-20)
+      .join("\n");
     throw new Error(`${(error as Error).message}\n--- last lines of ${logFile} ---\n${tail}`);
   }
   return {
@@ -114,7 +116,6 @@ async function startOnHost(options: LaunchOptions, endpoint: string, log: (m: st
     stop: async () => {
       process.off("exit", killOnExit);
       await stopChild(child);
-      output.end();
     },
   };
 }
@@ -191,8 +192,8 @@ async function dockerEngineAnswers(): Promise<boolean> {
   }
 }
 
-/** Creates or updates the venv when the pinned requirements changed; returns its python. */
-async function ensureVenv(pythonOverride: string | undefined, log: (m: string) => void): Promise<string> {
+/** Creates or updates the host-mode venv when the pinned requirements changed; returns its python. */
+export async function ensureVenv(pythonOverride: string | undefined, log: (m: string) => void): Promise<string> {
   const venvPython = join(VENV_DIR, "bin", "python");
   const stamp = join(VENV_DIR, ".bitonal-requirements");
   const requirements = await readFile(REQUIREMENTS_FILE, "utf8");

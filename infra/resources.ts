@@ -173,8 +173,7 @@ function attributeConflicts(name: string, wanted: Record<string, string>, actual
   const conflicts: string[] = [];
   for (const [attribute, expected] of Object.entries(wanted)) {
     const found = actual[attribute];
-    const same =
-      attribute === "RedrivePolicy" ? sameRedrivePolicy(expected, found) : String(found ?? "") === expected;
+    const same = attribute === "RedrivePolicy" ? sameRedrivePolicy(expected, found) : String(found ?? "") === expected;
     if (!same) conflicts.push(`queue ${name}: ${attribute} is ${found ?? "(unset)"}, expected ${expected}`);
   }
   return conflicts;

@@ -33,7 +33,10 @@ runMain(async () => {
   const { report, queueUrls } = await ensureResources({ s3, sqs }, config);
   logger.info({ resources: report.map((r) => `${r.action} ${r.name}`) }, "resources ready");
 
-  const server = await serveApp(createApp({ config, s3, sqs, queueUrls, logger: logger.child({ service: "api" }) }), config);
+  const server = await serveApp(
+    createApp({ config, s3, sqs, queueUrls, logger: logger.child({ service: "api" }) }),
+    config,
+  );
   stopped.push(() => server.close());
   const worker = createWorker({ config, s3, sqs, queueUrls, logger: logger.child({ service: "worker" }) });
   worker.start();
@@ -41,5 +44,7 @@ runMain(async () => {
 
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   logger.info({ url: server.url, seconds }, "bitonal ready");
-  console.log(`\nbitonal is ready in ${seconds} s: open ${server.url}\nupload: curl -F image=@photo.png ${server.url}/api/images\nCtrl-C stops everything.\n`);
+  console.log(
+    `\nbitonal is ready in ${seconds} s: open ${server.url}\nupload: curl -F image=@photo.png ${server.url}/api/images\nCtrl-C stops everything.\n`,
+  );
 });

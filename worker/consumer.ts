@@ -9,9 +9,8 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-const LONG_POLL_S = 20;
-// Long enough for the last long poll plus the jobs it brings in.
-const DRAIN_TIMEOUT_MS = (LONG_POLL_S + 10) * 1000;
+// Time for the jobs that the last long poll brings in, after the poll itself.
+const DRAIN_GRACE_MS = 10_000;
 
 export function createWorker(deps: JobDeps): Worker {
   const { config, queueUrls, sqs, logger } = deps;
@@ -21,11 +20,11 @@ export function createWorker(deps: JobDeps): Worker {
     // One poll brings at most as many messages as we work on at once: nothing waits in memory
     // while its visibility timeout runs out.
     batchSize: config.workerConcurrency,
-    waitTimeSeconds: LONG_POLL_S,
+    waitTimeSeconds: config.pollWaitSeconds,
     visibilityTimeout: config.visibilityTimeoutSeconds,
     // Extends visibility while a long job runs, so SQS does not hand it to another worker.
     heartbeatInterval: Math.max(1, Math.floor(config.visibilityTimeoutSeconds / 3)),
-    pollingCompleteWaitTimeMs: DRAIN_TIMEOUT_MS,
+    pollingCompleteWaitTimeMs: config.pollWaitSeconds * 1000 + DRAIN_GRACE_MS,
     // Each image is its own message group, so there is no cross-message order to keep, and
     // handleMessage (one at a time per message, all of a batch in parallel) is what we want.
     suppressFifoWarning: true,

@@ -104,7 +104,10 @@ export async function processJob(job: InputMessage, deps: JobDeps): Promise<Comp
 
   await sendCompletionMessage(sqs, queueUrls.output, completion);
   if (completion.status === "done") {
-    log.info({ durationMs: completion.durationMs, method: completion.method, threshold: completion.threshold }, "image done");
+    log.info(
+      { durationMs: completion.durationMs, method: completion.method, threshold: completion.threshold },
+      "image done",
+    );
   }
   return completion;
 }

@@ -18,6 +18,8 @@ export function uniqueResourceEnv(extra: Record<string, string> = {}): Record<st
     OUTPUT_QUEUE: `${run}-new-image-processed.fifo`,
     DLQ: `${run}-new-image-input-dlq.fifo`,
     LOG_LEVEL: "silent",
+    // Short polls so that each file's worker stops quickly at the end.
+    WORKER_POLL_WAIT_S: "1",
     ...extra,
   };
 }

@@ -1,19 +1,25 @@
 // Images the tests make for themselves, and ways to look at the pixels of a result.
-import sharp from "sharp";
+import sharp, { type PngOptions } from "sharp";
 
 type Pixel = (x: number, y: number) => number[];
 
 /** Encodes pixels given per coordinate (1 value = grey, 3 = RGB, 4 = RGBA) as a PNG. */
-export async function makePng(width: number, height: number, pixel: Pixel, png: sharp.PngOptions = {}): Promise<Buffer> {
+export async function makePng(
+  width: number,
+  height: number,
+  pixel: Pixel,
+  png: PngOptions = {},
+): Promise<Uint8Array<ArrayBuffer>> {
   const channels = pixel(0, 0).length as 1 | 3 | 4;
   const raw = Buffer.alloc(width * height * channels);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) raw.set(pixel(x, y), (y * width + x) * channels);
   }
-  return sharp(raw, { raw: { width, height, channels } })
+  const encoded = await sharp(raw, { raw: { width, height, channels } })
     .toColourspace(channels === 1 ? "b-w" : "srgb")
     .png(png)
     .toBuffer();
+  return new Uint8Array(encoded);
 }
 
 /** Decodes a result to one grey value per pixel. */

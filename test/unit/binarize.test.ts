@@ -23,7 +23,14 @@ describe("binarize", () => {
 
   it("fixed: takes Rec. 601 luma of colour pixels", async () => {
     // Luma by 0.299 R + 0.587 G + 0.114 B: red 76, green 150, blue 29, yellow 226, magenta 105, cyan 179.
-    const colours = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 0, 255], [0, 255, 255]];
+    const colours = [
+      [255, 0, 0],
+      [0, 255, 0],
+      [0, 0, 255],
+      [255, 255, 0],
+      [255, 0, 255],
+      [0, 255, 255],
+    ];
     const input = await makePng(colours.length, 1, (x) => colours[x]);
     const out = await greyPixels((await binarize(input, { method: "fixed", threshold: 127, ...limits })).png);
     expect([...out.values]).toEqual([0, 255, 0, 255, 0, 255]);

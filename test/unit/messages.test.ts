@@ -74,7 +74,9 @@ describe("completion message", () => {
   });
 
   it("accepts a null threshold for Sauvola", () => {
-    expect(completionMessageSchema.parse({ ...done, method: "sauvola", threshold: null }).threshold).toBeNull();
+    expect(completionMessageSchema.parse({ ...done, method: "sauvola", threshold: null })).toMatchObject({
+      threshold: null,
+    });
   });
 
   it("rejects a done message without its output, and a failed one without its error", () => {

@@ -1,0 +1,78 @@
+// ensureResources and `npm run setup` against the real LocalStack.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { describe, expect, it } from "vitest";
+import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
+import { loadConfig } from "../../infra/config.ts";
+import { ensureResources, ResourceConflictError } from "../../infra/resources.ts";
+import { uniqueResourceEnv } from "../support/environment.ts";
+
+const run = promisify(execFile);
+
+function clientsFor(env: Record<string, string>) {
+  const config = loadConfig(env);
+  return { config, s3: createS3Client(config), sqs: createSqsClient(config) };
+}
+
+describe("ensureResources", () => {
+  it("creates everything once, then only verifies", async () => {
+    const { config, s3, sqs } = clientsFor(uniqueResourceEnv({ MAX_RECEIVE_COUNT: "4" }));
+    const first = await ensureResources({ s3, sqs }, config);
+    expect(first.report.map((r) => r.action)).toEqual(Array(5).fill("created"));
+    const second = await ensureResources({ s3, sqs }, config);
+    expect(second.report.map((r) => r.action)).toEqual(Array(5).fill("verified"));
+    expect(second.queueUrls).toEqual(first.queueUrls);
+
+    const { Attributes = {} } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: first.queueUrls.input, AttributeNames: ["All"] }),
+    );
+    expect(Attributes.FifoQueue).toBe("true");
+    expect(Attributes.VisibilityTimeout).toBe(String(config.visibilityTimeoutSeconds));
+    const redrive = JSON.parse(Attributes.RedrivePolicy ?? "{}");
+    expect(Number(redrive.maxReceiveCount)).toBe(4);
+    expect(redrive.deadLetterTargetArn).toMatch(new RegExp(`:${config.deadLetterQueue}$`));
+  });
+
+  it("names the attribute of an existing queue that conflicts", async () => {
+    const env = uniqueResourceEnv();
+    const { config, s3, sqs } = clientsFor(env);
+    await sqs.send(
+      new CreateQueueCommand({
+        QueueName: config.outputQueue,
+        Attributes: { FifoQueue: "true", ContentBasedDeduplication: "true" },
+      }),
+    );
+    const error = await ensureResources({ s3, sqs }, config).catch((e) => e);
+    expect(error).toBeInstanceOf(ResourceConflictError);
+    expect(error.message).toContain(`queue ${config.outputQueue}: ContentBasedDeduplication is true, expected false`);
+  });
+});
+
+describe("npm run setup", () => {
+  const setup = (env: Record<string, string>) =>
+    run(process.execPath, ["scripts/setup-aws-resources.ts"], { env: { ...process.env, ...env } });
+
+  it("creates, then says there is nothing to change", async () => {
+    const env = uniqueResourceEnv();
+    const first = await setup(env);
+    expect(first.stdout).toMatch(/Created 5\./);
+    const second = await setup(env);
+    expect(second.stdout).toContain("Nothing to change");
+    expect(second.stdout).not.toContain("created");
+  });
+
+  it("exits non-zero naming the differing attribute", async () => {
+    const env = uniqueResourceEnv({ VISIBILITY_TIMEOUT_S: "60" });
+    await setup(env);
+    const error = await setup({ ...env, VISIBILITY_TIMEOUT_S: "90" }).catch((e) => e);
+    expect(error.code).toBe(1);
+    expect(error.stderr).toContain(`queue ${env.INPUT_QUEUE}: VisibilityTimeout is 60, expected 90`);
+  });
+
+  it("exits non-zero naming a bad variable", async () => {
+    const error = await setup({ ...uniqueResourceEnv(), MAX_RECEIVE_COUNT: "many" }).catch((e) => e);
+    expect(error.code).toBe(1);
+    expect(error.stderr).toMatch(/MAX_RECEIVE_COUNT:/);
+  });
+});

@@ -1,0 +1,83 @@
+// `npm start` and `npm run localstack` as a newcomer uses them: one command up, Ctrl-C down,
+// nothing left running. Each starts its own embedded LocalStack on a port of its own.
+import { describe, expect, inject, it } from "vitest";
+import { baseChildEnv } from "../../infra/config.ts";
+import { makePng } from "../support/images.ts";
+import { eventually, portIsOpen, processesWithEnv, startScript } from "../support/processes.ts";
+
+describe("npm start", () => {
+  it("runs the whole pipeline on an embedded LocalStack and stops all of it on Ctrl-C", async () => {
+    const localstackPort = 4577;
+    const start = startScript("scripts/start.ts", {
+      ...baseChildEnv(),
+      PORT: "0",
+      LOCALSTACK_PORT: String(localstackPort),
+      WORKER_POLL_WAIT_S: "2",
+    });
+    try {
+      const [, url] = await start.waitFor(/open (http:\/\/\S+)/);
+      expect(await processesWithEnv(`GATEWAY_LISTEN=127.0.0.1:${localstackPort}`)).toHaveLength(1);
+
+      const form = new FormData();
+      form.set("image", new File([await makePng(40, 30, (x) => [x * 6])], "ramp.png"));
+      const accepted = await fetch(`${url}/api/images`, { method: "POST", body: form });
+      expect(accepted.status).toBe(202);
+      const { id } = await accepted.json();
+
+      const done = await eventually(async () => {
+        const status = await (await fetch(`${url}/api/images/${id}`)).json();
+        return status.status === "done";
+      }, 30_000);
+      expect(done).toBe(true);
+    } finally {
+      start.interrupt();
+    }
+    expect(await start.exited).toBe(0);
+    expect(await portIsOpen(localstackPort)).toBe(false);
+    expect(await processesWithEnv(`GATEWAY_LISTEN=127.0.0.1:${localstackPort}`)).toEqual([]);
+  });
+});
+
+describe("npm run localstack", () => {
+  it("serves until Ctrl-C, then leaves nothing running", async () => {
+    const port = 4578;
+    const localstack = startScript("scripts/localstack.ts", { ...baseChildEnv(), LOCALSTACK_PORT: String(port) });
+    await localstack.waitFor(/ready at http:\/\/127\.0\.0\.1:4578/);
+    const health = await (await fetch(`http://127.0.0.1:${port}/_localstack/health`)).json();
+    expect(health.services).toMatchObject({ s3: "running", sqs: "running" });
+    localstack.interrupt();
+    expect(await localstack.exited).toBe(0);
+    expect(await portIsOpen(port)).toBe(false);
+  });
+
+  it("takes LocalStack down with it when it is killed outright", async () => {
+    const port = 4579;
+    const localstack = startScript("scripts/localstack.ts", { ...baseChildEnv(), LOCALSTACK_PORT: String(port) });
+    await localstack.waitFor(/ready at/);
+    localstack.child.kill("SIGKILL");
+    await localstack.exited;
+    const gone = async () =>
+      !(await portIsOpen(port)) && (await processesWithEnv(`GATEWAY_LISTEN=127.0.0.1:${port}`)).length === 0;
+    expect(await eventually(gone, 15_000)).toBe(true);
+  });
+
+  it("refuses a port taken by something that is not LocalStack", async () => {
+    const { createServer } = await import("node:http");
+    const squatter = createServer((_, res) => res.end("hello")).listen(4580, "127.0.0.1");
+    try {
+      const localstack = startScript("scripts/localstack.ts", { ...baseChildEnv(), LOCALSTACK_PORT: "4580" });
+      expect(await localstack.exited).toBe(1);
+      expect(localstack.output()).toMatch(/Port 4580 is in use by something that is not a LocalStack/);
+    } finally {
+      squatter.close();
+    }
+  });
+
+  it("reuses a LocalStack that already listens on its port, and leaves it running", async () => {
+    const port = new URL(inject("awsEndpoint")).port;
+    const localstack = startScript("scripts/localstack.ts", { ...baseChildEnv(), LOCALSTACK_PORT: port });
+    expect(await localstack.exited).toBe(0);
+    expect(localstack.output()).toMatch(/LocalStack \(reused\) ready at .*nothing to start/);
+    expect(await portIsOpen(Number(port))).toBe(true);
+  });
+});

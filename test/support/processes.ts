@@ -1,0 +1,73 @@
+// Child processes as a user starts them, and checks that nothing of them is left behind.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
+import { connect } from "node:net";
+
+/** Starts `node <script>` in its own process group, as a terminal would start `npm start`. */
+export function startScript(script: string, env: Record<string, string | undefined>) {
+  const child = spawn(process.execPath, [script], {
+    env: env as NodeJS.ProcessEnv,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    output: () => output,
+    /** Resolves with the first match of `pattern` in the output, or fails with the output so far. */
+    async waitFor(pattern: RegExp, timeoutMs = 120_000): Promise<RegExpMatchArray> {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const match = output.match(pattern);
+        if (match) return match;
+        if (child.exitCode !== null) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`never printed ${pattern}; output was:\n${output}`);
+    },
+    /** Ctrl-C: SIGINT to the whole process group. */
+    interrupt: () => process.kill(-(child.pid as number), "SIGINT"),
+  };
+}
+
+export function portIsOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Pids of live processes whose environment holds `entry` (e.g. the GATEWAY_LISTEN of one LocalStack). */
+export async function processesWithEnv(entry: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const environ = await readFile(`/proc/${name}/environ`, "utf8").catch(() => "");
+    if (environ.split("\0").includes(entry)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+export async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return check();
+}
+
+export type Script = ReturnType<typeof startScript>;
+export type { ChildProcess };
