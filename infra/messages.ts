@@ -1,6 +1,6 @@
 // The queue message contract between api/ and worker/: schemas (version 1) and the one place
 // that sends them, choosing MessageGroupId and MessageDeduplicationId.
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { type Message, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 
 export const BINARIZATION_METHODS = ["otsu", "fixed", "sauvola"] as const;
@@ -82,4 +82,23 @@ export function sendInputMessage(sqs: SQSClient, queueUrl: string, message: Inpu
 
 export function sendCompletionMessage(sqs: SQSClient, queueUrl: string, message: CompletionMessage): Promise<void> {
   return sendForImage(sqs, queueUrl, message.id, completionMessageSchema.parse(message));
+}
+
+/**
+ * Moves a received message, body unchanged, to another FIFO queue (the DLQ, or back from it).
+ * It keeps its group; the dedup id is its SQS message id, so a repeated move within five
+ * minutes is a no-op, while the image id, already used by the original send, is not reused.
+ * Needs the MessageGroupId system attribute on the received message.
+ */
+export async function moveToQueue(sqs: SQSClient, queueUrl: string, message: Message): Promise<void> {
+  const group = message.Attributes?.MessageGroupId;
+  if (!group) throw new Error(`message ${message.MessageId} was received without its MessageGroupId attribute`);
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: message.Body ?? "",
+      MessageGroupId: group,
+      MessageDeduplicationId: message.MessageId,
+    }),
+  );
 }

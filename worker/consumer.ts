@@ -1,52 +1,204 @@
-// Polls the input queue and hands each message to processJob; knows nothing about pixels.
-import { Consumer } from "sqs-consumer";
-import { inputMessageSchema, parseMessage } from "../infra/messages.ts";
+// Polls the input queue and runs each message through processJob; knows nothing about pixels.
+//
+// Hand-rolled rather than sqs-consumer, for three things it does not do:
+// - slots, not batches: sqs-consumer waits for a whole batch before it polls again, so one
+//   12 MP image idles every other slot; here a poll asks for exactly the slots that are free,
+//   so the worker never holds a message it is not working on, and never idles behind one;
+// - a shutdown deadline that gives unfinished messages back to SQS at once
+//   (ChangeMessageVisibility 0) instead of leaving them invisible for a whole timeout;
+// - one backoff for every receive error, so an unreachable SQS is retried without spinning.
+// It keeps sqs-consumer's good habits: a heartbeat that extends visibility during long jobs,
+// deletion only after the handler's effects are durable, options validated at creation.
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { Logger } from "../infra/logger.ts";
+import { inputMessageSchema, moveToQueue, parseMessage } from "../infra/messages.ts";
 import { type JobDeps, processJob } from "./process-job.ts";
 
 export interface Worker {
   start(): void;
-  /** Stops receiving, lets the last poll and in-flight jobs finish, then resolves. */
-  stop(): Promise<void>;
+  /**
+   * Stops receiving and waits for the poll in flight (drain, don't abort: an aborted
+   * receive can strand its messages invisible); anything received from then on is handed
+   * back at once. In-flight jobs get until `deadlineMs` to finish; the rest are handed back.
+   */
+  stop(options?: { deadlineMs?: number }): Promise<void>;
+  readonly inFlight: number;
 }
 
-// Time for the jobs that the last long poll brings in, after the poll itself.
-const DRAIN_GRACE_MS = 10_000;
+export interface WorkerOptions {
+  /** Called for each job; processJob unless a test or benchmark wraps it. */
+  handle?: typeof processJob;
+  /** Before a retry of a transiently failed job: base × 2^(receives − 1), capped. */
+  retryBaseSeconds?: number;
+}
 
-export function createWorker(deps: JobDeps): Worker {
-  const { config, queueUrls, sqs, logger } = deps;
-  const consumer = Consumer.create({
-    queueUrl: queueUrls.input,
-    sqs,
-    // One poll brings at most as many messages as we work on at once: nothing waits in memory
-    // while its visibility timeout runs out.
-    batchSize: config.workerConcurrency,
-    waitTimeSeconds: config.pollWaitSeconds,
-    visibilityTimeout: config.visibilityTimeoutSeconds,
-    // Extends visibility while a long job runs, so SQS does not hand it to another worker.
-    heartbeatInterval: Math.max(1, Math.floor(config.visibilityTimeoutSeconds / 3)),
-    pollingCompleteWaitTimeMs: config.pollWaitSeconds * 1000 + DRAIN_GRACE_MS,
-    // Each image is its own message group, so there is no cross-message order to keep, and
-    // handleMessage (one at a time per message, all of a batch in parallel) is what we want.
-    suppressFifoWarning: true,
-    handleMessage: async (message) => {
-      // A body that breaks the contract is not acknowledged: it goes to the DLQ for inspection.
-      const job = parseMessage(inputMessageSchema, message.Body);
-      await processJob(job, deps);
-      return message;
-    },
-  });
-  consumer.on("error", (error) => logger.error({ err: error }, "queue error"));
-  consumer.on("processing_error", (error, message) =>
-    logger.error({ err: error, messageId: message?.MessageId }, "job failed; SQS will redeliver it"),
-  );
+const DEFAULT_SHUTDOWN_DEADLINE_MS = 25_000;
+const RETRY_CAP_SECONDS = 15 * 60;
+const RECEIVE_BACKOFF_MS = { first: 500, max: 30_000 };
+const SQS_MAX_BATCH = 10;
+
+export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker {
+  const { config, sqs, queueUrls, logger } = deps;
+  const handle = options.handle ?? processJob;
+  const retryBaseSeconds = options.retryBaseSeconds ?? 5;
+  const concurrency = config.workerConcurrency;
+  const visibility = config.visibilityTimeoutSeconds;
+  if (concurrency < 1) throw new Error("workerConcurrency must be at least 1");
+  if (visibility < 3) throw new Error("visibilityTimeoutSeconds must be at least 3 for the heartbeat to fit");
+
+  const jobs = new Map<string, { promise: Promise<void>; message: Message }>();
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let slotFreed: () => void = () => {};
+  let wakeFromBackoff: () => void = () => {};
+
+  const queue = { sqs, url: queueUrls.input, logger };
+
+  async function pollLoop(): Promise<void> {
+    let backoffMs = 0;
+    while (running) {
+      if (jobs.size >= concurrency) {
+        await new Promise<void>((resolve) => {
+          slotFreed = resolve;
+        });
+        continue;
+      }
+      let messages: Message[];
+      try {
+        const result = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrls.input,
+            MaxNumberOfMessages: Math.min(SQS_MAX_BATCH, concurrency - jobs.size),
+            WaitTimeSeconds: config.pollWaitSeconds,
+            VisibilityTimeout: visibility,
+            MessageSystemAttributeNames: ["ApproximateReceiveCount", "MessageGroupId", "SentTimestamp"],
+          }),
+        );
+        messages = result.Messages ?? [];
+        backoffMs = 0;
+      } catch (error) {
+        backoffMs = Math.min(RECEIVE_BACKOFF_MS.max, Math.max(RECEIVE_BACKOFF_MS.first, backoffMs * 2));
+        logger.warn({ err: error, retryInMs: backoffMs }, "receive failed; backing off");
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, backoffMs);
+          wakeFromBackoff = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        continue;
+      }
+      for (const message of messages) {
+        if (!running) {
+          await setVisibility(queue, message, 0, "received while stopping");
+          continue;
+        }
+        const promise = runJob(message).finally(() => {
+          jobs.delete(message.MessageId as string);
+          slotFreed();
+        });
+        jobs.set(message.MessageId as string, { promise, message });
+      }
+    }
+  }
+
+  async function runJob(message: Message): Promise<void> {
+    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
+    // Every third of the timeout, so a slow call or two still lands before it runs out.
+    const heartbeat = setInterval(
+      () => void setVisibility(queue, message, visibility, "heartbeat"),
+      (visibility * 1000) / 3,
+    );
+    try {
+      let job: ReturnType<typeof inputMessageSchema.parse>;
+      try {
+        job = parseMessage(inputMessageSchema, message.Body);
+      } catch (error) {
+        // Not our contract: no retry can fix it, so it goes to the DLQ for a person to look at.
+        logger.error({ err: error, messageId: message.MessageId }, "malformed message moved to the DLQ");
+        await moveToQueue(sqs, queueUrls.deadLetter, message);
+        await deleteMessage(message);
+        return;
+      }
+      try {
+        await handle(job, deps);
+      } catch (error) {
+        // Transient (S3, SQS, timeouts): hand it back later; SQS's redrive policy moves it to
+        // the DLQ after MAX_RECEIVE_COUNT receives.
+        const retryIn = Math.min(RETRY_CAP_SECONDS, retryBaseSeconds * 2 ** (receiveCount - 1));
+        logger.warn({ err: error, id: job.id, receiveCount, retryInSeconds: retryIn }, "job failed; will retry");
+        await setVisibility(queue, message, retryIn, "retry backoff");
+        return;
+      }
+      await deleteMessage(message);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  async function deleteMessage(message: Message): Promise<void> {
+    await sqs
+      .send(new DeleteMessageCommand({ QueueUrl: queueUrls.input, ReceiptHandle: message.ReceiptHandle }))
+      .catch((error) =>
+        // The job's effects are durable and idempotent; a redelivery only republishes them.
+        logger.warn({ err: error, messageId: message.MessageId }, "delete failed; the message will come back"),
+      );
+  }
 
   return {
-    start: () => consumer.start(),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (!consumer.status.isRunning) return resolve();
-        consumer.once("stopped", () => resolve());
-        consumer.stop();
-      }),
+    get inFlight() {
+      return jobs.size;
+    },
+    start() {
+      if (running) return;
+      running = true;
+      loop = pollLoop().catch((error) => logger.fatal({ err: error }, "poll loop crashed"));
+    },
+    async stop({ deadlineMs = DEFAULT_SHUTDOWN_DEADLINE_MS } = {}) {
+      if (!running) return;
+      running = false;
+      const deadline = Date.now() + deadlineMs;
+      slotFreed();
+      wakeFromBackoff();
+      await loop;
+      const pending = [...jobs.values()];
+      const remainingMs = Math.max(0, deadline - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), remainingMs);
+      });
+      const outcome = await Promise.race([Promise.allSettled(pending.map((j) => j.promise)), timedOut]);
+      clearTimeout(timer);
+      if (outcome === "timeout") {
+        const unfinished = [...jobs.values()];
+        logger.warn({ count: unfinished.length }, "shutdown deadline passed; handing unfinished jobs back to SQS");
+        await Promise.all(unfinished.map((j) => setVisibility(queue, j.message, 0, "shutdown deadline")));
+      }
+    },
   };
+}
+
+async function setVisibility(
+  { sqs, url, logger }: { sqs: SQSClient; url: string; logger: Logger },
+  message: Message,
+  seconds: number,
+  why: string,
+): Promise<void> {
+  try {
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: url,
+        ReceiptHandle: message.ReceiptHandle,
+        VisibilityTimeout: seconds,
+      }),
+    );
+  } catch (error) {
+    logger.warn({ err: error, messageId: message.MessageId, why }, "could not change message visibility");
+  }
 }

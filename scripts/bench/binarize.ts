@@ -1,0 +1,65 @@
+// `npm run bench -- binarize`: the binarize kernel beside its floor (sharp decoding the
+// same PNG to raw pixels and nothing else), on one core; output sizes.
+import { availableParallelism } from "node:os";
+import sharp from "sharp";
+import { BINARIZATION_METHODS } from "../../infra/messages.ts";
+import { binarize } from "../../worker/binarize.ts";
+import { type SampleKind, samplePng } from "./sample-images.ts";
+
+const SIZES_MP = [1, 4, 12];
+const KINDS: SampleKind[] = ["photo", "document"];
+const MAX_INPUT_PIXELS = 50_000_000;
+
+async function medianMs(run: () => Promise<unknown>, repeats: number): Promise<number> {
+  await run(); // warm-up: first-call costs are not the kernel's
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const started = performance.now();
+    await run();
+    times.push(performance.now() - started);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}
+
+export interface KernelRow {
+  kind: SampleKind;
+  megapixels: number;
+  inputBytes: number;
+  floorMs: number;
+  methods: Record<string, { ms: number; ratio: number; outputBytes: number }>;
+}
+
+export async function benchBinarizeKernel(): Promise<KernelRow[]> {
+  // One core: libvips works single-threaded, jobs run one after another.
+  sharp.concurrency(1);
+  sharp.cache(false);
+  const rows: KernelRow[] = [];
+  for (const megapixels of SIZES_MP) {
+    for (const kind of KINDS) {
+      const png = await samplePng(kind, megapixels);
+      const repeats = megapixels >= 12 ? 3 : 7;
+      const floorMs = await medianMs(() => sharp(png).raw().toBuffer(), repeats);
+      const row: KernelRow = { kind, megapixels, inputBytes: png.length, floorMs, methods: {} };
+      for (const method of BINARIZATION_METHODS) {
+        const outputBytes = (await binarize(png, { method, maxInputPixels: MAX_INPUT_PIXELS })).png.length;
+        const ms = await medianMs(() => binarize(png, { method, maxInputPixels: MAX_INPUT_PIXELS }), repeats);
+        row.methods[method] = { ms, ratio: ms / floorMs, outputBytes };
+      }
+      rows.push(row);
+      printRow(row);
+    }
+  }
+  return rows;
+}
+
+function printRow(row: KernelRow): void {
+  const cells = Object.entries(row.methods).map(
+    ([method, m]) =>
+      `${method} ${m.ms.toFixed(1)} ms (${m.ratio.toFixed(2)}x, ${(m.outputBytes / 1024).toFixed(0)} KiB)`,
+  );
+  console.log(
+    `${String(row.megapixels).padStart(2)} MP ${row.kind.padEnd(8)} in ${(row.inputBytes / 1024 / 1024).toFixed(1)} MiB  floor ${row.floorMs.toFixed(1)} ms  ${cells.join("  ")}`,
+  );
+}
+
+export const CORES = availableParallelism();
