@@ -1,26 +1,10 @@
 // The API's view of S3: store an upload's original and derive an image's status from what is stored.
 // Status comes from storage alone, so any number of API replicas answer alike.
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  NoSuchKey,
-  NotFound,
-  PutObjectCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Config } from "../infra/config.ts";
-import {
-  decodeMetadata,
-  encodeMetadata,
-  failureKey,
-  type ImageExtension,
-  inputKey,
-  inputKeyPrefix,
-  outputKey,
-} from "../infra/image-objects.ts";
-import { type BinarizationMethod, completionMessageSchema, parseMessage } from "../infra/messages.ts";
+import { encodeMetadata, type ImageExtension, inputKey, inputKeyPrefix } from "../infra/image-objects.ts";
+import type { BinarizationMethod } from "../infra/messages.ts";
+import { headObject, readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
 
 export interface StoredUpload {
   id: string;
@@ -77,13 +61,12 @@ export async function deleteOriginal({ s3, config }: Deps, key: string): Promise
 
 /** The image's status, or undefined when nothing is stored under this id. */
 export async function readImageStatus({ s3, config }: Deps, id: string): Promise<ImageStatus | undefined> {
-  const output = await headObject(s3, config.outputBucket, outputKey(id));
+  const output = await readOutputMetadata(s3, config.outputBucket, id);
   if (output) {
-    const m = decodeMetadata(output.Metadata);
+    const m = output.metadata;
     return {
       ...describe(id, "done", m),
-      threshold: numberOrNull(m.threshold),
-      completedAt: m["completed-at"] ?? output.LastModified?.toISOString() ?? null,
+      completedAt: m["completed-at"] ?? output.lastModified?.toISOString() ?? null,
     };
   }
 
@@ -94,8 +77,7 @@ export async function readImageStatus({ s3, config }: Deps, id: string): Promise
   const input = inputKeyFound ? await headObject(s3, config.inputBucket, inputKeyFound) : undefined;
   if (!failure && !input) return undefined;
 
-  const m = decodeMetadata(input?.Metadata);
-  const status = describe(id, failure ? "failed" : "queued", m);
+  const status = describe(id, failure ? "failed" : "queued", input?.metadata ?? {});
   return failure ? { ...status, completedAt: failure.completedAt, error: failure.error } : status;
 }
 
@@ -117,25 +99,4 @@ function numberOrNull(value: string | undefined): number | null {
   if (value === undefined || value === "") return null;
   const n = Number(value);
   return Number.isFinite(n) ? n : null;
-}
-
-async function headObject(s3: S3Client, bucket: string, key: string) {
-  try {
-    return await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-  } catch (error) {
-    if (error instanceof NotFound || error instanceof NoSuchKey) return undefined;
-    throw error;
-  }
-}
-
-/** The worker stores the `failed` completion message itself as the failure record. */
-async function readFailureRecord(s3: S3Client, bucket: string, id: string) {
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: failureKey(id) }));
-    const record = parseMessage(completionMessageSchema, await object.Body?.transformToString());
-    return record.status === "failed" ? record : undefined;
-  } catch (error) {
-    if (error instanceof NoSuchKey || error instanceof NotFound) return undefined;
-    throw error;
-  }
 }

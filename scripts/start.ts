@@ -9,6 +9,7 @@ import { onShutdownSignal, runMain } from "../infra/lifecycle.ts";
 import { type LocalStack, startLocalStack } from "../infra/localstack.ts";
 import { createLogger } from "../infra/logger.ts";
 import { ensureResources } from "../infra/resources.ts";
+import { configureSharpForJobs } from "../worker/binarize.ts";
 import { createWorker } from "../worker/consumer.ts";
 
 runMain(async () => {
@@ -33,12 +34,10 @@ runMain(async () => {
   const { report, queueUrls } = await ensureResources({ s3, sqs }, config);
   logger.info({ resources: report.map((r) => `${r.action} ${r.name}`) }, "resources ready");
 
-  const server = await serveApp(
-    createApp({ config, s3, sqs, queueUrls, logger: logger.child({ service: "api" }) }),
-    config,
-  );
+  const server = await serveApp(createApp({ config, s3, sqs, queueUrls, logger: createLogger(config, "api") }), config);
   stopped.push(() => server.close());
-  const worker = createWorker({ config, s3, sqs, queueUrls, logger: logger.child({ service: "worker" }) });
+  configureSharpForJobs(config.workerConcurrency);
+  const worker = createWorker({ config, s3, sqs, queueUrls, logger: createLogger(config, "worker") });
   worker.start();
   stopped.push(() => worker.stop());
 

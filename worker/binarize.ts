@@ -1,4 +1,5 @@
 // Pure image work: encoded bytes in, a bitonal PNG out. Knows nothing of S3 or SQS.
+import { availableParallelism } from "node:os";
 import sharp, { type OutputInfo } from "sharp";
 import { type BinarizationMethod, DEFAULT_FIXED_THRESHOLD } from "../infra/messages.ts";
 import { encodeBitonalPng, packedRowBytes } from "./bitonal-png.ts";
@@ -39,6 +40,16 @@ export class ImageError extends Error {
 const SAUVOLA_R = 128;
 const SAUVOLA_DEFAULT_K = 0.2;
 const SAUVOLA_DEFAULT_WINDOW = 31;
+
+/**
+ * Settings for a process that binarizes `parallelJobs` images at once. libvips' operation
+ * cache only helps when the same image is processed twice, so it is off; libvips threads
+ * per image are split so that jobs × threads stays at the number of cores.
+ */
+export function configureSharpForJobs(parallelJobs: number): void {
+  sharp.cache(false);
+  sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / parallelJobs)));
+}
 
 export async function binarize(input: Uint8Array, options: BinarizeOptions): Promise<BinarizeResult> {
   const { luma, width, height } = await decodeLuma(input, options.maxInputPixels);

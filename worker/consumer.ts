@@ -52,7 +52,7 @@ export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker
   if (concurrency < 1) throw new Error("workerConcurrency must be at least 1");
   if (visibility < 3) throw new Error("visibilityTimeoutSeconds must be at least 3 for the heartbeat to fit");
 
-  const jobs = new Map<string, { promise: Promise<void>; message: Message }>();
+  const jobs = new Map<string, { promise: Promise<void>; message: Message; heartbeat: NodeJS.Timeout }>();
   let running = false;
   let loop: Promise<void> | undefined;
   let slotFreed: () => void = () => {};
@@ -99,47 +99,44 @@ export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker
           await setVisibility(queue, message, 0, "received while stopping");
           continue;
         }
+        // Every third of the timeout, so a slow call or two still lands before it runs out.
+        const heartbeat = setInterval(
+          () => void setVisibility(queue, message, visibility, "heartbeat"),
+          (visibility * 1000) / 3,
+        );
         const promise = runJob(message).finally(() => {
+          clearInterval(heartbeat);
           jobs.delete(message.MessageId as string);
           slotFreed();
         });
-        jobs.set(message.MessageId as string, { promise, message });
+        jobs.set(message.MessageId as string, { promise, message, heartbeat });
       }
     }
   }
 
   async function runJob(message: Message): Promise<void> {
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
-    // Every third of the timeout, so a slow call or two still lands before it runs out.
-    const heartbeat = setInterval(
-      () => void setVisibility(queue, message, visibility, "heartbeat"),
-      (visibility * 1000) / 3,
-    );
+    let job: ReturnType<typeof inputMessageSchema.parse>;
     try {
-      let job: ReturnType<typeof inputMessageSchema.parse>;
-      try {
-        job = parseMessage(inputMessageSchema, message.Body);
-      } catch (error) {
-        // Not our contract: no retry can fix it, so it goes to the DLQ for a person to look at.
-        logger.error({ err: error, messageId: message.MessageId }, "malformed message moved to the DLQ");
-        await moveToQueue(sqs, queueUrls.deadLetter, message);
-        await deleteMessage(message);
-        return;
-      }
-      try {
-        await handle(job, deps);
-      } catch (error) {
-        // Transient (S3, SQS, timeouts): hand it back later; SQS's redrive policy moves it to
-        // the DLQ after MAX_RECEIVE_COUNT receives.
-        const retryIn = Math.min(RETRY_CAP_SECONDS, retryBaseSeconds * 2 ** (receiveCount - 1));
-        logger.warn({ err: error, id: job.id, receiveCount, retryInSeconds: retryIn }, "job failed; will retry");
-        await setVisibility(queue, message, retryIn, "retry backoff");
-        return;
-      }
+      job = parseMessage(inputMessageSchema, message.Body);
+    } catch (error) {
+      // Not our contract: no retry can fix it, so it goes to the DLQ for a person to look at.
+      logger.error({ err: error, messageId: message.MessageId }, "malformed message moved to the DLQ");
+      await moveToQueue(sqs, queueUrls.deadLetter, message);
       await deleteMessage(message);
-    } finally {
-      clearInterval(heartbeat);
+      return;
     }
+    try {
+      await handle(job, deps);
+    } catch (error) {
+      // Transient (S3, SQS, timeouts): hand it back later; SQS's redrive policy moves it to
+      // the DLQ after MAX_RECEIVE_COUNT receives.
+      const retryIn = Math.min(RETRY_CAP_SECONDS, retryBaseSeconds * 2 ** (receiveCount - 1));
+      logger.warn({ err: error, id: job.id, receiveCount, retryInSeconds: retryIn }, "job failed; will retry");
+      await setVisibility(queue, message, retryIn, "retry backoff");
+      return;
+    }
+    await deleteMessage(message);
   }
 
   async function deleteMessage(message: Message): Promise<void> {
@@ -178,7 +175,12 @@ export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker
       if (outcome === "timeout") {
         const unfinished = [...jobs.values()];
         logger.warn({ count: unfinished.length }, "shutdown deadline passed; handing unfinished jobs back to SQS");
-        await Promise.all(unfinished.map((j) => setVisibility(queue, j.message, 0, "shutdown deadline")));
+        await Promise.all(
+          unfinished.map((j) => {
+            clearInterval(j.heartbeat);
+            return setVisibility(queue, j.message, 0, "shutdown deadline");
+          }),
+        );
       }
     },
   };

@@ -4,6 +4,7 @@ import { loadConfig } from "../infra/config.ts";
 import { onShutdownSignal, runMain } from "../infra/lifecycle.ts";
 import { createLogger } from "../infra/logger.ts";
 import { resolveQueueUrls } from "../infra/resources.ts";
+import { configureSharpForJobs } from "./binarize.ts";
 import { createWorker } from "./consumer.ts";
 
 runMain(async () => {
@@ -12,6 +13,7 @@ runMain(async () => {
   const s3 = createS3Client(config);
   const sqs = createSqsClient(config);
   const queueUrls = await resolveQueueUrls(sqs, config);
+  configureSharpForJobs(config.workerConcurrency);
   const worker = createWorker({ config, s3, sqs, queueUrls, logger });
   worker.start();
   logger.info({ queue: queueUrls.input, concurrency: config.workerConcurrency }, "worker polling");

@@ -4,8 +4,14 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Config } from "../infra/config.ts";
 import { encodeMetadata, failureKey, outputKey } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
-import { type CompletionMessage, type InputMessage, sendCompletionMessage } from "../infra/messages.ts";
+import {
+  type CompletionMessage,
+  completionMessageSchema,
+  type InputMessage,
+  sendCompletionMessage,
+} from "../infra/messages.ts";
 import type { QueueUrls } from "../infra/resources.ts";
+import { readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
 import { binarize, ImageError } from "./binarize.ts";
 
 export interface JobDeps {
@@ -35,6 +41,15 @@ export async function processJob(job: InputMessage, deps: JobDeps): Promise<Comp
   const started = performance.now();
   const log = logger.child({ id: job.id });
   const input = { bucket: job.bucket, key: job.key };
+
+  // A redelivered message (a worker died after its effects, before its delete) republishes
+  // the stored result instead of redoing the work: one output, no conflicting completion.
+  const stored = await storedCompletion(s3, config, job);
+  if (stored) {
+    await sendCompletionMessage(sqs, queueUrls.output, stored);
+    log.info({ status: stored.status }, "already processed; completion republished");
+    return stored;
+  }
 
   let completion: CompletionMessage;
   try {
@@ -110,6 +125,29 @@ export async function processJob(job: InputMessage, deps: JobDeps): Promise<Comp
     );
   }
   return completion;
+}
+
+async function storedCompletion(
+  s3: S3Client,
+  config: Config,
+  job: InputMessage,
+): Promise<CompletionMessage | undefined> {
+  const output = await readOutputMetadata(s3, config.outputBucket, job.id);
+  if (!output) return readFailureRecord(s3, config.outputBucket, job.id);
+  const m = output.metadata;
+  return completionMessageSchema.parse({
+    version: 1,
+    id: job.id,
+    status: "done",
+    input: { bucket: job.bucket, key: job.key },
+    output: { bucket: config.outputBucket, key: outputKey(job.id) },
+    width: Number(m.width),
+    height: Number(m.height),
+    method: m.method,
+    threshold: m.threshold === undefined ? null : Number(m.threshold),
+    durationMs: Number(m["duration-ms"] ?? 0),
+    completedAt: m["completed-at"],
+  });
 }
 
 async function readOriginal(s3: S3Client, job: InputMessage): Promise<Uint8Array> {

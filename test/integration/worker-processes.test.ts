@@ -1,0 +1,107 @@
+// Worker processes as they run in production: killed, stopped, and side by side.
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { v7 as uuidv7 } from "uuid";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../../api/app.ts";
+import { baseChildEnv } from "../../infra/config.ts";
+import { inputKey, outputKey } from "../../infra/image-objects.ts";
+import { sendInputMessage } from "../../infra/messages.ts";
+import { readOutputMetadata } from "../../infra/stored-results.ts";
+import { samplePng } from "../../scripts/bench/sample-images.ts";
+import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
+import { makePng } from "../support/images.ts";
+import { inFlightCount, listKeys, messageCount } from "../support/inspect.ts";
+import { startScript } from "../support/processes.ts";
+import { waitForCompletions } from "../support/queues.ts";
+
+function startWorker(env: TestEnvironment) {
+  return startScript("worker/main.ts", { ...baseChildEnv(), ...env.env });
+}
+
+/** A job that takes the worker a good second: a 30 MP page through Sauvola. */
+async function slowJob(env: TestEnvironment): Promise<string> {
+  const id = uuidv7();
+  const png = await samplePng("document", 30);
+  const key = inputKey(id, "png");
+  await env.s3.send(new PutObjectCommand({ Bucket: env.config.inputBucket, Key: key, Body: png }));
+  await sendInputMessage(env.sqs, env.queueUrls.input, {
+    version: 1,
+    id,
+    bucket: env.config.inputBucket,
+    key,
+    contentType: "image/png",
+    bytes: png.length,
+    width: 1,
+    height: 1,
+    filename: "slow.png",
+    method: "sauvola",
+    uploadedAt: new Date().toISOString(),
+  });
+  return id;
+}
+
+async function waitUntilInFlight(env: TestEnvironment): Promise<void> {
+  await expect.poll(() => inFlightCount(env.sqs, env.queueUrls.input), { timeout: 20_000, interval: 20 }).toBe(1);
+}
+
+describe("worker processes", () => {
+  it("SIGKILL mid-job: the message comes back after the visibility timeout and a new worker completes it", async () => {
+    const env = await createTestEnvironment({ VISIBILITY_TIMEOUT_S: "5", LOG_LEVEL: "warn" });
+    const first = startWorker(env);
+    const id = await slowJob(env);
+    await waitUntilInFlight(env);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    // Killed before it could finish: no output yet, the message still invisible.
+    expect(await readOutputMetadata(env.s3, env.config.outputBucket, id)).toBeUndefined();
+
+    const second = startWorker(env);
+    try {
+      const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id], 40_000)).get(id);
+      expect(completion?.status).toBe("done");
+      expect(await messageCount(env.sqs, env.queueUrls.input)).toBe(0);
+    } finally {
+      second.interrupt();
+      await second.exited;
+    }
+  });
+
+  it("SIGTERM during a job: the job finishes, then the process exits 0", async () => {
+    const env = await createTestEnvironment({ LOG_LEVEL: "warn" });
+    const worker = startWorker(env);
+    const id = await slowJob(env);
+    await waitUntilInFlight(env);
+    worker.child.kill("SIGTERM");
+    expect(await worker.exited).toBe(0);
+    expect(await readOutputMetadata(env.s3, env.config.outputBucket, id)).toBeDefined();
+    expect((await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id)?.status).toBe("done");
+    expect(await messageCount(env.sqs, env.queueUrls.input)).toBe(0);
+  });
+
+  it("two workers and 100 uploads: 100 outputs, 100 distinct done messages, nothing in the DLQ", async () => {
+    const env = await createTestEnvironment({ LOG_LEVEL: "warn" });
+    const app = createApp(env);
+    const workers = [startWorker(env), startWorker(env)];
+    try {
+      const ids = await Promise.all(
+        Array.from({ length: 100 }, async (_, n) => {
+          const form = new FormData();
+          form.set("image", new File([await makePng(48, 32, (x, y) => [(x * 5 + y * 7 + n) % 256])], `${n}.png`));
+          const response = await app.request("/api/images", { method: "POST", body: form });
+          expect(response.status).toBe(202);
+          return (await response.json()).id as string;
+        }),
+      );
+      expect(new Set(ids).size).toBe(100);
+      const completions = await waitForCompletions(env.sqs, env.queueUrls.output, ids, 60_000);
+      expect([...completions.values()].filter((c) => c.status === "done")).toHaveLength(100);
+      const outputs = (await listKeys(env.s3, env.config.outputBucket)).sort();
+      expect(outputs).toEqual(ids.map(outputKey).sort());
+      expect(await messageCount(env.sqs, env.queueUrls.deadLetter)).toBe(0);
+      expect(await messageCount(env.sqs, env.queueUrls.output)).toBe(0); // no duplicates left behind
+    } finally {
+      for (const worker of workers) worker.interrupt();
+      expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);
+    }
+  });
+});

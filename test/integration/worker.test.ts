@@ -1,0 +1,269 @@
+// The worker against the real LocalStack: methods, poison, retries and the DLQ, redelivery.
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { v7 as uuidv7 } from "uuid";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../api/app.ts";
+import { baseChildEnv } from "../../infra/config.ts";
+import { inputKey, outputKey } from "../../infra/image-objects.ts";
+import { type InputMessage, sendInputMessage } from "../../infra/messages.ts";
+import { createWorker, type Worker } from "../../worker/consumer.ts";
+import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
+import { distinctValues, greyPixels, makePng } from "../support/images.ts";
+import { listKeys, messageCount } from "../support/inspect.ts";
+import { startScript } from "../support/processes.ts";
+import { waitForCompletions } from "../support/queues.ts";
+
+let env: TestEnvironment;
+let app: ReturnType<typeof createApp>;
+let worker: Worker;
+
+beforeAll(async () => {
+  env = await createTestEnvironment({ MAX_RECEIVE_COUNT: "2" });
+  app = createApp(env);
+  worker = createWorker(env);
+  worker.start();
+});
+
+afterAll(async () => {
+  await worker?.stop();
+});
+
+async function upload(image: Uint8Array<ArrayBuffer>, fields: Record<string, string> = {}): Promise<string> {
+  const form = new FormData();
+  form.set("image", new File([image], "page.png"));
+  for (const [name, value] of Object.entries(fields)) form.set(name, value);
+  const response = await app.request("/api/images", { method: "POST", body: form });
+  expect(response.status).toBe(202);
+  return (await response.json()).id;
+}
+
+/** Puts bytes straight into S3 and a message straight onto the queue, as a poison would arrive. */
+async function injectJob(bytes: Uint8Array, change: Partial<InputMessage> = {}): Promise<InputMessage> {
+  const id = uuidv7();
+  const job: InputMessage = {
+    version: 1,
+    id,
+    bucket: env.config.inputBucket,
+    key: inputKey(id, "png"),
+    contentType: "image/png",
+    bytes: bytes.length,
+    width: 10,
+    height: 10,
+    filename: "injected.png",
+    method: "otsu",
+    uploadedAt: new Date().toISOString(),
+    ...change,
+  };
+  await env.s3.send(new PutObjectCommand({ Bucket: job.bucket, Key: job.key, Body: bytes }));
+  await sendInputMessage(env.sqs, env.queueUrls.input, job);
+  return job;
+}
+
+describe("each method, end to end through the API", () => {
+  // A bimodal page: dark ink (50) on light paper (200), lit unevenly for Sauvola to matter.
+  const page = () => makePng(200, 120, (x, y) => [(x % 20 < 4 && y % 30 < 20 ? 50 : 200) - Math.round(x / 4)]);
+
+  it.each([
+    ["otsu", {}, (t: number | null) => t !== null && t > 40 && t < 190],
+    ["fixed", { threshold: "90" }, (t: number | null) => t === 90],
+    ["sauvola", {}, (t: number | null) => t === null],
+  ] as const)("%s", async (method, fields, thresholdIsRight) => {
+    const id = await upload(await page(), { method, ...fields });
+    const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
+    if (completion?.status !== "done") throw new Error(`expected done, got ${JSON.stringify(completion)}`);
+    expect(completion.method).toBe(method);
+    expect(thresholdIsRight(completion.threshold)).toBe(true);
+    const status = await (await app.request(`/api/images/${id}`)).json();
+    expect(status).toMatchObject({ status: "done", method, threshold: completion.threshold });
+    const object = await env.s3.send(new GetObjectCommand({ Bucket: env.config.outputBucket, Key: outputKey(id) }));
+    const pixels = await greyPixels(await (object.Body?.transformToByteArray() ?? Promise.reject()));
+    expect([pixels.width, pixels.height]).toEqual([200, 120]);
+    expect(distinctValues(pixels.values)).toEqual([0, 255]);
+  });
+});
+
+describe("failures", () => {
+  it("a poison object: failed with a reason, message gone, worker still serving", async () => {
+    const poison = await injectJob(new TextEncoder().encode("this is not an image at all"));
+    const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [poison.id])).get(poison.id);
+    expect(completion).toMatchObject({ status: "failed", error: { code: "undecodable" } });
+
+    const status = await (await app.request(`/api/images/${poison.id}`)).json();
+    expect(status).toMatchObject({ id: poison.id, status: "failed", error: { code: "undecodable" } });
+    expect(status.error.message).toMatch(/cannot be decoded/);
+
+    const next = await upload(await makePng(16, 16, (x) => [x * 16]));
+    expect((await waitForCompletions(env.sqs, env.queueUrls.output, [next])).get(next)?.status).toBe("done");
+    expect(await messageCount(env.sqs, env.queueUrls.input)).toBe(0);
+  });
+
+  it("an object that is missing: failed with object-missing", async () => {
+    const id = uuidv7();
+    const job: InputMessage = {
+      version: 1,
+      id,
+      bucket: env.config.inputBucket,
+      key: inputKey(id, "png"),
+      contentType: "image/png",
+      bytes: 1,
+      width: 1,
+      height: 1,
+      filename: "gone.png",
+      method: "otsu",
+      uploadedAt: new Date().toISOString(),
+    };
+    await sendInputMessage(env.sqs, env.queueUrls.input, job);
+    const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
+    expect(completion).toMatchObject({ status: "failed", error: { code: "object-missing" } });
+  });
+
+  it("a message that breaks the contract goes straight to the DLQ", async () => {
+    await env.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: env.queueUrls.input,
+        MessageBody: '{"hello":"world"}',
+        MessageGroupId: "stray",
+        MessageDeduplicationId: uuidv7(),
+      }),
+    );
+    await expect.poll(() => messageCount(env.sqs, env.queueUrls.deadLetter), { timeout: 15_000 }).toBe(1);
+  });
+});
+
+describe("transient failures, the DLQ and redrive", () => {
+  it("retries with backoff, parks the job in the DLQ after MAX_RECEIVE_COUNT, and redrive completes it", async () => {
+    // A second worker on its own queues, writing to a bucket that does not exist yet: every
+    // attempt fails in S3, which is not the image's fault, so it is retried, not failed.
+    const broken = await createTestEnvironment({ MAX_RECEIVE_COUNT: "2" });
+    const missingBucket = `${broken.config.outputBucket}-later`;
+    const brokenConfig = { ...broken.config, outputBucket: missingBucket };
+    const retrying = createWorker({ ...broken, config: brokenConfig }, { retryBaseSeconds: 1 });
+    retrying.start();
+    try {
+      const id = uuidv7();
+      const png = await makePng(8, 8, () => [255]);
+      await broken.s3.send(
+        new PutObjectCommand({ Bucket: broken.config.inputBucket, Key: inputKey(id, "png"), Body: png }),
+      );
+      await sendInputMessage(broken.sqs, broken.queueUrls.input, {
+        version: 1,
+        id,
+        bucket: broken.config.inputBucket,
+        key: inputKey(id, "png"),
+        contentType: "image/png",
+        bytes: png.length,
+        width: 8,
+        height: 8,
+        filename: "retry.png",
+        method: "otsu",
+        uploadedAt: new Date().toISOString(),
+      });
+      await expect.poll(() => messageCount(broken.sqs, broken.queueUrls.deadLetter), { timeout: 30_000 }).toBe(1);
+      expect(await messageCount(broken.sqs, broken.queueUrls.output)).toBe(0);
+
+      // The fix: the bucket appears. Then `npm run redrive`, and the job completes.
+      await broken.s3.send(new CreateBucketCommand({ Bucket: missingBucket }));
+      const redrive = startScript("scripts/redrive.ts", { ...baseChildEnv(), ...broken.env });
+      expect(await redrive.exited).toBe(0);
+      expect(redrive.output()).toContain("Moved 1 message");
+      const completion = (await waitForCompletions(broken.sqs, broken.queueUrls.output, [id])).get(id);
+      expect(completion?.status).toBe("done");
+      expect(await messageCount(broken.sqs, broken.queueUrls.deadLetter)).toBe(0);
+    } finally {
+      await retrying.stop();
+    }
+  });
+});
+
+describe("redelivery", () => {
+  it("a message delivered twice yields one output and no conflicting completion", async () => {
+    const id = await upload(await makePng(30, 30, (x, y) => [(x * y) % 256]));
+    const first = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
+    const before = await env.s3.send(new HeadObjectCommand({ Bucket: env.config.outputBucket, Key: outputKey(id) }));
+
+    // Past S3's one-second LastModified resolution, so a rewrite of the output would show.
+    await new Promise((r) => setTimeout(r, 1100));
+    // The same job again, as SQS would hand it out after a worker died before its delete.
+    const key = (await listKeys(env.s3, env.config.inputBucket)).find((k) => k.startsWith(id)) as string;
+    await env.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: env.queueUrls.input,
+        MessageBody: JSON.stringify({
+          version: 1,
+          id,
+          bucket: env.config.inputBucket,
+          key,
+          contentType: "image/png",
+          bytes: 1,
+          width: 30,
+          height: 30,
+          filename: "page.png",
+          method: "otsu",
+          uploadedAt: new Date().toISOString(),
+        }),
+        MessageGroupId: id,
+        MessageDeduplicationId: `${id}-again`,
+      }),
+    );
+    await expect.poll(() => messageCount(env.sqs, env.queueUrls.input), { timeout: 15_000 }).toBe(0);
+    const after = await env.s3.send(new HeadObjectCommand({ Bucket: env.config.outputBucket, Key: outputKey(id) }));
+    expect(after.ETag).toBe(before.ETag);
+    expect(after.LastModified).toEqual(before.LastModified);
+    // The republished completion carries the same result (SQS drops it as a duplicate within
+    // its five-minute window, so at most an identical one arrives).
+    const again = await waitForCompletions(env.sqs, env.queueUrls.output, [id], 3_000).catch(() => undefined);
+    if (again) expect(again.get(id)).toEqual(first);
+  });
+});
+
+describe("shutdown deadline", () => {
+  it("hands a job it cannot finish in time back to SQS at once", async () => {
+    const own = await createTestEnvironment({ VISIBILITY_TIMEOUT_S: "60" });
+    let started: () => void = () => {};
+    const jobStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    // A job far longer than the deadline (the handler never settles on its own).
+    const stuck = createWorker(own, {
+      handle: () => {
+        started();
+        return new Promise(() => {});
+      },
+    });
+    stuck.start();
+    const id = await (async () => {
+      const png = await makePng(8, 8, () => [0]);
+      const job = uuidv7();
+      await own.s3.send(new PutObjectCommand({ Bucket: own.config.inputBucket, Key: inputKey(job, "png"), Body: png }));
+      await sendInputMessage(own.sqs, own.queueUrls.input, {
+        version: 1,
+        id: job,
+        bucket: own.config.inputBucket,
+        key: inputKey(job, "png"),
+        contentType: "image/png",
+        bytes: png.length,
+        width: 8,
+        height: 8,
+        filename: "stuck.png",
+        method: "otsu",
+        uploadedAt: new Date().toISOString(),
+      });
+      return job;
+    })();
+    await jobStarted;
+    const stopping = Date.now();
+    await stuck.stop({ deadlineMs: 300 });
+    expect(Date.now() - stopping).toBeLessThan(5_000);
+
+    // Visible again now, not after the 60 s timeout: a fresh worker finishes it in seconds.
+    const rescuer = createWorker(own);
+    rescuer.start();
+    try {
+      const completion = (await waitForCompletions(own.sqs, own.queueUrls.output, [id], 10_000)).get(id);
+      expect(completion?.status).toBe("done");
+    } finally {
+      await rescuer.stop();
+    }
+  });
+});
