@@ -27,7 +27,7 @@ const envSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   MAX_UPLOAD_BYTES: integer(1, 1024 * MiB, 20 * MiB),
   MAX_INPUT_PIXELS: integer(1, 1_000_000_000, 50_000_000),
-  WORKER_CONCURRENCY: integer(1, 10, Math.min(10, availableParallelism())),
+  WORKER_CONCURRENCY: integer(1, 64, availableParallelism()),
   VISIBILITY_TIMEOUT_S: integer(5, 43_200, 60),
   WORKER_POLL_WAIT_S: integer(0, 20, 20),
   MAX_RECEIVE_COUNT: integer(1, 1000, 5),

@@ -1,9 +1,10 @@
 // `npm run bench -- <name>`: benchmarks that print numbers and ratios measured side by side.
 import { runMain } from "../infra/lifecycle.ts";
 import { benchBinarizeKernel } from "./bench/binarize.ts";
+import { benchWorkerThroughput } from "./bench/worker-throughput.ts";
 
 const BENCHMARKS: Record<string, () => Promise<unknown>> = {
-  binarize: benchBinarizeKernel,
+  binarize: async () => ({ kernel: await benchBinarizeKernel(), allCores: await benchWorkerThroughput() }),
 };
 
 runMain(async () => {

@@ -1,9 +1,9 @@
 // `npm run bench -- binarize`: the binarize kernel beside its floor (sharp decoding the
 // same PNG to raw pixels and nothing else), on one core; output sizes.
-import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import { BINARIZATION_METHODS } from "../../infra/messages.ts";
 import { binarize } from "../../worker/binarize.ts";
+import { encodeBitonalPng, packedRowBytes } from "../../worker/bitonal-png.ts";
 import { type SampleKind, samplePng } from "./sample-images.ts";
 
 const SIZES_MP = [1, 4, 12];
@@ -29,7 +29,7 @@ export interface KernelRow {
   methods: Record<string, { ms: number; ratio: number; outputBytes: number }>;
 }
 
-export async function benchBinarizeKernel(): Promise<KernelRow[]> {
+export async function benchBinarizeKernel() {
   // One core: libvips works single-threaded, jobs run one after another.
   sharp.concurrency(1);
   sharp.cache(false);
@@ -49,7 +49,41 @@ export async function benchBinarizeKernel(): Promise<KernelRow[]> {
       printRow(row);
     }
   }
-  return rows;
+  return { rows, encoding: await compareEncoders() };
+}
+
+/** The 1-bit encoder against sharp's 8-bit greyscale PNG of the same bitonal pixels. */
+async function compareEncoders() {
+  const png = await samplePng("document", 12);
+  const bitonal = await sharp((await binarize(png, { method: "otsu", maxInputPixels: MAX_INPUT_PIXELS })).png)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const { width, height } = bitonal.info;
+  const grey = Buffer.alloc(width * height);
+  const stride = packedRowBytes(width);
+  const packed = new Uint8Array(stride * height);
+  for (let i = 0; i < grey.length; i++) {
+    grey[i] = bitonal.data[i * bitonal.info.channels];
+    const x = i % width;
+    if (grey[i]) packed[Math.floor(i / width) * stride + 1 + (x >> 3)] |= 0x80 >> (x & 7);
+  }
+  const sharp8 = () =>
+    sharp(grey, { raw: { width, height, channels: 1 } })
+      .toColourspace("b-w")
+      .png()
+      .toBuffer();
+  const oneBit = async () => encodeBitonalPng(packed, width, height);
+  const result = {
+    sharp8BitMs: await medianMs(sharp8, 5),
+    sharp8BitBytes: (await sharp8()).length,
+    oneBitMs: await medianMs(oneBit, 5),
+    oneBitBytes: (await oneBit()).length,
+  };
+  console.log(
+    `encoding 12 MP bitonal: sharp 8-bit grey ${result.sharp8BitMs.toFixed(1)} ms, ${(result.sharp8BitBytes / 1024).toFixed(0)} KiB; ` +
+      `1-bit ${result.oneBitMs.toFixed(1)} ms, ${(result.oneBitBytes / 1024).toFixed(0)} KiB`,
+  );
+  return result;
 }
 
 function printRow(row: KernelRow): void {
@@ -61,5 +95,3 @@ function printRow(row: KernelRow): void {
     `${String(row.megapixels).padStart(2)} MP ${row.kind.padEnd(8)} in ${(row.inputBytes / 1024 / 1024).toFixed(1)} MiB  floor ${row.floorMs.toFixed(1)} ms  ${cells.join("  ")}`,
   );
 }
-
-export const CORES = availableParallelism();

@@ -20,7 +20,8 @@ export async function samplePng(kind: SampleKind, megapixels: number, seed = 1):
   const raw = Buffer.alloc(width * height * 3);
   for (let y = 0, p = 0; y < height; y++) {
     for (let x = 0; x < width; x++, p += 3) {
-      const grain = (next() - 0.5) * 12;
+      // Sensor-like grain: enough that the PNG does not collapse, as real photos do not.
+      const grain = (next() - 0.5) * (kind === "photo" ? 6 : 12);
       if (kind === "photo") {
         const u = x / width;
         const v = y / height;
