@@ -1,5 +1,5 @@
 // Pure image work: encoded bytes in, a bitonal PNG out. Knows nothing of S3 or SQS.
-import { availableParallelism } from "node:os";
+import { availableParallelism, endianness } from "node:os";
 import sharp, { type OutputInfo } from "sharp";
 import { type BinarizationMethod, DEFAULT_FIXED_THRESHOLD } from "../infra/messages.ts";
 import { encodeBitonalPng, packedRowBytes } from "./bitonal-png.ts";
@@ -99,17 +99,36 @@ async function decodeLuma(
 
   const { data, info } = decoded;
   const { width, height, channels } = info;
-  const pixels = width * height;
   if (channels === 1) return { luma: data, width, height };
+  return { luma: rgbToLuma(data, width * height), width, height };
+}
+
+// OpenCV's fixed-point Rec. 601 (cvtColor on 8-bit, 4.x and 5.x alike): 0.299 R + 0.587 G
+// + 0.114 B as 15-bit integer weights, rounded. Float weights disagree on about one pixel
+// in ten near the threshold; these agree on every pixel of the OpenCV fixture.
+const lumaOf = (r: number, g: number, b: number) => (r * 9798 + g * 19235 + b * 3735 + 16384) >> 15;
+const LITTLE_ENDIAN = endianness() === "LE";
+
+function rgbToLuma(rgb: Buffer, pixels: number): Uint8Array {
   // Every byte is written below, so the zero fill of a safe allocation is wasted time.
   const luma = Buffer.allocUnsafe(pixels);
-  // OpenCV's fixed-point Rec. 601 (cvtColor on 8-bit, 4.x and 5.x alike): 0.299 R + 0.587 G
-  // + 0.114 B as 15-bit integer weights, rounded. Float weights disagree on about one pixel
-  // in ten near the threshold; these agree on every pixel of the OpenCV fixture.
-  for (let i = 0, p = 0; i < pixels; i++, p += channels) {
-    luma[i] = (data[p] * 9798 + data[p + 1] * 19235 + data[p + 2] * 3735 + 16384) >> 15;
+  let i = 0;
+  if (LITTLE_ENDIAN && rgb.byteOffset % 4 === 0) {
+    // Four pixels from three 32-bit reads: a third of the loads of a byte loop, which
+    // measured about 1.5x faster on the pass that dominates our cost over the decode.
+    const words = new Uint32Array(rgb.buffer, rgb.byteOffset, Math.floor(rgb.length / 4));
+    for (let w = 0; i + 4 <= pixels; w += 3) {
+      const a = words[w];
+      const b = words[w + 1];
+      const c = words[w + 2];
+      luma[i++] = lumaOf(a & 255, (a >>> 8) & 255, (a >>> 16) & 255);
+      luma[i++] = lumaOf(a >>> 24, b & 255, (b >>> 8) & 255);
+      luma[i++] = lumaOf((b >>> 16) & 255, b >>> 24, c & 255);
+      luma[i++] = lumaOf((c >>> 8) & 255, (c >>> 16) & 255, c >>> 24);
+    }
   }
-  return { luma, width, height };
+  for (let p = i * 3; i < pixels; i++, p += 3) luma[i] = lumaOf(rgb[p], rgb[p + 1], rgb[p + 2]);
+  return luma;
 }
 
 /** Packs luma > threshold as set bits (white), eight pixels a byte, rows led by filter byte 0. */
@@ -139,7 +158,19 @@ function packAboveThreshold(luma: Uint8Array, width: number, height: number, thr
 /** Otsu's method: the threshold that maximises the between-class variance of the histogram. */
 function otsuThreshold(luma: Uint8Array): number {
   const histogram = new Uint32Array(256);
-  for (let i = 0; i < luma.length; i++) histogram[luma[i]]++;
+  let i = 0;
+  if (luma.byteOffset % 4 === 0) {
+    // Four samples a load, as in rgbToLuma; byte order does not matter to a histogram.
+    const words = new Uint32Array(luma.buffer, luma.byteOffset, luma.length >> 2);
+    for (let w = 0; w < words.length; w++, i += 4) {
+      const v = words[w];
+      histogram[v & 255]++;
+      histogram[(v >>> 8) & 255]++;
+      histogram[(v >>> 16) & 255]++;
+      histogram[v >>> 24]++;
+    }
+  }
+  for (; i < luma.length; i++) histogram[luma[i]]++;
   const total = luma.length;
   let sumAll = 0;
   for (let v = 0; v < 256; v++) sumAll += v * histogram[v];
@@ -200,9 +231,21 @@ function sauvola(
   const kOverR = k / SAUVOLA_R;
   const paper = 1 - k;
 
+  const slideRows = (entering: number, leaving: number) => {
+    for (let x = 0, i = entering * width, o = leaving * width; x < width; x++, i++, o++) {
+      const v = luma[i];
+      const u = luma[o];
+      columnSum[x] += v - u;
+      columnSquares[x] += v * v - u * u;
+    }
+  };
+
   for (let y = 0; y < height; y++) {
-    if (y + half < height) addRow(y + half, 1);
-    if (y - half - 1 >= 0) addRow(y - half - 1, -1);
+    const entering = y + half < height;
+    const leaving = y - half - 1 >= 0;
+    if (entering && leaving) slideRows(y + half, y - half - 1);
+    else if (entering) addRow(y + half, 1);
+    else if (leaving) addRow(y - half - 1, -1);
     const inverseRows = 1 / (Math.min(y + half, height - 1) - Math.max(y - half, 0) + 1);
 
     let sum = 0;

@@ -37,7 +37,7 @@ export async function benchBinarizeKernel() {
   for (const megapixels of SIZES_MP) {
     for (const kind of KINDS) {
       const png = await samplePng(kind, megapixels);
-      const repeats = megapixels >= 12 ? 3 : 7;
+      const repeats = megapixels >= 12 ? 5 : 9;
       const floorMs = await medianMs(() => sharp(png).raw().toBuffer(), repeats);
       const row: KernelRow = { kind, megapixels, inputBytes: png.length, floorMs, methods: {} };
       for (const method of BINARIZATION_METHODS) {
