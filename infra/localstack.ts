@@ -171,7 +171,8 @@ async function isReadyLocalStack(endpoint: string): Promise<boolean> {
   }
 }
 
-function portIsOpen(port: number): Promise<boolean> {
+/** True when something accepts connections on 127.0.0.1:port. */
+export function portIsOpen(port: number): Promise<boolean> {
   return new Promise((resolvePort) => {
     const socket = connect({ host: "127.0.0.1", port });
     socket.once("connect", () => {

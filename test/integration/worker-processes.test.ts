@@ -1,16 +1,14 @@
 // Worker processes as they run in production: killed, stopped, and side by side.
-import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { v7 as uuidv7 } from "uuid";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../api/app.ts";
 import { baseChildEnv } from "../../infra/config.ts";
-import { inputKey, outputKey } from "../../infra/image-objects.ts";
-import { sendInputMessage } from "../../infra/messages.ts";
+import { outputKey } from "../../infra/image-objects.ts";
 import { readOutputMetadata } from "../../infra/stored-results.ts";
 import { samplePng } from "../../scripts/bench/sample-images.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
 import { inFlightCount, listKeys, messageCount } from "../support/inspect.ts";
+import { injectJob } from "../support/jobs.ts";
 import { startScript } from "../support/processes.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
@@ -20,24 +18,7 @@ function startWorker(env: TestEnvironment) {
 
 /** A job that takes the worker a good second: a 30 MP page through Sauvola. */
 async function slowJob(env: TestEnvironment): Promise<string> {
-  const id = uuidv7();
-  const png = await samplePng("document", 30);
-  const key = inputKey(id, "png");
-  await env.s3.send(new PutObjectCommand({ Bucket: env.config.inputBucket, Key: key, Body: png }));
-  await sendInputMessage(env.sqs, env.queueUrls.input, {
-    version: 1,
-    id,
-    bucket: env.config.inputBucket,
-    key,
-    contentType: "image/png",
-    bytes: png.length,
-    width: 1,
-    height: 1,
-    filename: "slow.png",
-    method: "sauvola",
-    uploadedAt: new Date().toISOString(),
-  });
-  return id;
+  return (await injectJob(env, await samplePng("document", 30), { method: "sauvola" })).id;
 }
 
 async function waitUntilInFlight(env: TestEnvironment): Promise<void> {

@@ -1,16 +1,16 @@
 // The worker against the real LocalStack: methods, poison, retries and the DLQ, redelivery.
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../api/app.ts";
 import { baseChildEnv } from "../../infra/config.ts";
-import { inputKey, outputKey } from "../../infra/image-objects.ts";
-import { type InputMessage, sendInputMessage } from "../../infra/messages.ts";
+import { outputKey } from "../../infra/image-objects.ts";
 import { createWorker, type Worker } from "../../worker/consumer.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { distinctValues, greyPixels, makePng } from "../support/images.ts";
 import { listKeys, messageCount } from "../support/inspect.ts";
+import { injectJob } from "../support/jobs.ts";
 import { startScript } from "../support/processes.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
@@ -38,28 +38,6 @@ async function upload(image: Uint8Array<ArrayBuffer>, fields: Record<string, str
   return (await response.json()).id;
 }
 
-/** Puts bytes straight into S3 and a message straight onto the queue, as a poison would arrive. */
-async function injectJob(bytes: Uint8Array, change: Partial<InputMessage> = {}): Promise<InputMessage> {
-  const id = uuidv7();
-  const job: InputMessage = {
-    version: 1,
-    id,
-    bucket: env.config.inputBucket,
-    key: inputKey(id, "png"),
-    contentType: "image/png",
-    bytes: bytes.length,
-    width: 10,
-    height: 10,
-    filename: "injected.png",
-    method: "otsu",
-    uploadedAt: new Date().toISOString(),
-    ...change,
-  };
-  await env.s3.send(new PutObjectCommand({ Bucket: job.bucket, Key: job.key, Body: bytes }));
-  await sendInputMessage(env.sqs, env.queueUrls.input, job);
-  return job;
-}
-
 describe("each method, end to end through the API", () => {
   // A bimodal page: dark ink (50) on light paper (200), lit unevenly for Sauvola to matter.
   const page = () => makePng(200, 120, (x, y) => [(x % 20 < 4 && y % 30 < 20 ? 50 : 200) - Math.round(x / 4)]);
@@ -85,7 +63,7 @@ describe("each method, end to end through the API", () => {
 
 describe("failures", () => {
   it("a poison object: failed with a reason, message gone, worker still serving", async () => {
-    const poison = await injectJob(new TextEncoder().encode("this is not an image at all"));
+    const poison = await injectJob(env, new TextEncoder().encode("this is not an image at all"));
     const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [poison.id])).get(poison.id);
     expect(completion).toMatchObject({ status: "failed", error: { code: "undecodable" } });
 
@@ -99,21 +77,7 @@ describe("failures", () => {
   });
 
   it("an object that is missing: failed with object-missing", async () => {
-    const id = uuidv7();
-    const job: InputMessage = {
-      version: 1,
-      id,
-      bucket: env.config.inputBucket,
-      key: inputKey(id, "png"),
-      contentType: "image/png",
-      bytes: 1,
-      width: 1,
-      height: 1,
-      filename: "gone.png",
-      method: "otsu",
-      uploadedAt: new Date().toISOString(),
-    };
-    await sendInputMessage(env.sqs, env.queueUrls.input, job);
+    const { id } = await injectJob(env, undefined);
     const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
     expect(completion).toMatchObject({ status: "failed", error: { code: "object-missing" } });
   });
@@ -141,24 +105,7 @@ describe("transient failures, the DLQ and redrive", () => {
     const retrying = createWorker({ ...broken, config: brokenConfig }, { retryBaseSeconds: 1 });
     retrying.start();
     try {
-      const id = uuidv7();
-      const png = await makePng(8, 8, () => [255]);
-      await broken.s3.send(
-        new PutObjectCommand({ Bucket: broken.config.inputBucket, Key: inputKey(id, "png"), Body: png }),
-      );
-      await sendInputMessage(broken.sqs, broken.queueUrls.input, {
-        version: 1,
-        id,
-        bucket: broken.config.inputBucket,
-        key: inputKey(id, "png"),
-        contentType: "image/png",
-        bytes: png.length,
-        width: 8,
-        height: 8,
-        filename: "retry.png",
-        method: "otsu",
-        uploadedAt: new Date().toISOString(),
-      });
+      const { id } = await injectJob(broken, await makePng(8, 8, () => [255]));
       await expect.poll(() => messageCount(broken.sqs, broken.queueUrls.deadLetter), { timeout: 30_000 }).toBe(1);
       expect(await messageCount(broken.sqs, broken.queueUrls.output)).toBe(0);
 
@@ -232,25 +179,7 @@ describe("shutdown deadline", () => {
       },
     });
     stuck.start();
-    const id = await (async () => {
-      const png = await makePng(8, 8, () => [0]);
-      const job = uuidv7();
-      await own.s3.send(new PutObjectCommand({ Bucket: own.config.inputBucket, Key: inputKey(job, "png"), Body: png }));
-      await sendInputMessage(own.sqs, own.queueUrls.input, {
-        version: 1,
-        id: job,
-        bucket: own.config.inputBucket,
-        key: inputKey(job, "png"),
-        contentType: "image/png",
-        bytes: png.length,
-        width: 8,
-        height: 8,
-        filename: "stuck.png",
-        method: "otsu",
-        uploadedAt: new Date().toISOString(),
-      });
-      return job;
-    })();
+    const { id } = await injectJob(own, await makePng(8, 8, () => [0]));
     await jobStarted;
     const stopping = Date.now();
     await stuck.stop({ deadlineMs: 300 });

@@ -1,7 +1,8 @@
 // Child processes as a user starts them, and checks that nothing of them is left behind.
+export { portIsOpen } from "../../infra/localstack.ts";
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
-import { connect } from "node:net";
 
 /** Starts `node <script>` in its own process group, as a terminal would start `npm start`. */
 export function startScript(script: string, env: Record<string, string | undefined>) {
@@ -36,17 +37,6 @@ export function startScript(script: string, env: Record<string, string | undefin
     /** Ctrl-C: SIGINT to the whole process group. */
     interrupt: () => process.kill(-(child.pid as number), "SIGINT"),
   };
-}
-
-export function portIsOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 /** Pids of live processes whose environment holds `entry` (e.g. the GATEWAY_LISTEN of one LocalStack). */
