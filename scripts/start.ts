@@ -20,7 +20,9 @@ runMain(async () => {
   // Registered first so that a Ctrl-C during start-up also stops what was started so far.
   const stopped: Array<() => Promise<void>> = [];
   onShutdownSignal(async () => {
-    logger.info("stopping");
+    logger.info(
+      `stopping: the worker waits out its long poll (at most ${loaded.pollWaitSeconds} s) and finishes its jobs; Ctrl-C again quits at once`,
+    );
     for (const stop of stopped.reverse()) await stop();
   });
 
