@@ -44,6 +44,8 @@ export function errorHandler(logger: Logger) {
       if (error.status >= 500) logger.warn({ err: error.cause ?? error, path: c.req.path }, error.message);
       return problemJson(c, error.type, error.message);
     }
+    // Middleware that answers for itself (bearer auth) has already built a problem response.
+    if (error instanceof HTTPException && error.res) return error.getResponse();
     if (error instanceof HTTPException && error.status < 500) {
       return problemJson(c, error.status === 413 ? "payload-too-large" : "bad-request", error.message);
     }

@@ -1,8 +1,23 @@
 // The API's view of S3: store an upload's original and derive an image's status from what is stored.
 // Status comes from storage alone, so any number of API replicas answer alike.
-import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import type { Config } from "../infra/config.ts";
-import { encodeMetadata, type ImageExtension, inputKey, inputKeyPrefix } from "../infra/image-objects.ts";
+import {
+  encodeMetadata,
+  type ImageExtension,
+  idFromIndexKey,
+  indexKey,
+  indexPrefix,
+  inputKey,
+  inputKeyPrefix,
+} from "../infra/image-objects.ts";
 import type { BinarizationMethod } from "../infra/messages.ts";
 import { headObject, readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
 
@@ -34,9 +49,12 @@ export interface ImageStatus {
 
 type Deps = { s3: S3Client; config: Config };
 
-export async function storeOriginal({ s3, config }: Deps, upload: StoredUpload): Promise<string> {
+/** Stores the original and its listing marker; returns the keys written, for a rollback. */
+export async function storeOriginal({ s3, config }: Deps, upload: StoredUpload): Promise<string[]> {
   const key = inputKey(upload.id, upload.extension);
-  await s3.send(
+  const marker = indexKey(upload.id, Date.parse(upload.uploadedAt));
+  const putMarker = s3.send(new PutObjectCommand({ Bucket: config.inputBucket, Key: marker, Body: "" }));
+  const putOriginal = s3.send(
     new PutObjectCommand({
       Bucket: config.inputBucket,
       Key: key,
@@ -52,11 +70,84 @@ export async function storeOriginal({ s3, config }: Deps, upload: StoredUpload):
       }),
     }),
   );
-  return key;
+  const results = await Promise.allSettled([putOriginal, putMarker]);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) {
+    await deleteStored({ s3, config }, [key, marker]).catch(() => {});
+    throw failed.reason;
+  }
+  return [key, marker];
 }
 
-export async function deleteOriginal({ s3, config }: Deps, key: string): Promise<void> {
-  await s3.send(new DeleteObjectCommand({ Bucket: config.inputBucket, Key: key }));
+/** Best-effort removal of what storeOriginal wrote (a missing key is not an error in S3). */
+export async function deleteStored({ s3, config }: Deps, keys: string[]): Promise<void> {
+  await Promise.all(keys.map((Key) => s3.send(new DeleteObjectCommand({ Bucket: config.inputBucket, Key }))));
+}
+
+/** The key of an image's original, whatever its extension; undefined when there is none. */
+export async function findOriginalKey({ s3, config }: Deps, id: string): Promise<string | undefined> {
+  const listed = await s3.send(
+    new ListObjectsV2Command({ Bucket: config.inputBucket, Prefix: inputKeyPrefix(id), MaxKeys: 1 }),
+  );
+  return listed.Contents?.[0]?.Key;
+}
+
+export type OpenedObject =
+  | { state: "missing" }
+  | { state: "not-modified"; etag: string | undefined }
+  | {
+      state: "found";
+      body: ReadableStream;
+      contentType: string | undefined;
+      contentLength: number | undefined;
+      etag: string | undefined;
+    };
+
+/** Opens an object as a stream, never buffering it; honours If-None-Match through S3 itself. */
+export async function openObject(
+  { s3 }: Deps,
+  bucket: string,
+  key: string,
+  ifNoneMatch: string | undefined,
+): Promise<OpenedObject> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: ifNoneMatch }));
+    if (!object.Body) return { state: "missing" };
+    return {
+      state: "found",
+      body: object.Body.transformToWebStream(),
+      contentType: object.ContentType,
+      contentLength: object.ContentLength,
+      etag: object.ETag,
+    };
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 304) return { state: "not-modified", etag: ifNoneMatch };
+    if (error instanceof NoSuchKey || status === 404) return { state: "missing" };
+    throw error;
+  }
+}
+
+/** A page of image ids, newest first, and the cursor of the next page (undefined at the end). */
+export async function listImageIds(
+  { s3, config }: Deps,
+  limit: number,
+  cursor: string | undefined,
+): Promise<{ ids: string[]; nextCursor: string | undefined }> {
+  const page = await s3.send(
+    new ListObjectsV2Command({
+      Bucket: config.inputBucket,
+      Prefix: indexPrefix(),
+      MaxKeys: limit,
+      StartAfter: cursor ? `${indexPrefix()}${cursor}` : undefined,
+    }),
+  );
+  const keys = (page.Contents ?? []).map((o) => o.Key as string);
+  const last = keys.at(-1);
+  return {
+    ids: keys.map(idFromIndexKey),
+    nextCursor: page.IsTruncated && last ? last.slice(indexPrefix().length) : undefined,
+  };
 }
 
 /** The image's status, or undefined when nothing is stored under this id. */
@@ -71,9 +162,7 @@ export async function readImageStatus({ s3, config }: Deps, id: string): Promise
   }
 
   const failure = await readFailureRecord(s3, config.outputBucket, id);
-  const inputKeyFound = (
-    await s3.send(new ListObjectsV2Command({ Bucket: config.inputBucket, Prefix: inputKeyPrefix(id), MaxKeys: 1 }))
-  ).Contents?.[0]?.Key;
+  const inputKeyFound = await findOriginalKey({ s3, config }, id);
   const input = inputKeyFound ? await headObject(s3, config.inputBucket, inputKeyFound) : undefined;
   if (!failure && !input) return undefined;
 

@@ -1,13 +1,15 @@
 // Puts a built app on a port; the only place the API listens.
 import { serve } from "@hono/node-server";
-import type { Hono } from "hono";
 
 export interface RunningServer {
   url: string;
   close(): Promise<void>;
 }
 
-export function serveApp(app: Hono, { host, port }: { host: string; port: number }): Promise<RunningServer> {
+export function serveApp(
+  app: { fetch: (request: Request) => Response | Promise<Response> },
+  { host, port }: { host: string; port: number },
+): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
       const shownHost = info.address.includes(":") ? `[${info.address}]` : info.address;

@@ -36,24 +36,32 @@ export async function validateImage(
     );
   }
   const contentType = detected.mime as AcceptedType;
-
-  let width: number | undefined;
-  let height: number | undefined;
-  try {
-    const image = sharp(bytes, { limitInputPixels: maxInputPixels });
-    ({ width, height } = await image.metadata());
-    if (width && height && width * height <= maxInputPixels) await image.raw().toBuffer();
-  } catch (error) {
-    throw new AppError("unprocessable-image", "The image is damaged or truncated and cannot be decoded.", {
-      cause: error,
-    });
+  // file-type trusts PNG's 8-byte signature; a real PNG's first chunk is always IHDR.
+  if (contentType === "image/png" && new TextDecoder().decode(bytes.subarray(12, 16)) !== "IHDR") {
+    throw new AppError("unsupported-media-type", "Expected a PNG, JPEG or WebP image; the content is not one.");
   }
-  if (!width || !height) throw new AppError("unprocessable-image", "The image has no dimensions.");
+
+  const damaged = (error?: unknown) =>
+    new AppError("unprocessable-image", "The image is damaged or truncated and cannot be decoded.", { cause: error });
+  // The header alone, so that the limit may be off here: metadata() decodes no pixels, and
+  // with the limit on it would refuse an oversized image without saying how large it is.
+  const { width, height } = await sharp(bytes, { limitInputPixels: false })
+    .metadata()
+    .catch((error) => {
+      throw damaged(error);
+    });
+  if (!width || !height) throw damaged();
   if (width * height > maxInputPixels) {
     throw new AppError(
       "unprocessable-image",
       `The image is ${width}×${height} pixels; at most ${maxInputPixels} pixels are accepted.`,
     );
   }
+  await sharp(bytes, { limitInputPixels: maxInputPixels })
+    .raw()
+    .toBuffer()
+    .catch((error) => {
+      throw damaged(error);
+    });
   return { contentType, extension: ACCEPTED[contentType], width, height };
 }

@@ -32,6 +32,16 @@ const envSchema = z.object({
   WORKER_POLL_WAIT_S: integer(0, 20, 20),
   MAX_RECEIVE_COUNT: integer(1, 1000, 5),
   API_TOKEN: optionalString,
+  CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url("each origin must be a URL like https://app.example.com"))),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LOCALSTACK_PORT: integer(1, 65535, 4566),
   LOCALSTACK_PYTHON: optionalString,
@@ -58,6 +68,8 @@ export interface Config {
   pollWaitSeconds: number;
   maxReceiveCount: number;
   apiToken: string | undefined;
+  /** Origins allowed to call the API from a browser; empty means CORS off. */
+  corsOrigins: string[];
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
   /** The embedded LocalStack that `npm start`, `npm run localstack` and the tests launch. */
   localstack: LocalStackSettings;
@@ -101,6 +113,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pollWaitSeconds: e.WORKER_POLL_WAIT_S,
     maxReceiveCount: e.MAX_RECEIVE_COUNT,
     apiToken: e.API_TOKEN,
+    corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,
     localstack: {
       port: e.LOCALSTACK_PORT,

@@ -16,6 +16,25 @@ export function outputKey(id: string): string {
   return `${id}.png`;
 }
 
+// Newest-first listing: S3 lists keys in ascending order only, so each upload also writes an
+// empty marker whose key counts down with time. A page is one ascending list after a cursor,
+// and images uploaded meanwhile sort before the cursor, so pages never shift.
+const INDEX_PREFIX = "index/";
+const MAX_TIME_MS = 9_999_999_999_999;
+
+export function indexKey(id: string, uploadedAtMs: number): string {
+  return `${INDEX_PREFIX}${String(MAX_TIME_MS - uploadedAtMs).padStart(13, "0")}-${id}`;
+}
+
+export function indexPrefix(): string {
+  return INDEX_PREFIX;
+}
+
+/** The image id at the end of an index key. */
+export function idFromIndexKey(key: string): string {
+  return key.slice(INDEX_PREFIX.length + 14);
+}
+
 /** The worker's record of a deterministic failure, read by the status API. */
 export function failureKey(id: string): string {
   return `failed/${id}.json`;

@@ -115,6 +115,26 @@ export async function ensureResources(
   return { report, queueUrls: urls as QueueUrls };
 }
 
+/** Readiness: both buckets and all queues answer. Returns what is wrong, or nothing. */
+export async function findUnavailableResources(
+  { s3, sqs }: Clients,
+  config: Config,
+  queueUrls: QueueUrls,
+): Promise<string[]> {
+  const checks = [
+    ...bucketNames(config).map((bucket) => ({
+      name: `bucket ${bucket}`,
+      check: () => s3.send(new HeadBucketCommand({ Bucket: bucket })),
+    })),
+    ...Object.values(queueUrls).map((url) => ({
+      name: `queue ${url.split("/").pop()}`,
+      check: () => sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] })),
+    })),
+  ];
+  const results = await Promise.allSettled(checks.map((c) => c.check()));
+  return checks.filter((_, i) => results[i].status === "rejected").map((c) => c.name);
+}
+
 /** Looks up the queue URLs without creating anything; fails if a queue is missing. */
 export async function resolveQueueUrls(sqs: SQSClient, config: Config): Promise<QueueUrls> {
   const urls: Partial<QueueUrls> = {};
