@@ -1,7 +1,8 @@
 // Builds the HTTP API from its dependencies. It never listens: api/main.ts and the tests do.
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { type Context, Hono } from "hono";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
@@ -11,8 +12,9 @@ import { v7 as uuidv7 } from "uuid";
 import type { Config } from "../infra/config.ts";
 import { outputKey } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
-import { imageIdSchema, sendInputMessage } from "../infra/messages.ts";
+import { sendInputMessage } from "../infra/messages.ts";
 import { findUnavailableResources, type QueueUrls } from "../infra/resources.ts";
+import { mountDocs } from "./docs.ts";
 import { AppError, errorHandler, problemJson } from "./errors.ts";
 import {
   deleteStored,
@@ -23,6 +25,16 @@ import {
   readImageStatus,
   storeOriginal,
 } from "./image-store.ts";
+import { createApiMetrics } from "./metrics.ts";
+import {
+  acceptedSchema,
+  idParamsSchema,
+  imagePageSchema,
+  imageStatusSchema,
+  listQuerySchema,
+  problemContent,
+  uploadOptionsSchema,
+} from "./schemas.ts";
 import { readUploadRequest } from "./upload-request.ts";
 import { validateImage } from "./upload-validation.ts";
 
@@ -34,18 +46,25 @@ export interface AppDeps {
   logger: Logger;
 }
 
-type Env = { Variables: { requestId: string; log: Logger } };
+type Env = { Variables: { requestId: string; log: Logger; acceptedBytes: number } };
 
 // Room for the multipart envelope around an image of exactly MAX_UPLOAD_BYTES.
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
-const PAGE_SIZE = { default: 20, max: 100 };
 // Ids are keys and never reused, so what is stored under one never changes.
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
-export function createApp(deps: AppDeps): Hono<Env> {
+export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   const { config, s3, sqs, queueUrls, logger } = deps;
   const store = { s3, config };
-  const app = new Hono<Env>();
+  const app = new OpenAPIHono<Env>({
+    // A request that fails its schema is a 400 problem naming the field, like every other refusal.
+    defaultHook: (result) => {
+      if (result.success) return;
+      const issue = result.error.issues[0];
+      throw new AppError("bad-request", `\`${issue.path.join(".") || "request"}\` ${issue.message}.`);
+    },
+  });
+  const metrics = createApiMetrics();
   app.onError(errorHandler(logger));
   app.notFound((c) => problemJson(c, "not-found", `No route for ${c.req.method} ${c.req.path}.`));
 
@@ -60,25 +79,16 @@ export function createApp(deps: AppDeps): Hono<Env> {
       "request",
     );
   });
-  app.use(
-    secureHeaders({
-      contentSecurityPolicy: {
-        defaultSrc: ["'self'"],
-        imgSrc: ["'self'", "blob:", "data:"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-        frameAncestors: ["'none'"],
-        formAction: ["'self'"],
-      },
-      // The originals and results are meant to be shown by pages of other origins only via CORS.
-      crossOriginResourcePolicy: "same-origin",
-    }),
-  );
+  app.use(metrics.middleware);
+  app.use(securityHeaders());
   if (config.corsOrigins.length > 0) {
     app.use("/api/*", cors({ origin: config.corsOrigins, exposeHeaders: ["Location", "X-Request-Id", "ETag"] }));
   }
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/metrics", async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { "Content-Type": metrics.registry.contentType }),
+  );
   app.get("/readyz", async (c) => {
     const unavailable = await findUnavailableResources({ s3, sqs }, config, queueUrls);
     if (unavailable.length > 0)
@@ -137,6 +147,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       );
       throw new AppError("service-unavailable", "The image could not be queued; try again.", { cause: error });
     }
+    c.set("acceptedBytes", request.bytes.length);
     c.var.log.info({ id, bytes: request.bytes.length, width: image.width, height: image.height }, "image accepted");
     const self = `/api/images/${id}`;
     c.header("Location", self);
@@ -146,47 +157,110 @@ export function createApp(deps: AppDeps): Hono<Env> {
   // The original Flask pipeline's route, kept so its clients and test_upload.sh keep working.
   app.post("/upload", requireToken, limitBody, acceptUpload);
 
-  app.get("/api/images", async (c) => {
-    const limit = Number(c.req.query("limit") ?? PAGE_SIZE.default);
-    if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_SIZE.max) {
-      throw new AppError("bad-request", `Query \`limit\` must be an integer from 1 to ${PAGE_SIZE.max}.`);
-    }
-    const cursor = c.req.query("cursor");
-    if (cursor !== undefined && !/^\d{13}-[0-9a-f-]{36}$/.test(cursor)) {
-      throw new AppError("bad-request", "Query `cursor` is not one this API gave out.");
-    }
-    const page = await unavailableOnError(() => listImageIds(store, limit, cursor));
-    const items = await unavailableOnError(() => Promise.all(page.ids.map((id) => readImageStatus(store, id))));
-    return c.json({
-      items: items.flatMap((status) => (status ? [{ ...status, links: links(status.id) }] : [])),
-      nextCursor: page.nextCursor ?? null,
-    });
-  });
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/images",
+      summary: "A page of images, newest first",
+      request: { query: listQuerySchema },
+      responses: {
+        200: {
+          description: "A page and the cursor of the next",
+          content: { "application/json": { schema: imagePageSchema } },
+        },
+        400: { description: "Bad limit or cursor", content: problemContent },
+        503: { description: "Storage unavailable", content: problemContent },
+      },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      const page = await unavailableOnError(() => listImageIds(store, limit, cursor));
+      const items = await unavailableOnError(() => Promise.all(page.ids.map((id) => readImageStatus(store, id))));
+      return c.json(
+        {
+          items: items.flatMap((status) => (status ? [{ ...status, links: links(status.id) }] : [])),
+          nextCursor: page.nextCursor ?? null,
+        },
+        200,
+      );
+    },
+  );
 
-  app.get("/api/images/:id", async (c) => {
-    const id = parseId(c.req.param("id"));
-    const status = await unavailableOnError(() => readImageStatus(store, id));
-    if (!status) throw new AppError("not-found", `No image with id ${id}.`);
-    return c.json({ ...status, links: links(id) });
-  });
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/images/{id}",
+      summary: "An image's status",
+      request: { params: idParamsSchema },
+      responses: {
+        200: { description: "Queued, done or failed", content: { "application/json": { schema: imageStatusSchema } } },
+        400: { description: "Malformed id", content: problemContent },
+        404: { description: "No such image", content: problemContent },
+        503: { description: "Storage unavailable", content: problemContent },
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const status = await unavailableOnError(() => readImageStatus(store, id));
+      if (!status) throw new AppError("not-found", `No image with id ${id}.`);
+      return c.json({ ...status, links: links(id) }, 200);
+    },
+  );
 
-  app.get("/api/images/:id/original", async (c) => {
-    const id = parseId(c.req.param("id"));
-    const key = await unavailableOnError(() => findOriginalKey(store, id));
-    if (!key) throw new AppError("not-found", `No image with id ${id}.`);
-    const opened = await unavailableOnError(() =>
-      openObject(store, config.inputBucket, key, c.req.header("if-none-match")),
-    );
-    return streamObject(c, opened, `The original of ${id} is not stored.`);
-  });
+  const imageBytes = (which: string) =>
+    ({
+      200: {
+        description: `The ${which} image, streamed`,
+        content: { "image/png": { schema: { type: "string", format: "binary" } } },
+      },
+      304: { description: "Not modified (If-None-Match)" },
+      400: { description: "Malformed id", content: problemContent },
+      404: { description: `No ${which} image (yet)`, content: problemContent },
+      503: { description: "Storage unavailable", content: problemContent },
+    }) as const;
 
-  app.get("/api/images/:id/processed", async (c) => {
-    const id = parseId(c.req.param("id"));
-    const opened = await unavailableOnError(() =>
-      openObject(store, config.outputBucket, outputKey(id), c.req.header("if-none-match")),
-    );
-    return streamObject(c, opened, `Image ${id} is not processed (yet).`);
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/images/{id}/original",
+      summary: "The uploaded image",
+      request: { params: idParamsSchema },
+      responses: imageBytes("original"),
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const key = await unavailableOnError(() => findOriginalKey(store, id));
+      if (!key) throw new AppError("not-found", `No image with id ${id}.`);
+      const opened = await unavailableOnError(() =>
+        openObject(store, config.inputBucket, key, c.req.header("if-none-match")),
+      );
+      return streamObject(c, opened, `The original of ${id} is not stored.`);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/images/{id}/processed",
+      summary: "The bitonal PNG",
+      request: { params: idParamsSchema },
+      responses: imageBytes("processed"),
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const opened = await unavailableOnError(() =>
+        openObject(store, config.outputBucket, outputKey(id), c.req.header("if-none-match")),
+      );
+      return streamObject(c, opened, `Image ${id} is not processed (yet).`);
+    },
+  );
+
+  documentUncheckedRoutes(app);
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "bitonal", version: "1", description: "Uploaded images to clean black-and-white PNGs" },
   });
+  mountDocs(app);
 
   return app;
 }
@@ -194,13 +268,6 @@ export function createApp(deps: AppDeps): Hono<Env> {
 function links(id: string) {
   const self = `/api/images/${id}`;
   return { self, original: `${self}/original`, processed: `${self}/processed` };
-}
-
-/** A malformed id is refused before S3 is touched: no traversal, no key injection. */
-function parseId(raw: string): string {
-  const id = imageIdSchema.safeParse(raw);
-  if (!id.success) throw new AppError("bad-request", "The image id must be a UUID v7.");
-  return id.data;
 }
 
 async function unavailableOnError<T>(work: () => Promise<T>): Promise<T> {
@@ -219,4 +286,70 @@ function streamObject(c: Context, opened: OpenedObject, missing: string): Respon
   if (opened.contentType) headers["Content-Type"] = opened.contentType;
   if (opened.contentLength !== undefined) headers["Content-Length"] = String(opened.contentLength);
   return c.body(opened.body, 200, headers);
+}
+
+/**
+ * Routes whose handlers parse their own input, documented here from the same schemas:
+ * uploads (multipart or raw body, parsed by readUploadRequest with uploadOptionsSchema),
+ * and the plain endpoints.
+ */
+function documentUncheckedRoutes(app: OpenAPIHono<Env>): void {
+  const uploadBody = {
+    content: {
+      "multipart/form-data": {
+        schema: uploadOptionsSchema.extend({
+          image: z.string().openapi({ format: "binary", description: "The image: PNG, JPEG or WebP" }),
+        }),
+      },
+      "image/png": { schema: { type: "string" as const, format: "binary" } },
+      "image/jpeg": { schema: { type: "string" as const, format: "binary" } },
+      "image/webp": { schema: { type: "string" as const, format: "binary" } },
+    },
+  };
+  const uploadResponses = {
+    202: { description: "Stored and queued", content: { "application/json": { schema: acceptedSchema } } },
+    400: { description: "Malformed request: a field is missing or wrong", content: problemContent },
+    401: { description: "API token missing or wrong (when API_TOKEN is set)", content: problemContent },
+    413: { description: "Larger than MAX_UPLOAD_BYTES", content: problemContent },
+    415: { description: "Not a PNG, JPEG or WebP image", content: problemContent },
+    422: { description: "Damaged, truncated, or over MAX_INPUT_PIXELS", content: problemContent },
+    503: { description: "Storage or queue unavailable", content: problemContent },
+  };
+  for (const path of ["/api/images", "/upload"]) {
+    app.openAPIRegistry.registerPath({
+      method: "post",
+      path,
+      summary: path === "/upload" ? "Upload (the original Flask pipeline's route)" : "Upload an image",
+      request: { body: uploadBody, query: uploadOptionsSchema },
+      responses: uploadResponses,
+    });
+  }
+  const plain = (path: string, summary: string, responses: Record<number, { description: string }>) =>
+    app.openAPIRegistry.registerPath({ method: "get", path, summary, responses });
+  plain("/healthz", "Alive", { 200: { description: "Alive" } });
+  plain("/readyz", "S3 and SQS reachable and resources present", {
+    200: { description: "Ready" },
+    503: { description: "Not ready" },
+  });
+  plain("/metrics", "Prometheus metrics", { 200: { description: "Prometheus text format" } });
+  plain("/openapi.json", "This document", { 200: { description: "OpenAPI 3.1" } });
+  plain("/docs", "Interactive documentation", { 200: { description: "HTML" } });
+}
+
+const STRICT_CSP = {
+  defaultSrc: ["'self'"],
+  imgSrc: ["'self'", "blob:", "data:"],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+  frameAncestors: ["'none'"],
+  formAction: ["'self'"],
+};
+
+/** Strict headers everywhere; /docs alone allows the inline styles Swagger UI sets. */
+function securityHeaders(): MiddlewareHandler {
+  const strict = secureHeaders({ contentSecurityPolicy: STRICT_CSP, crossOriginResourcePolicy: "same-origin" });
+  const docs = secureHeaders({
+    contentSecurityPolicy: { ...STRICT_CSP, styleSrc: ["'self'", "'unsafe-inline'"] },
+  });
+  return (c, next) => (c.req.path === "/docs" || c.req.path.startsWith("/docs/") ? docs(c, next) : strict(c, next));
 }

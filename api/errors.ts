@@ -40,8 +40,10 @@ export function problemJson(c: Context, type: ProblemType, detail: string): Resp
 /** Hono's onError handler: known errors keep their status and detail; anything else is a logged 500. */
 export function errorHandler(logger: Logger) {
   return (error: Error, c: Context): Response => {
+    // The request's own logger when there is one, so the line carries its request id.
+    const log: Logger = c.get("log") ?? logger;
     if (error instanceof AppError) {
-      if (error.status >= 500) logger.warn({ err: error.cause ?? error, path: c.req.path }, error.message);
+      if (error.status >= 500) log.warn({ err: error.cause ?? error, path: c.req.path }, error.message);
       return problemJson(c, error.type, error.message);
     }
     // Middleware that answers for itself (bearer auth) has already built a problem response.
@@ -49,7 +51,7 @@ export function errorHandler(logger: Logger) {
     if (error instanceof HTTPException && error.status < 500) {
       return problemJson(c, error.status === 413 ? "payload-too-large" : "bad-request", error.message);
     }
-    logger.error({ err: error, path: c.req.path }, "unhandled error");
+    log.error({ err: error, path: c.req.path }, "unhandled error");
     return problemJson(c, "internal", "The server could not handle this request.");
   };
 }

@@ -53,7 +53,7 @@ type Deps = { s3: S3Client; config: Config };
 export async function storeOriginal({ s3, config }: Deps, upload: StoredUpload): Promise<string[]> {
   const key = inputKey(upload.id, upload.extension);
   const marker = indexKey(upload.id, Date.parse(upload.uploadedAt));
-  const putMarker = s3.send(new PutObjectCommand({ Bucket: config.inputBucket, Key: marker, Body: "" }));
+  const putMarker = s3.send(new PutObjectCommand({ Bucket: config.inputBucket, Key: marker, Body: new Uint8Array(0) }));
   const putOriginal = s3.send(
     new PutObjectCommand({
       Bucket: config.inputBucket,

@@ -1,8 +1,8 @@
 // Reads an upload request into bytes and options: multipart field `image`, or a raw image body.
 import type { Context } from "hono";
-import { z } from "zod";
-import { BINARIZATION_METHODS, type BinarizationMethod } from "../infra/messages.ts";
+import type { BinarizationMethod } from "../infra/messages.ts";
 import { AppError } from "./errors.ts";
+import { uploadOptionsSchema } from "./schemas.ts";
 
 export interface UploadRequest {
   bytes: Uint8Array;
@@ -10,16 +10,6 @@ export interface UploadRequest {
   method: BinarizationMethod;
   threshold?: number;
 }
-
-const optionsSchema = z.object({
-  method: z.enum(BINARIZATION_METHODS, { error: `must be one of ${BINARIZATION_METHODS.join(", ")}` }).default("otsu"),
-  threshold: z.coerce
-    .number({ error: "must be a number" })
-    .int("must be an integer")
-    .min(0, "must be 0–255")
-    .max(255, "must be 0–255")
-    .optional(),
-});
 
 const MAX_FILENAME_LENGTH = 200;
 
@@ -47,7 +37,7 @@ export async function readUploadRequest(c: Context, maxUploadBytes: number): Pro
     throw new AppError("bad-request", "Send the image as multipart/form-data field `image`, or as a raw image body.");
   }
 
-  const options = optionsSchema.safeParse(fields);
+  const options = uploadOptionsSchema.safeParse(fields);
   if (!options.success) {
     const issue = options.error.issues[0];
     throw new AppError("bad-request", `Field \`${issue.path.join(".")}\` ${issue.message}.`);

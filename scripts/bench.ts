@@ -1,9 +1,11 @@
 // `npm run bench -- <name>`: benchmarks that print numbers and ratios measured side by side.
 import { runMain } from "../infra/lifecycle.ts";
+import { benchApi } from "./bench/api.ts";
 import { benchBinarizeKernel } from "./bench/binarize.ts";
 import { benchWorkerThroughput } from "./bench/worker-throughput.ts";
 
 const BENCHMARKS: Record<string, () => Promise<unknown>> = {
+  api: benchApi,
   binarize: async () => ({ kernel: await benchBinarizeKernel(), allCores: await benchWorkerThroughput() }),
 };
 

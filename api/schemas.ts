@@ -1,0 +1,78 @@
+// The HTTP contract as zod schemas: they validate requests and generate /openapi.json, so the
+// documentation cannot drift from what the API does.
+import { z } from "@hono/zod-openapi";
+import { BINARIZATION_METHODS, DEFAULT_METHOD, imageIdSchema } from "../infra/messages.ts";
+
+export const PAGE_SIZE = { default: 20, max: 100 } as const;
+
+/** The upload's options, from multipart fields or from the query of a raw-body upload. */
+export const uploadOptionsSchema = z.object({
+  method: z
+    .enum(BINARIZATION_METHODS, { error: `must be one of ${BINARIZATION_METHODS.join(", ")}` })
+    .default(DEFAULT_METHOD)
+    .openapi({ description: "Binarization method" }),
+  threshold: z.coerce
+    .number({ error: "must be a number" })
+    .int("must be an integer")
+    .min(0, "must be 0–255")
+    .max(255, "must be 0–255")
+    .optional()
+    .openapi({ description: "For `fixed`: luma above it is white (default 127)" }),
+});
+
+export const idParamsSchema = z.object({
+  id: imageIdSchema.openapi({ param: { name: "id", in: "path" }, example: "019a9b6e-2f1c-7d3a-9b1e-0c4f6a8e2d10" }),
+});
+
+export const listQuerySchema = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(PAGE_SIZE.max)
+    .default(PAGE_SIZE.default)
+    .openapi({ param: { name: "limit", in: "query" } }),
+  cursor: z
+    .string()
+    .regex(/^\d{13}-[0-9a-f-]{36}$/, "is not a cursor this API gave out")
+    .optional()
+    .openapi({ param: { name: "cursor", in: "query" } }),
+});
+
+const linksSchema = z.object({ self: z.string(), original: z.string(), processed: z.string() });
+
+export const acceptedSchema = z
+  .object({ id: z.string(), status: z.literal("queued"), links: linksSchema })
+  .openapi("Accepted");
+
+export const imageStatusSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(["queued", "done", "failed"]),
+    filename: z.string().nullable(),
+    width: z.number().int().nullable(),
+    height: z.number().int().nullable(),
+    method: z.string().nullable(),
+    threshold: z.number().nullable().openapi({ description: "The threshold used; null for Sauvola" }),
+    createdAt: z.string().nullable(),
+    completedAt: z.string().nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    links: linksSchema,
+  })
+  .openapi("ImageStatus");
+
+export const imagePageSchema = z
+  .object({ items: z.array(imageStatusSchema), nextCursor: z.string().nullable() })
+  .openapi("ImagePage");
+
+export const problemSchema = z
+  .object({
+    type: z.string().openapi({ example: "/problems/unsupported-media-type" }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string(),
+  })
+  .openapi("Problem");
+
+export const problemContent = { "application/problem+json": { schema: problemSchema } };

@@ -1,0 +1,121 @@
+// `npm run bench -- api`: uploads per second and latency through the HTTP API, beside the
+// bare PutObject + SendMessage of the same bytes issued with the SDK, in the same run.
+import { randomBytes } from "node:crypto";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { v7 as uuidv7 } from "uuid";
+import { createApp } from "../../api/app.ts";
+import { serveApp } from "../../api/serve.ts";
+import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
+import { loadConfig } from "../../infra/config.ts";
+import { inputKey } from "../../infra/image-objects.ts";
+import { startLocalStack } from "../../infra/localstack.ts";
+import { createLogger } from "../../infra/logger.ts";
+import { sendInputMessage } from "../../infra/messages.ts";
+import { ensureResources } from "../../infra/resources.ts";
+import { samplePng } from "./sample-images.ts";
+
+const CONCURRENCY = [1, 8, 32];
+const SIZES = [
+  { label: "100 KB", megapixels: 0.045, requests: 200 },
+  { label: "2 MB", megapixels: 0.9, requests: 120 },
+];
+
+interface Run {
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** Runs `task` `count` times, `concurrency` at once; throughput and latency percentiles. */
+async function measure(count: number, concurrency: number, task: () => Promise<void>): Promise<Run> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++;
+        const t = performance.now();
+        await task();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { perSecond: count / seconds, p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
+export async function benchApi() {
+  const base = loadConfig();
+  const localstack = await startLocalStack({ ...base.localstack, log: (m) => console.log(`[localstack] ${m}`) });
+  const run = `api${randomBytes(3).toString("hex")}`;
+  const config = {
+    ...loadConfig({
+      INPUT_BUCKET: `${run}-in`,
+      OUTPUT_BUCKET: `${run}-out`,
+      INPUT_QUEUE: `${run}-in.fifo`,
+      OUTPUT_QUEUE: `${run}-out.fifo`,
+      DLQ: `${run}-dlq.fifo`,
+      LOG_LEVEL: "warn",
+    }),
+    endpointUrl: localstack.endpoint,
+  };
+  const s3 = createS3Client(config);
+  const sqs = createSqsClient(config);
+  const results: Array<Record<string, unknown>> = [];
+  try {
+    const { queueUrls } = await ensureResources({ s3, sqs }, config);
+    const app = createApp({ config, s3, sqs, queueUrls, logger: createLogger(config, "api") });
+    const server = await serveApp(app, { host: "127.0.0.1", port: 0 });
+    try {
+      for (const size of SIZES) {
+        const png = new Uint8Array(await samplePng("photo", size.megapixels));
+        const viaApi = async () => {
+          const form = new FormData();
+          form.set("image", new File([png], "bench.png", { type: "image/png" }));
+          const response = await fetch(`${server.url}/api/images`, { method: "POST", body: form });
+          await response.arrayBuffer();
+          if (response.status !== 202) throw new Error(`upload answered ${response.status}`);
+        };
+        const bare = async () => {
+          const id = uuidv7();
+          const key = inputKey(id, "png");
+          await s3.send(new PutObjectCommand({ Bucket: config.inputBucket, Key: key, Body: png }));
+          await sendInputMessage(sqs, queueUrls.input, {
+            version: 1,
+            id,
+            bucket: config.inputBucket,
+            key,
+            contentType: "image/png",
+            bytes: png.length,
+            width: 1,
+            height: 1,
+            filename: "bench.png",
+            method: "otsu",
+            uploadedAt: new Date().toISOString(),
+          });
+        };
+        for (const concurrency of CONCURRENCY) {
+          await measure(Math.min(20, size.requests), concurrency, viaApi); // warm-up
+          const sdk = await measure(size.requests, concurrency, bare);
+          const api = await measure(size.requests, concurrency, viaApi);
+          const ratio = sdk.perSecond / api.perSecond;
+          results.push({ size: size.label, bytes: png.length, concurrency, api, sdk, ratio });
+          console.log(
+            `${size.label.padEnd(6)} c=${String(concurrency).padEnd(2)}  API ${api.perSecond.toFixed(1)}/s ` +
+              `p50 ${api.p50Ms.toFixed(0)} ms p99 ${api.p99Ms.toFixed(0)} ms   ` +
+              `bare SDK ${sdk.perSecond.toFixed(1)}/s p50 ${sdk.p50Ms.toFixed(0)} ms p99 ${sdk.p99Ms.toFixed(0)} ms   ` +
+              `API cost ${ratio.toFixed(2)}x`,
+          );
+        }
+      }
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await localstack.stop();
+  }
+  return results;
+}
