@@ -26,6 +26,7 @@ import {
   storeOriginal,
 } from "./image-store.ts";
 import { createApiMetrics } from "./metrics.ts";
+import { mountPage } from "./page.ts";
 import {
   acceptedSchema,
   idParamsSchema,
@@ -261,6 +262,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     info: { title: "bitonal", version: "1", description: "Uploaded images to clean black-and-white PNGs" },
   });
   mountDocs(app);
+  mountPage(app, config);
 
   return app;
 }
@@ -334,6 +336,7 @@ function documentUncheckedRoutes(app: OpenAPIHono<Env>): void {
   plain("/metrics", "Prometheus metrics", { 200: { description: "Prometheus text format" } });
   plain("/openapi.json", "This document", { 200: { description: "OpenAPI 3.1" } });
   plain("/docs", "Interactive documentation", { 200: { description: "HTML" } });
+  plain("/", "The web page: upload, watch, compare, gallery", { 200: { description: "HTML" } });
 }
 
 const STRICT_CSP = {

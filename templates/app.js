@@ -1,0 +1,284 @@
+// The bitonal page: uploads with progress, live status, side-by-side results, a gallery.
+// Plain DOM, no framework: every user-supplied string goes in through textContent or an
+// attribute, never innerHTML, so a filename can never become markup.
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const maxUploadBytes = Number(document.body.dataset.maxUploadBytes) || 20 * 1024 * 1024;
+const TOKEN_KEY = "bitonal.apiToken";
+
+// ---------- small helpers ----------
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "text") node.textContent = value;
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function formatBytes(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(bytes < 10 * 1024 ? 1 : 0)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** The API's problem+json, in plain words. */
+function explainProblem(problem, status) {
+  const type = (problem?.type ?? "").split("/").pop();
+  switch (type) {
+    case "unsupported-media-type":
+      return "Not a PNG, JPEG or WebP image.";
+    case "payload-too-large":
+      return `Larger than ${formatBytes(maxUploadBytes)}.`;
+    case "unprocessable-image":
+      return /pixels/.test(problem.detail ?? "") ? `Too many pixels: ${problem.detail}` : "The file is damaged.";
+    case "unauthorized":
+      return "The API token is missing or wrong (see “API token” above).";
+    case "service-unavailable":
+      return "Storage is unavailable right now; try again in a moment.";
+    default:
+      return problem?.detail ?? `The upload failed (HTTP ${status}).`;
+  }
+}
+
+// ---------- the form ----------
+
+const form = $("#upload-form");
+const thresholdRow = $("#threshold-row");
+const threshold = $("#threshold");
+const tokenInput = $("#api-token");
+$("#size-limit").textContent = formatBytes(maxUploadBytes);
+tokenInput.value = sessionStorage.getItem(TOKEN_KEY) ?? "";
+tokenInput.addEventListener("input", () => sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim()));
+
+form.addEventListener("change", (event) => {
+  if (event.target.name === "method") thresholdRow.hidden = form.elements.method.value !== "fixed";
+});
+threshold.addEventListener("input", () => {
+  $("#threshold-value").textContent = threshold.value;
+});
+
+const fileInput = $("#file-input");
+fileInput.addEventListener("change", () => {
+  uploadAll([...fileInput.files]);
+  fileInput.value = "";
+});
+
+const dropzone = $("#dropzone");
+for (const type of ["dragenter", "dragover"]) {
+  dropzone.addEventListener(type, (event) => {
+    event.preventDefault();
+    dropzone.classList.add("dragging");
+  });
+}
+for (const type of ["dragleave", "drop"]) {
+  dropzone.addEventListener(type, () => dropzone.classList.remove("dragging"));
+}
+dropzone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  uploadAll([...event.dataTransfer.files]);
+});
+
+// ---------- uploads ----------
+
+function uploadAll(files) {
+  const method = form.elements.method.value;
+  for (const file of files) upload(file, method, method === "fixed" ? threshold.value : undefined);
+}
+
+function upload(file, method, fixedThreshold) {
+  const progress = el("progress", { max: "100", value: "0", "aria-label": `Upload progress of ${file.name}` });
+  const status = el("p", { class: "status", role: "status", text: "Uploading…" });
+  const body = el("div", { class: "upload-body" });
+  const card = el(
+    "li",
+    { class: "upload" },
+    el("div", { class: "upload-head" }, el("strong", { class: "filename", text: file.name }), progress),
+    status,
+    body,
+  );
+  $("#uploads").prepend(card);
+
+  if (file.size > maxUploadBytes) {
+    fail(card, status, progress, `Refused: larger than ${formatBytes(maxUploadBytes)}.`);
+    return;
+  }
+
+  const data = new FormData();
+  data.set("image", file);
+  data.set("method", method);
+  if (fixedThreshold !== undefined) data.set("threshold", fixedThreshold);
+
+  // XMLHttpRequest rather than fetch: fetch reports no upload progress.
+  const request = new XMLHttpRequest();
+  request.open("POST", "/api/images");
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) request.setRequestHeader("Authorization", `Bearer ${token}`);
+  request.responseType = "json";
+  request.upload.addEventListener("progress", (event) => {
+    if (event.lengthComputable) progress.value = Math.round((event.loaded / event.total) * 100);
+  });
+  request.addEventListener("load", () => {
+    if (request.status === 202) {
+      progress.value = 100;
+      status.textContent = "Queued…";
+      card.dataset.id = request.response.id;
+      watch(request.response.id, card, status, body);
+    } else {
+      fail(card, status, progress, `Refused: ${explainProblem(request.response, request.status)}`);
+    }
+  });
+  request.addEventListener("error", () => fail(card, status, progress, "The upload failed: no connection."));
+  request.send(data);
+}
+
+function fail(card, status, progress, message) {
+  card.classList.add("failed");
+  progress.hidden = true;
+  status.textContent = message;
+}
+
+/** Polls the status with backoff until it is settled, then shows the result. */
+async function watch(id, card, status, body) {
+  let delay = 250;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 1.5, 3000);
+    let image;
+    try {
+      const response = await fetch(`/api/images/${id}`);
+      if (!response.ok) continue;
+      image = await response.json();
+    } catch {
+      continue;
+    }
+    if (image.status === "queued") {
+      status.textContent = "Processing…";
+      continue;
+    }
+    if (image.status === "failed") {
+      card.classList.add("failed");
+      status.textContent = `Could not process: ${image.error?.message ?? "unknown error"}`;
+    } else {
+      card.classList.add("done");
+      $("progress", card).hidden = true;
+      status.textContent = "Done.";
+      body.replaceChildren(await renderResult(image));
+    }
+    loadGallery();
+    return;
+  }
+}
+
+// ---------- a result: side by side, before/after, facts, download ----------
+
+async function blobOf(url) {
+  const response = await fetch(url);
+  return response.ok ? response.blob() : undefined;
+}
+
+async function renderResult(image) {
+  const node = $("#result-template").content.firstElementChild.cloneNode(true);
+  const [original, processed] = await Promise.all([blobOf(image.links.original), blobOf(image.links.processed)]);
+  const originalUrl = original ? URL.createObjectURL(original) : image.links.original;
+  const processedUrl = processed ? URL.createObjectURL(processed) : image.links.processed;
+  const name = image.filename || image.id;
+
+  for (const [selector, url, alt] of [
+    [".original", originalUrl, `Original: ${name}`],
+    [".processed", processedUrl, `Black and white: ${name}`],
+    [".compare-before", originalUrl, `Before: ${name}`],
+    [".compare-after", processedUrl, `After: ${name}`],
+  ]) {
+    const img = $(selector, node);
+    img.src = url;
+    img.alt = alt;
+    if (image.width && image.height) {
+      img.width = image.width;
+      img.height = image.height;
+    }
+  }
+
+  const after = $(".compare-after", node);
+  const slider = $(".compare-slider", node);
+  const reveal = () => {
+    after.style.clipPath = `inset(0 0 0 ${slider.value}%)`;
+  };
+  slider.addEventListener("input", reveal);
+  reveal();
+
+  const facts = [
+    ["Method", image.method],
+    ["Threshold", image.threshold ?? "local (Sauvola)"],
+    ["Size", image.width && image.height ? `${image.width} × ${image.height} px` : "—"],
+    ["Original", original ? formatBytes(original.size) : "—"],
+    ["Black and white", processed ? formatBytes(processed.size) : "—"],
+  ];
+  $(".facts", node).append(
+    ...facts.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: String(value) })]),
+  );
+
+  const downloadName = `${name.replace(/\.[^.]*$/, "")}-bitonal.png`;
+  $(".download-row", node).append(
+    el("a", { class: "button download", href: processedUrl, download: downloadName, text: "Download PNG" }),
+  );
+  return node;
+}
+
+// ---------- the gallery ----------
+
+const gallery = $("#gallery");
+const more = $("#gallery-more");
+let nextCursor = null;
+
+async function loadGallery(cursor = null) {
+  const query = new URLSearchParams({ limit: "12" });
+  if (cursor) query.set("cursor", cursor);
+  let page;
+  try {
+    page = await (await fetch(`/api/images?${query}`)).json();
+  } catch {
+    return;
+  }
+  const cards = page.items.map(galleryCard);
+  if (cursor) gallery.append(...cards);
+  else gallery.replaceChildren(...cards);
+  nextCursor = page.nextCursor;
+  more.hidden = !nextCursor;
+  $("#gallery-empty").hidden = gallery.children.length > 0;
+}
+
+function galleryCard(image) {
+  const name = image.filename || image.id;
+  const button = el("button", { type: "button", class: "thumb", "aria-label": `Open ${name}` });
+  if (image.status === "done") {
+    button.append(el("img", { src: image.links.processed, alt: `Black and white: ${name}`, loading: "lazy" }));
+  } else {
+    button.append(el("span", { class: `badge ${image.status}`, text: image.status }));
+  }
+  button.append(el("span", { class: "thumb-name", text: name }));
+  button.addEventListener("click", () => openViewer(image));
+  return el("li", {}, button);
+}
+
+const viewer = $("#viewer");
+async function openViewer(image) {
+  $("#viewer-title").textContent = image.filename || image.id;
+  const body = $("#viewer-body");
+  if (image.status === "done") {
+    body.replaceChildren(await renderResult(image));
+  } else if (image.status === "failed") {
+    body.replaceChildren(el("p", { text: `Could not process: ${image.error?.message ?? "unknown error"}` }));
+  } else {
+    body.replaceChildren(el("p", { text: "Still processing; try again in a moment." }));
+  }
+  viewer.showModal();
+}
+$("#viewer-close").addEventListener("click", () => viewer.close());
+more.addEventListener("click", () => loadGallery(nextCursor));
+$("#gallery-refresh").addEventListener("click", () => loadGallery());
+
+loadGallery();

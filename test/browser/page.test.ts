@@ -1,0 +1,147 @@
+// The web page in a real headless Chromium, against the real API, worker and LocalStack.
+import { mkdir } from "node:fs/promises";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../api/app.ts";
+import { type RunningServer, serveApp } from "../../api/serve.ts";
+import { samplePng } from "../../scripts/bench/sample-images.ts";
+import { createWorker, type Worker } from "../../worker/consumer.ts";
+import { createTestEnvironment } from "../support/environment.ts";
+import { makePng } from "../support/images.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+// Without the background-networking flags Chromium keeps dialling out of a closed network.
+const CHROMIUM_FLAGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
+
+let server: RunningServer;
+let worker: Worker;
+let browser: Browser;
+const problems: string[] = [];
+
+beforeAll(async () => {
+  const env = await createTestEnvironment();
+  server = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
+  worker = createWorker(env);
+  worker.start();
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.stop();
+  await server?.close();
+});
+
+async function openPage(width = 1280): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(message.text());
+  });
+  page.on("pageerror", (error) => problems.push(String(error)));
+  page.on("dialog", (dialog) => {
+    problems.push(`a script opened a ${dialog.type()} dialog: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  await page.goto(server.url);
+  return page;
+}
+
+const file = async (name: string, bytes: Uint8Array, mimeType = "image/png") => ({
+  name,
+  mimeType,
+  buffer: Buffer.from(bytes),
+});
+
+describe("the page", () => {
+  it("uploads a PNG through the file input and shows the result beside the original", async () => {
+    const page = await openPage();
+    await page.setInputFiles("#file-input", [await file("scan.png", await samplePng("document", 0.2))]);
+    const card = page.locator(".upload", { hasText: "scan.png" });
+    await card.locator(".status", { hasText: "Done." }).waitFor({ timeout: 30_000 });
+    for (const selector of [".original", ".processed"]) {
+      const loaded = await card.locator(selector).evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth);
+      expect(loaded, selector).toBeGreaterThan(0);
+    }
+    await expect(card.locator(".facts").textContent()).resolves.toMatch(/Threshold\d+/);
+    expect(await card.locator("a.download").getAttribute("download")).toBe("scan-bitonal.png");
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("uploads two at once, with the fixed method, and both finish", async () => {
+    const page = await openPage();
+    await page.check("input[name=method][value=fixed]");
+    await page.locator("#threshold").fill("90");
+    await page.setInputFiles("#file-input", [
+      await file("photo.png", await samplePng("photo", 0.15)),
+      await file("page.png", await samplePng("document", 0.15, 7)),
+    ]);
+    for (const name of ["photo.png", "page.png"]) {
+      const card = page.locator(".upload", { hasText: name });
+      await card.locator(".status", { hasText: "Done." }).waitFor({ timeout: 30_000 });
+      await expect(card.locator(".facts").textContent()).resolves.toContain("Threshold90");
+    }
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL("page-after-two-uploads.png", ARTIFACTS).pathname, fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("shows the refusal of a text file renamed .png in plain words", async () => {
+    const page = await openPage();
+    await page.setInputFiles("#file-input", [await file("notes.png", new TextEncoder().encode("just some text\n"))]);
+    const card = page.locator(".upload", { hasText: "notes.png" });
+    await expect(card.locator(".status").textContent({ timeout: 10_000 })).resolves.toBe(
+      "Refused: Not a PNG, JPEG or WebP image.",
+    );
+    await page.close();
+  });
+
+  it("lists earlier uploads in the gallery and opens one", async () => {
+    const page = await openPage();
+    const first = page.locator(".gallery .thumb").first();
+    await first.waitFor({ timeout: 10_000 });
+    expect(await page.locator(".gallery .thumb").count()).toBeGreaterThanOrEqual(3);
+    await page.locator(".gallery .thumb", { hasText: "photo.png" }).click();
+    const viewer = page.locator("#viewer");
+    await viewer.locator(".processed").waitFor();
+    await expect(page.locator("#viewer-title").textContent()).resolves.toBe("photo.png");
+    await page.keyboard.press("Escape");
+    await page.close();
+  });
+
+  it("shows a hostile filename as text and runs nothing", async () => {
+    const page = await openPage();
+    const hostile = "<img src=x onerror=alert(1)>.png";
+    await page.setInputFiles("#file-input", [await file(hostile, await makePng(24, 24, (x) => [x * 10]))]);
+    const card = page.locator(".upload", { hasText: hostile });
+    await card.locator(".status", { hasText: "Done." }).waitFor({ timeout: 30_000 });
+    await expect(card.locator(".filename").textContent()).resolves.toBe(hostile);
+    await page.locator("#gallery-refresh").click();
+    await page.locator(".gallery .thumb-name", { hasText: hostile }).first().waitFor();
+    expect(await page.locator('img[src="x"]').count()).toBe(0);
+    expect(problems.filter((p) => p.includes("dialog"))).toEqual([]);
+    await page.close();
+  });
+
+  it("fits a phone's width and is reachable by keyboard", async () => {
+    const page = await openPage(390);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    const reached = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press("Tab");
+      reached.add(await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName || ""));
+    }
+    expect(reached).toContain("file-input");
+    await page.close();
+  });
+});
