@@ -163,10 +163,10 @@ async function watch(id, card, status, body) {
       card.classList.add("failed");
       status.textContent = `Could not process: ${image.error?.message ?? "unknown error"}`;
     } else {
+      body.replaceChildren(await renderResult(image));
       card.classList.add("done");
       $("progress", card).hidden = true;
       status.textContent = "Done.";
-      body.replaceChildren(await renderResult(image));
     }
     loadGallery();
     return;

@@ -99,9 +99,9 @@ describe("the page", () => {
     const page = await openPage();
     await page.setInputFiles("#file-input", [await file("notes.png", new TextEncoder().encode("just some text\n"))]);
     const card = page.locator(".upload", { hasText: "notes.png" });
-    await expect(card.locator(".status").textContent({ timeout: 10_000 })).resolves.toBe(
-      "Refused: Not a PNG, JPEG or WebP image.",
-    );
+    const status = card.locator(".status", { hasText: "Refused" });
+    await status.waitFor({ timeout: 10_000 });
+    await expect(status.textContent()).resolves.toBe("Refused: Not a PNG, JPEG or WebP image.");
     await page.close();
   });
 

@@ -285,6 +285,17 @@ describe("when S3 and SQS are unreachable", () => {
   });
 });
 
+describe("when only SQS fails", () => {
+  it("the stored original is deleted again and the answer is 503: no object without its message", async () => {
+    const { env } = await setup();
+    const dead = { ...env.config, endpointUrl: "http://127.0.0.1:9" };
+    const app = createApp({ ...env, sqs: createSqsClient(dead) });
+    const response = await app.request("/api/images", { method: "POST", body: form(await png()) });
+    await expectProblem(response, 503, "service-unavailable");
+    await expectNothingStored(env);
+  });
+});
+
 describe("a real socket", () => {
   it("413 for an endless chunked body, and the connection is closed rather than read on", async () => {
     const { app, env } = await setup();
