@@ -1,15 +1,15 @@
 // `npm run bench -- api`: uploads per second and latency through the HTTP API, beside the
 // bare PutObject + SendMessage of the same bytes issued with the SDK, in the same run.
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { type AddressInfo, createServer } from "node:net";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { v7 as uuidv7 } from "uuid";
-import { createApp } from "../../api/app.ts";
-import { serveApp } from "../../api/serve.ts";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
-import { loadConfig } from "../../infra/config.ts";
+import { baseChildEnv, loadConfig } from "../../infra/config.ts";
 import { inputKey } from "../../infra/image-objects.ts";
 import { startLocalStack } from "../../infra/localstack.ts";
-import { createLogger } from "../../infra/logger.ts";
 import { sendInputMessage } from "../../infra/messages.ts";
 import { ensureResources } from "../../infra/resources.ts";
 import { samplePng } from "./sample-images.ts";
@@ -51,24 +51,22 @@ export async function benchApi() {
   const base = loadConfig();
   const localstack = await startLocalStack({ ...base.localstack, log: (m) => console.log(`[localstack] ${m}`) });
   const run = `api${randomBytes(3).toString("hex")}`;
-  const config = {
-    ...loadConfig({
-      INPUT_BUCKET: `${run}-in`,
-      OUTPUT_BUCKET: `${run}-out`,
-      INPUT_QUEUE: `${run}-in.fifo`,
-      OUTPUT_QUEUE: `${run}-out.fifo`,
-      DLQ: `${run}-dlq.fifo`,
-      LOG_LEVEL: "warn",
-    }),
-    endpointUrl: localstack.endpoint,
+  const resourceEnv = {
+    INPUT_BUCKET: `${run}-in`,
+    OUTPUT_BUCKET: `${run}-out`,
+    INPUT_QUEUE: `${run}-in.fifo`,
+    OUTPUT_QUEUE: `${run}-out.fifo`,
+    DLQ: `${run}-dlq.fifo`,
   };
+  const config = { ...loadConfig(resourceEnv), endpointUrl: localstack.endpoint };
   const s3 = createS3Client(config);
   const sqs = createSqsClient(config);
   const results: Array<Record<string, unknown>> = [];
   try {
     const { queueUrls } = await ensureResources({ s3, sqs }, config);
-    const app = createApp({ config, s3, sqs, queueUrls, logger: createLogger(config, "api") });
-    const server = await serveApp(app, { host: "127.0.0.1", port: 0 });
+    // The API in a process of its own, as deployed: the load generator here must not share
+    // its event loop.
+    const server = await startApiProcess({ ...resourceEnv, AWS_ENDPOINT_URL: localstack.endpoint });
     try {
       for (const size of SIZES) {
         const png = new Uint8Array(await samplePng("photo", size.megapixels));
@@ -118,4 +116,39 @@ export async function benchApi() {
     await localstack.stop();
   }
   return results;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as AddressInfo;
+  probe.close();
+  return port;
+}
+
+async function startApiProcess(env: Record<string, string>): Promise<{ url: string; close(): Promise<void> }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ["api/main.ts"], {
+    // info: a request log line each, as in production
+    env: { ...baseChildEnv(), ...env, PORT: String(port), LOG_LEVEL: "info" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (let tries = 0; ; tries++) {
+    const up = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) break;
+    if (tries > 100 || child.exitCode !== null) throw new Error("the API process did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    close: async () => {
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
 }
