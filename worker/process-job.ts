@@ -53,7 +53,7 @@ export async function processJob(job: InputMessage, deps: JobDeps): Promise<Comp
 
   let completion: CompletionMessage;
   try {
-    const original = await readOriginal(s3, job);
+    const original = await readOriginal(s3, job, config.maxUploadBytes);
     const result = await binarize(original, {
       method: job.method,
       threshold: job.threshold,
@@ -150,10 +150,15 @@ async function storedCompletion(
   });
 }
 
-async function readOriginal(s3: S3Client, job: InputMessage): Promise<Uint8Array> {
+async function readOriginal(s3: S3Client, job: InputMessage, maxBytes: number): Promise<Uint8Array> {
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: job.bucket, Key: job.key }));
     if (!object.Body) throw new PermanentJobError("object-missing", `s3://${job.bucket}/${job.key} has no body`);
+    // Objects put straight into the bucket never passed the API's size check.
+    if ((object.ContentLength ?? 0) > maxBytes) {
+      object.Body.transformToWebStream().cancel();
+      throw new PermanentJobError("too-large", `s3://${job.bucket}/${job.key} is larger than ${maxBytes} bytes`);
+    }
     return await object.Body.transformToByteArray();
   } catch (error) {
     if (error instanceof NoSuchKey) {

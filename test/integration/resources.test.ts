@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
-import { loadConfig } from "../../infra/config.ts";
+import { baseChildEnv, loadConfig } from "../../infra/config.ts";
 import { ensureResources, ResourceConflictError } from "../../infra/resources.ts";
 import { uniqueResourceEnv } from "../support/environment.ts";
 
@@ -51,7 +51,7 @@ describe("ensureResources", () => {
 
 describe("npm run setup", () => {
   const setup = (env: Record<string, string>) =>
-    run(process.execPath, ["scripts/setup-aws-resources.ts"], { env: { ...process.env, ...env } });
+    run(process.execPath, ["scripts/setup-aws-resources.ts"], { env: { ...baseChildEnv(), ...env } });
 
   it("creates, then says there is nothing to change", async () => {
     const env = uniqueResourceEnv();

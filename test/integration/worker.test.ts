@@ -76,6 +76,13 @@ describe("failures", () => {
     expect(await messageCount(env.sqs, env.queueUrls.input)).toBe(0);
   });
 
+  it("an object larger than MAX_UPLOAD_BYTES, put straight into S3: failed with too-large, not read", async () => {
+    const big = new Uint8Array(env.config.maxUploadBytes + 1);
+    const { id } = await injectJob(env, big);
+    const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
+    expect(completion).toMatchObject({ status: "failed", error: { code: "too-large" } });
+  });
+
   it("an object that is missing: failed with object-missing", async () => {
     const { id } = await injectJob(env, undefined);
     const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
