@@ -16,6 +16,9 @@ function startWorker(env: TestEnvironment) {
   return startScript("worker/main.ts", { ...baseChildEnv(), ...env.env });
 }
 
+// The slow job's PNG is about 25 MB: more than the default upload limit the worker enforces.
+const ROOM_FOR_SLOW_JOB = { MAX_UPLOAD_BYTES: String(64 * 1024 * 1024) };
+
 /** A job that takes the worker a good second: a 30 MP page through Sauvola. */
 async function slowJob(env: TestEnvironment): Promise<string> {
   return (await injectJob(env, await samplePng("document", 30), { method: "sauvola" })).id;
@@ -27,7 +30,7 @@ async function waitUntilInFlight(env: TestEnvironment): Promise<void> {
 
 describe("worker processes", () => {
   it("SIGKILL mid-job: the message comes back after the visibility timeout and a new worker completes it", async () => {
-    const env = await createTestEnvironment({ VISIBILITY_TIMEOUT_S: "5", LOG_LEVEL: "warn" });
+    const env = await createTestEnvironment({ VISIBILITY_TIMEOUT_S: "5", LOG_LEVEL: "warn", ...ROOM_FOR_SLOW_JOB });
     const first = startWorker(env);
     const id = await slowJob(env);
     await waitUntilInFlight(env);
@@ -48,7 +51,7 @@ describe("worker processes", () => {
   });
 
   it("SIGTERM during a job: the job finishes, then the process exits 0", async () => {
-    const env = await createTestEnvironment({ LOG_LEVEL: "warn" });
+    const env = await createTestEnvironment({ LOG_LEVEL: "warn", ...ROOM_FOR_SLOW_JOB });
     const worker = startWorker(env);
     const id = await slowJob(env);
     await waitUntilInFlight(env);
