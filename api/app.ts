@@ -47,7 +47,7 @@ export interface AppDeps {
   logger: Logger;
 }
 
-type Env = { Variables: { requestId: string; log: Logger; acceptedBytes: number } };
+type Env = { Variables: { requestId: string; log: Logger; acceptedBytes: number; imageId: string } };
 
 // Room for the multipart envelope around an image of exactly MAX_UPLOAD_BYTES.
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
@@ -75,8 +75,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     const log = logger.child({ reqId: c.get("requestId") });
     c.set("log", log);
     await next();
+    // The image id on the request line too, so one id can be followed from upload to result.
+    const id = c.get("imageId");
     log.info(
-      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started), id },
       "request",
     );
   });
@@ -122,6 +124,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     const request = await readUploadRequest(c, config.maxUploadBytes);
     const image = await validateImage(request.bytes, config);
     const id = uuidv7();
+    c.set("imageId", id);
     const uploadedAt = new Date().toISOString();
     const keys = await storeOriginal(store, { id, ...image, ...request, uploadedAt }).catch((error) => {
       throw new AppError("service-unavailable", "The image could not be stored; try again.", { cause: error });

@@ -43,11 +43,15 @@ const envSchema = z.object({
     )
     .pipe(z.array(z.url("each origin must be a URL like https://app.example.com"))),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  WORKER_METRICS_PORT: integer(0, 65535, 9100),
   LOCALSTACK_PORT: integer(1, 65535, 4566),
   LOCALSTACK_PYTHON: optionalString,
   LOCALSTACK_IMAGE: z.string().min(1).default("localstack/localstack:4.14.0"),
   LOCALSTACK_AUTH_TOKEN: optionalString,
 });
+
+/** Every environment variable the configuration reads (deployment files may set no other). */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
 
 export interface Config {
   /** Unset means real AWS; set means an emulator (LocalStack, moto, …) at this URL. */
@@ -66,6 +70,8 @@ export interface Config {
   visibilityTimeoutSeconds: number;
   /** SQS long-poll wait; a graceful stop waits out at most one poll (drain, don't abort). */
   pollWaitSeconds: number;
+  /** Port of the worker's /metrics and /healthz; 0 picks a free one. */
+  workerMetricsPort: number;
   maxReceiveCount: number;
   apiToken: string | undefined;
   /** Origins allowed to call the API from a browser; empty means CORS off. */
@@ -111,6 +117,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerConcurrency: e.WORKER_CONCURRENCY,
     visibilityTimeoutSeconds: e.VISIBILITY_TIMEOUT_S,
     pollWaitSeconds: e.WORKER_POLL_WAIT_S,
+    workerMetricsPort: e.WORKER_METRICS_PORT,
     maxReceiveCount: e.MAX_RECEIVE_COUNT,
     apiToken: e.API_TOKEN,
     corsOrigins: e.CORS_ORIGINS,

@@ -11,6 +11,7 @@ import { createLogger } from "../infra/logger.ts";
 import { ensureResources } from "../infra/resources.ts";
 import { configureSharpForJobs } from "../worker/binarize.ts";
 import { createWorker } from "../worker/consumer.ts";
+import { createWorkerMetrics, serveWorkerMetrics } from "../worker/metrics.ts";
 
 runMain(async () => {
   const started = performance.now();
@@ -39,7 +40,13 @@ runMain(async () => {
   const server = await serveApp(createApp({ config, s3, sqs, queueUrls, logger: createLogger(config, "api") }), config);
   stopped.push(() => server.close());
   configureSharpForJobs(config.workerConcurrency);
-  const worker = createWorker({ config, s3, sqs, queueUrls, logger: createLogger(config, "worker") });
+  const metrics = createWorkerMetrics();
+  const metricsServer = await serveWorkerMetrics(metrics, { host: config.host, port: config.workerMetricsPort });
+  stopped.push(() => metricsServer.close());
+  const worker = createWorker(
+    { config, s3, sqs, queueUrls, logger: createLogger(config, "worker") },
+    { observer: metrics },
+  );
   worker.start();
   stopped.push(() => worker.stop());
 

@@ -18,6 +18,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { Logger } from "../infra/logger.ts";
 import { inputMessageSchema, moveToQueue, parseMessage } from "../infra/messages.ts";
+import type { WorkerObserver } from "./metrics.ts";
 import { type JobDeps, processJob } from "./process-job.ts";
 
 export interface Worker {
@@ -36,6 +37,8 @@ export interface WorkerOptions {
   handle?: typeof processJob;
   /** Before a retry of a transiently failed job: base × 2^(receives − 1), capped. */
   retryBaseSeconds?: number;
+  /** Told of receives, jobs in flight and outcomes (metrics). */
+  observer?: WorkerObserver;
 }
 
 const DEFAULT_SHUTDOWN_DEADLINE_MS = 25_000;
@@ -47,6 +50,7 @@ export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker
   const { config, sqs, queueUrls, logger } = deps;
   const handle = options.handle ?? processJob;
   const retryBaseSeconds = options.retryBaseSeconds ?? 5;
+  const observer = options.observer;
   const concurrency = config.workerConcurrency;
   const visibility = config.visibilityTimeoutSeconds;
   if (concurrency < 1) throw new Error("workerConcurrency must be at least 1");
@@ -82,6 +86,8 @@ export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker
         );
         messages = result.Messages ?? [];
         backoffMs = 0;
+        const now = Date.now();
+        observer?.received(messages.map((m) => (now - Number(m.Attributes?.SentTimestamp ?? now)) / 1000));
       } catch (error) {
         backoffMs = Math.min(RECEIVE_BACKOFF_MS.max, Math.max(RECEIVE_BACKOFF_MS.first, backoffMs * 2));
         logger.warn({ err: error, retryInMs: backoffMs }, "receive failed; backing off");
@@ -107,9 +113,11 @@ export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker
         const promise = runJob(message).finally(() => {
           clearInterval(heartbeat);
           jobs.delete(message.MessageId as string);
+          observer?.inFlight(jobs.size);
           slotFreed();
         });
         jobs.set(message.MessageId as string, { promise, message, heartbeat });
+        observer?.inFlight(jobs.size);
       }
     }
   }
@@ -126,9 +134,13 @@ export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker
       await deleteMessage(message);
       return;
     }
+    const started = performance.now();
+    const elapsed = () => (performance.now() - started) / 1000;
     try {
-      await handle(job, deps);
+      const completion = await handle(job, deps);
+      observer?.settled(completion.status, job.method, elapsed());
     } catch (error) {
+      observer?.settled("retried", job.method, elapsed());
       // Transient (S3, SQS, timeouts): hand it back later; SQS's redrive policy moves it to
       // the DLQ after MAX_RECEIVE_COUNT receives.
       const retryIn = Math.min(RETRY_CAP_SECONDS, retryBaseSeconds * 2 ** (receiveCount - 1));

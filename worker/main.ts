@@ -6,6 +6,7 @@ import { createLogger } from "../infra/logger.ts";
 import { resolveQueueUrls } from "../infra/resources.ts";
 import { configureSharpForJobs } from "./binarize.ts";
 import { createWorker } from "./consumer.ts";
+import { createWorkerMetrics, serveWorkerMetrics } from "./metrics.ts";
 
 runMain(async () => {
   const config = loadConfig();
@@ -14,12 +15,18 @@ runMain(async () => {
   const sqs = createSqsClient(config);
   const queueUrls = await resolveQueueUrls(sqs, config);
   configureSharpForJobs(config.workerConcurrency);
-  const worker = createWorker({ config, s3, sqs, queueUrls, logger });
+  const metrics = createWorkerMetrics();
+  const metricsServer = await serveWorkerMetrics(metrics, { host: config.host, port: config.workerMetricsPort });
+  const worker = createWorker({ config, s3, sqs, queueUrls, logger }, { observer: metrics });
   worker.start();
-  logger.info({ queue: queueUrls.input, concurrency: config.workerConcurrency }, "worker polling");
+  logger.info(
+    { queue: queueUrls.input, concurrency: config.workerConcurrency, metricsPort: metricsServer.port },
+    "worker polling",
+  );
   onShutdownSignal(async (signal) => {
     logger.info({ signal }, "worker draining");
     await worker.stop();
+    await metricsServer.close();
     logger.info("worker stopped");
   });
 });

@@ -71,6 +71,7 @@ async function workerProcess(sources: Buffer[], cores: number) {
     DLQ: `${run}-dlq.fifo`,
     WORKER_CONCURRENCY: String(cores),
     WORKER_POLL_WAIT_S: "1",
+    WORKER_METRICS_PORT: "0",
     LOG_LEVEL: "warn",
   };
   const config = loadConfig(env);

@@ -13,6 +13,7 @@ describe("npm start", () => {
       PORT: "0",
       LOCALSTACK_PORT: String(localstackPort),
       WORKER_POLL_WAIT_S: "2",
+      WORKER_METRICS_PORT: "0",
     });
     try {
       const [, url] = await start.waitFor(/open (http:\/\/\S+)/);

@@ -7,6 +7,7 @@ import { createApp } from "../../api/app.ts";
 import { baseChildEnv } from "../../infra/config.ts";
 import { outputKey } from "../../infra/image-objects.ts";
 import { createWorker, type Worker } from "../../worker/consumer.ts";
+import { createWorkerMetrics, serveWorkerMetrics } from "../../worker/metrics.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { distinctValues, greyPixels, makePng } from "../support/images.ts";
 import { listKeys, messageCount } from "../support/inspect.ts";
@@ -17,11 +18,12 @@ import { waitForCompletions } from "../support/queues.ts";
 let env: TestEnvironment;
 let app: ReturnType<typeof createApp>;
 let worker: Worker;
+const metrics = createWorkerMetrics();
 
 beforeAll(async () => {
   env = await createTestEnvironment({ MAX_RECEIVE_COUNT: "2" });
   app = createApp(env);
-  worker = createWorker(env);
+  worker = createWorker(env, { observer: metrics });
   worker.start();
 });
 
@@ -200,6 +202,25 @@ describe("shutdown deadline", () => {
       expect(completion?.status).toBe("done");
     } finally {
       await rescuer.stop();
+    }
+  });
+});
+
+describe("worker metrics", () => {
+  it("counts outcomes by method, times jobs, tracks queue lag and in-flight, over HTTP", async () => {
+    // The tests above ran otsu, fixed and sauvola jobs and several failures through this worker.
+    const server = await serveWorkerMetrics(metrics, { host: "127.0.0.1", port: 0 });
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+      expect(text).toMatch(/bitonal_images_processed_total\{outcome="done",method="otsu"\} [1-9]/);
+      expect(text).toMatch(/bitonal_images_processed_total\{outcome="done",method="sauvola"\} 1/);
+      expect(text).toMatch(/bitonal_images_processed_total\{outcome="failed",method="otsu"\} [1-9]/);
+      expect(text).toMatch(/bitonal_image_processing_seconds_count\{method="fixed"\} 1/);
+      expect(text).toMatch(/bitonal_queue_lag_seconds \d/);
+      expect(text).toMatch(/bitonal_jobs_in_flight 0/);
+      expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
+    } finally {
+      await server.close();
     }
   });
 });

@@ -20,6 +20,8 @@ export function uniqueResourceEnv(extra: Record<string, string> = {}): Record<st
     LOG_LEVEL: "silent",
     // Short polls so that each file's worker stops quickly at the end.
     WORKER_POLL_WAIT_S: "1",
+    // Several workers run side by side in the tests: each takes a free port for its metrics.
+    WORKER_METRICS_PORT: "0",
     ...extra,
   };
 }
