@@ -4,9 +4,9 @@ export { portIsOpen } from "../../infra/localstack.ts";
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 
-/** Starts `node <script>` in its own process group, as a terminal would start `npm start`. */
-export function startScript(script: string, env: Record<string, string | undefined>) {
-  const child = spawn(process.execPath, [script], {
+/** Starts `node <script> [args…]` in its own process group, as a terminal would start `npm start`. */
+export function startScript(script: string | string[], env: Record<string, string | undefined>) {
+  const child = spawn(process.execPath, Array.isArray(script) ? script : [script], {
     env: env as NodeJS.ProcessEnv,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,183 @@
+// Bulk upload through the HTTP API: find the images, upload them with bounded concurrency,
+// remember what was uploaded by content hash, optionally wait for the results and download
+// them. The CLI (scripts/upload.ts) only parses arguments and prints.
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, extname, join, relative, resolve } from "node:path";
+
+const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".webp"]);
+const POLL_MS = { first: 250, max: 3000 };
+
+export interface BulkUploadOptions {
+  paths: string[];
+  baseUrl: string;
+  token: string | undefined;
+  concurrency: number;
+  method: string | undefined;
+  threshold: number | undefined;
+  wait: boolean;
+  outDir: string | undefined;
+  manifestPath: string;
+  waitTimeoutMs: number;
+}
+
+export interface FileOutcome {
+  file: string;
+  id?: string;
+  /** new: uploaded by this run; known: skipped, uploaded before (same content); refused: by the API. */
+  upload: "new" | "known" | "refused";
+  /** With --wait: how the image ended. */
+  result?: "done" | "failed";
+  reason?: string;
+  output?: string;
+}
+
+export type Progress = (stage: "upload" | "wait", done: number, total: number) => void;
+
+type Manifest = Record<string, { id: string; file: string; uploadedAt: string }>;
+
+/** Image files under the given paths: folders are walked, files named directly are taken as they are. */
+export async function findImages(paths: string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const path of paths) {
+    const info = await stat(path);
+    if (info.isFile()) {
+      found.push(resolve(path));
+      continue;
+    }
+    const entries = await readdir(path, { withFileTypes: true, recursive: true });
+    for (const entry of entries) {
+      if (entry.isFile() && IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
+        found.push(resolve(entry.parentPath, entry.name));
+      }
+    }
+  }
+  return [...new Set(found)].sort();
+}
+
+export async function bulkUpload(options: BulkUploadOptions, progress: Progress): Promise<FileOutcome[]> {
+  const files = await findImages(options.paths);
+  const manifest = await readManifest(options.manifestPath);
+  const headers: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {};
+  const outcomes: FileOutcome[] = [];
+
+  // One write at a time: uploads finish concurrently, and two writes of one file would interleave.
+  let saving = Promise.resolve();
+  const save = () => {
+    saving = saving.then(() => writeManifest(options.manifestPath, manifest));
+    return saving;
+  };
+
+  let uploaded = 0;
+  await inParallel(files, options.concurrency, async (file) => {
+    const bytes = await readFile(file);
+    // The server is part of the key: the same file sent to another deployment is new there.
+    const key = `${options.baseUrl} ${createHash("sha256").update(bytes).digest("hex")}`;
+    const known = manifest[key];
+    if (known) {
+      outcomes.push({ file, id: known.id, upload: "known" });
+    } else {
+      outcomes.push(await uploadOne(file, bytes, key, manifest, options, headers));
+      // Saved after every upload, so that an interrupted run still skips what it sent.
+      await save();
+    }
+    progress("upload", ++uploaded, files.length);
+  });
+
+  if (options.wait) {
+    const waiting = outcomes.filter((o) => o.upload !== "refused");
+    let settled = 0;
+    await inParallel(waiting, options.concurrency, async (outcome) => {
+      await waitAndDownload(outcome, options);
+      progress("wait", ++settled, waiting.length);
+    });
+  }
+  return outcomes.sort((a, b) => a.file.localeCompare(b.file));
+}
+
+async function uploadOne(
+  file: string,
+  bytes: Buffer,
+  key: string,
+  manifest: Manifest,
+  options: BulkUploadOptions,
+  headers: Record<string, string>,
+): Promise<FileOutcome> {
+  const form = new FormData();
+  form.set("image", new File([new Uint8Array(bytes)], basename(file)));
+  if (options.method) form.set("method", options.method);
+  if (options.threshold !== undefined) form.set("threshold", String(options.threshold));
+  let response: Response;
+  try {
+    response = await fetch(`${options.baseUrl}/api/images`, { method: "POST", body: form, headers });
+  } catch (error) {
+    return { file, upload: "refused", reason: `cannot reach ${options.baseUrl}: ${(error as Error).message}` };
+  }
+  const body = await response.json().catch(() => ({}));
+  if (response.status !== 202) {
+    return { file, upload: "refused", reason: `HTTP ${response.status}: ${body.detail ?? response.statusText}` };
+  }
+  manifest[key] = { id: body.id, file, uploadedAt: new Date().toISOString() };
+  return { file, id: body.id, upload: "new" };
+}
+
+async function waitAndDownload(outcome: FileOutcome, options: BulkUploadOptions): Promise<void> {
+  const deadline = Date.now() + options.waitTimeoutMs;
+  let delay = POLL_MS.first;
+  for (;;) {
+    const response = await fetch(`${options.baseUrl}/api/images/${outcome.id}`).catch(() => undefined);
+    const status = response?.ok ? await response.json() : undefined;
+    if (status?.status === "failed") {
+      Object.assign(outcome, { result: "failed", reason: status.error?.message ?? "failed" });
+      return;
+    }
+    if (status?.status === "done") break;
+    if (Date.now() > deadline) {
+      Object.assign(outcome, { result: "failed", reason: `not done within ${options.waitTimeoutMs / 1000} s` });
+      return;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 1.5, POLL_MS.max);
+  }
+  outcome.result = "done";
+  if (!options.outDir) return;
+  const response = await fetch(`${options.baseUrl}/api/images/${outcome.id}/processed`);
+  if (!response.ok) {
+    Object.assign(outcome, { result: "failed", reason: `download answered HTTP ${response.status}` });
+    return;
+  }
+  const output = outputPathFor(outcome.file, options);
+  await mkdir(dirname(output), { recursive: true });
+  await writeFile(output, new Uint8Array(await response.arrayBuffer()));
+  outcome.output = output;
+}
+
+/** DIR/<path below the folder given>/<name>.png, so that same-named files in subfolders never collide. */
+function outputPathFor(file: string, options: BulkUploadOptions): string {
+  const root = options.paths.map((p) => resolve(p)).find((p) => file.startsWith(`${p}/`));
+  const below = root ? relative(root, file) : basename(file);
+  return join(options.outDir as string, `${below.slice(0, below.length - extname(below).length)}.png`);
+}
+
+async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
+}
+
+async function readManifest(path: string): Promise<Manifest> {
+  try {
+    return JSON.parse(await readFile(path, "utf8"));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw new Error(`cannot read the upload manifest ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function writeManifest(path: string, manifest: Manifest): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(manifest, null, 2)}\n`);
+}

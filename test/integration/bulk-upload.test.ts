@@ -1,0 +1,89 @@
+// `npm run upload` against a running stack: folders, refusals, waiting, downloads, re-runs.
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../api/app.ts";
+import { type RunningServer, serveApp } from "../../api/serve.ts";
+import { baseChildEnv } from "../../infra/config.ts";
+import { createWorker, type Worker } from "../../worker/consumer.ts";
+import { createTestEnvironment } from "../support/environment.ts";
+import { greyPixels, makePng } from "../support/images.ts";
+import { startScript } from "../support/processes.ts";
+
+let server: RunningServer;
+let worker: Worker;
+let work: string;
+
+beforeAll(async () => {
+  const env = await createTestEnvironment();
+  server = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
+  worker = createWorker(env);
+  worker.start();
+  work = await mkdtemp(join(tmpdir(), "bitonal-bulk-"));
+  await mkdir(join(work, "in", "chapter-2"), { recursive: true });
+  for (const [n, name] of ["a.png", "b.png", "chapter-2/a.png", "chapter-2/c.png"].entries()) {
+    await writeFile(join(work, "in", name), await makePng(20 + n, 10, (x) => [(x * 13 + n) % 256]));
+  }
+  await writeFile(join(work, "in", "notes.txt"), "not an image, and not named like one\n");
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await server?.close();
+});
+
+function runUpload(args: string[]) {
+  return startScript(["scripts/upload.ts", ...args], baseChildEnv());
+}
+
+describe("npm run upload", () => {
+  it("walks a folder, uploads, waits, downloads, and on a re-run skips what it sent", async () => {
+    const manifest = join(work, "manifest.json");
+    const out = join(work, "out");
+    const args = ["--url", server.url, "--manifest", manifest, "--concurrency", "3", "--wait", "--out", out];
+    const first = runUpload([join(work, "in"), ...args]);
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(
+      /4 files in [\d.]+ s: 4 uploaded, 0 skipped \(uploaded before\), 0 refused, 4 done, 0 failed/,
+    );
+    expect(first.output()).toMatch(/processing \[#+\] 4\/4 +[\d.]+\/s +ETA 0 s/);
+
+    const written = (await readdir(out, { recursive: true })).filter((f) => f.endsWith(".png")).sort();
+    expect(written).toEqual(["a.png", "b.png", "chapter-2/a.png", "chapter-2/c.png"]);
+    const result = await greyPixels(await readFile(join(out, "chapter-2", "c.png")));
+    expect([result.width, result.height]).toEqual([23, 10]);
+
+    const again = runUpload([join(work, "in"), ...args]);
+    expect(await again.exited).toBe(0);
+    expect(again.output()).toMatch(/4 files .*: 0 uploaded, 4 skipped \(uploaded before\), 0 refused, 4 done/);
+  });
+
+  it("reports every refusal with its reason and exits 1", async () => {
+    const bad = join(work, "bad");
+    await mkdir(bad, { recursive: true });
+    await writeFile(join(bad, "fake.png"), "plain text in disguise\n");
+    await writeFile(join(bad, "good.png"), await makePng(8, 8, () => [200]));
+    const run = runUpload([
+      bad,
+      "--url",
+      server.url,
+      "--manifest",
+      join(work, "manifest-bad.json"),
+      "--method",
+      "fixed",
+    ]);
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toMatch(/2 files .*: 1 uploaded, 0 skipped \(uploaded before\), 1 refused/);
+    expect(run.output()).toMatch(/refused: .*fake\.png: HTTP 415: Expected a PNG, JPEG or WebP image/);
+    await rm(bad, { recursive: true });
+  });
+
+  it("refuses bad arguments with its usage", async () => {
+    const run = runUpload(["--concurrency", "0"]);
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toContain("give at least one folder or file");
+    expect(run.output()).toContain("--concurrency must be 1–256");
+    expect(run.output()).toContain("usage: npm run upload");
+  });
+});
