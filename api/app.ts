@@ -205,6 +205,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      c.set("imageId", id);
       const status = await unavailableOnError(() => readImageStatus(store, id));
       if (!status) throw new AppError("not-found", `No image with id ${id}.`);
       return c.json({ ...status, links: links(id) }, 200);
@@ -233,6 +234,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      c.set("imageId", id);
       const key = await unavailableOnError(() => findOriginalKey(store, id));
       if (!key) throw new AppError("not-found", `No image with id ${id}.`);
       const opened = await unavailableOnError(() =>
@@ -252,6 +254,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      c.set("imageId", id);
       const opened = await unavailableOnError(() =>
         openObject(store, config.outputBucket, outputKey(id), c.req.header("if-none-match")),
       );
