@@ -8,6 +8,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import { endTime, startTime, timing } from "hono/timing";
 import { v7 as uuidv7 } from "uuid";
 import type { Config } from "../infra/config.ts";
 import { outputKey } from "../infra/image-objects.ts";
@@ -83,6 +84,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     );
   });
   app.use(metrics.middleware);
+  // Server-Timing: the upload's stages for benchmarks and browsers' dev tools (no total, no app names).
+  app.use(timing({ total: false, autoEnd: false }));
   app.use(securityHeaders());
   if (config.corsOrigins.length > 0) {
     app.use("/api/*", cors({ origin: config.corsOrigins, exposeHeaders: ["Location", "X-Request-Id", "ETag"] }));
@@ -121,14 +124,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   });
 
   const acceptUpload = async (c: Context<Env>) => {
+    startTime(c, "validate");
     const request = await readUploadRequest(c, config.maxUploadBytes);
     const image = await validateImage(request.bytes, config);
+    endTime(c, "validate");
     const id = uuidv7();
     c.set("imageId", id);
     const uploadedAt = new Date().toISOString();
+    startTime(c, "s3put");
     const keys = await storeOriginal(store, { id, ...image, ...request, uploadedAt }).catch((error) => {
       throw new AppError("service-unavailable", "The image could not be stored; try again.", { cause: error });
     });
+    endTime(c, "s3put");
+    startTime(c, "enqueue");
     try {
       await sendInputMessage(sqs, queueUrls.input, {
         version: 1,
@@ -151,6 +159,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       );
       throw new AppError("service-unavailable", "The image could not be queued; try again.", { cause: error });
     }
+    endTime(c, "enqueue");
     c.set("acceptedBytes", request.bytes.length);
     c.var.log.info({ id, bytes: request.bytes.length, width: image.width, height: image.height }, "image accepted");
     const self = `/api/images/${id}`;

@@ -41,6 +41,8 @@ const doneMessageSchema = z.object({
   threshold: z.number().min(0).max(255).nullable(),
   durationMs: z.number().nonnegative(),
   completedAt: timestamp,
+  /** Milliseconds per stage (queue: from upload to the job's start; get, binarize, put). */
+  stages: z.record(z.string(), z.number().nonnegative()).optional(),
 });
 
 const failedMessageSchema = z.object({

@@ -39,6 +39,15 @@ class PermanentJobError extends Error {
 export async function processJob(job: InputMessage, deps: JobDeps): Promise<CompletionMessage> {
   const { config, s3, sqs, queueUrls, logger } = deps;
   const started = performance.now();
+  const stages: Record<string, number> = { queue: Math.max(0, Date.now() - Date.parse(job.uploadedAt)) };
+  const lap = (() => {
+    let last = started;
+    return (stage: string) => {
+      const now = performance.now();
+      stages[stage] = Math.round((now - last) * 10) / 10;
+      last = now;
+    };
+  })();
   const log = logger.child({ id: job.id });
   const input = { bucket: job.bucket, key: job.key };
 
@@ -54,6 +63,7 @@ export async function processJob(job: InputMessage, deps: JobDeps): Promise<Comp
   let completion: CompletionMessage;
   try {
     const original = await readOriginal(s3, job, config.maxUploadBytes);
+    lap("get");
     const result = await binarize(original, {
       method: job.method,
       threshold: job.threshold,
@@ -61,6 +71,7 @@ export async function processJob(job: InputMessage, deps: JobDeps): Promise<Comp
     }).catch((error) => {
       throw error instanceof ImageError ? new PermanentJobError(error.code, error.message) : error;
     });
+    lap("binarize");
     const completedAt = new Date().toISOString();
     const durationMs = Math.round(performance.now() - started);
     const output = { bucket: config.outputBucket, key: outputKey(job.id) };
@@ -82,6 +93,7 @@ export async function processJob(job: InputMessage, deps: JobDeps): Promise<Comp
         }),
       }),
     );
+    lap("put");
     completion = {
       version: 1,
       id: job.id,
@@ -94,6 +106,7 @@ export async function processJob(job: InputMessage, deps: JobDeps): Promise<Comp
       threshold: result.threshold,
       durationMs,
       completedAt,
+      stages,
     };
   } catch (error) {
     if (!(error instanceof PermanentJobError)) throw error;

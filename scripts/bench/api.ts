@@ -1,17 +1,16 @@
 // `npm run bench -- api`: uploads per second and latency through the HTTP API, beside the
 // bare PutObject + SendMessage of the same bytes issued with the SDK, in the same run.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { type AddressInfo, createServer } from "node:net";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { v7 as uuidv7 } from "uuid";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
-import { baseChildEnv, loadConfig } from "../../infra/config.ts";
+import { loadConfig } from "../../infra/config.ts";
 import { inputKey } from "../../infra/image-objects.ts";
 import { startLocalStack } from "../../infra/localstack.ts";
 import { sendInputMessage } from "../../infra/messages.ts";
 import { ensureResources } from "../../infra/resources.ts";
+import { freePort, startNode, waitForHealth } from "./run-pipeline.ts";
 import { samplePng } from "./sample-images.ts";
 
 const CONCURRENCY = [1, 8, 32];
@@ -118,31 +117,12 @@ export async function benchApi() {
   return results;
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  return port;
-}
-
 async function startApiProcess(env: Record<string, string>): Promise<{ url: string; close(): Promise<void> }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ["api/main.ts"], {
-    // info: a request log line each, as in production
-    env: { ...baseChildEnv(), ...env, PORT: String(port), LOG_LEVEL: "info" },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  for (let tries = 0; ; tries++) {
-    const up = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) break;
-    if (tries > 100 || child.exitCode !== null) throw new Error("the API process did not start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // info: a request log line each, as in production
+  const child = startNode("api/main.ts", { ...env, PORT: String(port), LOG_LEVEL: "info" });
+  await waitForHealth(url, child);
   return {
     url,
     close: async () => {

@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../../api/app.ts";
 import { serveApp } from "../../api/serve.ts";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
+import { listKeys, messageCount } from "../../infra/inspect.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
-import { listKeys, messageCount } from "../support/inspect.ts";
 
 const SMALL_LIMITS = { MAX_UPLOAD_BYTES: "200000", MAX_INPUT_PIXELS: "1000000" };
 

@@ -1,4 +1,4 @@
-// Looking at the real buckets and queues after the pipeline has run.
+// Counting what is in the buckets and queues: for tests, benchmarks and operators.
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 
