@@ -23,6 +23,8 @@ const MIN_PYTHON = [3, 12] as const;
 export interface LocalStack {
   endpoint: string;
   mode: "reused" | "host" | "container";
+  /** The host-mode process, for benchmarks that measure its CPU time. */
+  pid?: number;
   /** Stops what this call started; a reused LocalStack is left running. */
   stop(): Promise<void>;
 }
@@ -113,6 +115,7 @@ async function startOnHost(options: LaunchOptions, endpoint: string, log: (m: st
   return {
     endpoint,
     mode: "host",
+    pid: child.pid,
     stop: async () => {
       process.off("exit", killOnExit);
       await stopChild(child);

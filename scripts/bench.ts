@@ -2,10 +2,13 @@
 import { runMain } from "../infra/lifecycle.ts";
 import { benchApi } from "./bench/api.ts";
 import { benchBinarizeKernel } from "./bench/binarize.ts";
+import { benchLoad, benchPipeline } from "./bench/pipeline.ts";
 import { benchWorkerThroughput } from "./bench/worker-throughput.ts";
 
 const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   api: benchApi,
+  pipeline: benchPipeline,
+  load: benchLoad,
   binarize: async () => ({ kernel: await benchBinarizeKernel(), allCores: await benchWorkerThroughput() }),
 };
 

@@ -21,8 +21,6 @@ export interface PipelineRun {
   workers: number;
   /** Extra environment for the API and workers (e.g. a poll wait). */
   env?: Record<string, string>;
-  /** Pids whose CPU time to report beside the API's and the workers' (LocalStack). */
-  alsoMeasure?: Record<string, number>;
 }
 
 export interface PipelineReport {
@@ -90,7 +88,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
           if (response?.status === 202) {
             acceptedAt.set((await response.json()).id, performance.now());
             for (const [stage, ms] of parseServerTiming(response.headers.get("server-timing"))) {
-              (apiStages[stage] ??= []).push(ms);
+              addSample(apiStages, stage, ms);
             }
           } else {
             await response?.arrayBuffer();
@@ -145,7 +143,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
     const workerStages: Record<string, number[]> = {};
     for (const { message } of done) {
       if (message.status !== "done" || !message.stages) continue;
-      for (const [stage, ms] of Object.entries(message.stages)) (workerStages[stage] ??= []).push(ms);
+      for (const [stage, ms] of Object.entries(message.stages)) addSample(workerStages, stage, ms);
     }
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);
     const stagesMs = Object.fromEntries(
@@ -155,7 +153,6 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
     const measured: Record<string, number[]> = {
       api: [api.pid as number],
       workers: workers.map((w) => w.pid as number),
-      ...Object.fromEntries(Object.entries(run.alsoMeasure ?? {}).map(([name, pid]) => [name, [pid]])),
     };
     const cpuSeconds: Record<string, number> = {};
     const peakRssMiB: Record<string, number> = {};
@@ -192,6 +189,11 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
       await exited;
     }
   }
+}
+
+function addSample(samples: Record<string, number[]>, name: string, value: number): void {
+  if (!samples[name]) samples[name] = [];
+  samples[name].push(value);
 }
 
 /** `name;dur=12.3, other;dur=4` → [[name, 12.3], [other, 4]] */

@@ -1,0 +1,324 @@
+// `npm run bench -- pipeline`: the whole pipeline on the embedded LocalStack, swept over
+// client concurrency and worker count, beside its two ceilings measured in the same run: the
+// binarize kernel alone on all cores, and one image's bare S3/SQS journey with no image work.
+// `npm run bench -- load`: 1,000 uploads at concurrency 32 with two workers, accounted for.
+// Both write docs/benchmarks/*.json; pipeline also docs/BENCHMARKS.md and a chart.
+import { randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { availableParallelism, cpus, totalmem } from "node:os";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import sharp from "sharp";
+import { v7 as uuidv7 } from "uuid";
+import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
+import { loadConfig } from "../../infra/config.ts";
+import { inputKey, outputKey } from "../../infra/image-objects.ts";
+import { type LocalStack, startLocalStack } from "../../infra/localstack.ts";
+import { BINARIZATION_METHODS, sendInputMessage } from "../../infra/messages.ts";
+import { ensureResources } from "../../infra/resources.ts";
+import { binarize, configureSharpForJobs } from "../../worker/binarize.ts";
+import { type PipelineReport, processStats, runPipeline } from "./run-pipeline.ts";
+import { samplePng } from "./sample-images.ts";
+
+const DOCS = new URL("../../docs/", import.meta.url);
+const CONCURRENCY = [1, 8, 32];
+const WORKERS = [1, 2];
+const IMAGES_PER_RUN = 48;
+
+async function withLocalStack<T>(work: (localstack: LocalStack) => Promise<T>): Promise<T> {
+  const localstack = await startLocalStack({
+    ...loadConfig().localstack,
+    log: (m) => console.log(`[localstack] ${m}`),
+  });
+  try {
+    return await work(localstack);
+  } finally {
+    await localstack.stop();
+  }
+}
+
+/** A mix of generated 1 MP and 4 MP PNGs, photo-like and document-like. */
+async function imageMix(): Promise<Uint8Array<ArrayBuffer>[]> {
+  const sources = await Promise.all([
+    samplePng("photo", 1, 11),
+    samplePng("document", 1, 12),
+    samplePng("photo", 4, 13),
+    samplePng("document", 4, 14),
+  ]);
+  return sources.map((b) => new Uint8Array(b));
+}
+
+/** Pipeline run with LocalStack's CPU seconds for the same interval added. */
+async function measuredRun(localstack: LocalStack, run: Parameters<typeof runPipeline>[0]): Promise<PipelineReport> {
+  const before = localstack.pid ? await processStats(localstack.pid) : undefined;
+  const report = await runPipeline(run);
+  if (localstack.pid && before) {
+    const after = await processStats(localstack.pid);
+    report.cpuSeconds.localstack = after.cpuSeconds - before.cpuSeconds;
+    report.peakRssMiB.localstack = after.peakRssMiB;
+  }
+  return report;
+}
+
+async function kernelCeiling(images: Uint8Array<ArrayBuffer>[]): Promise<number> {
+  const cores = availableParallelism();
+  configureSharpForJobs(cores);
+  const count = 24;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: cores }, async () => {
+      while (next < count) {
+        const n = next++;
+        const method = BINARIZATION_METHODS[n % BINARIZATION_METHODS.length];
+        await binarize(images[n % images.length], { method, maxInputPixels: 50_000_000 });
+      }
+    }),
+  );
+  return count / ((performance.now() - started) / 1000);
+}
+
+/**
+ * One image's journey with the SDK alone: PutObject, SendMessage, ReceiveMessage, GetObject,
+ * PutObject of a result-sized object, SendMessage of the completion, DeleteMessage.
+ */
+async function sdkCeiling(endpoint: string, images: Uint8Array<ArrayBuffer>[], concurrency: number): Promise<number> {
+  const run = `c${randomBytes(3).toString("hex")}`;
+  const config = {
+    ...loadConfig({
+      INPUT_BUCKET: `${run}-in`,
+      OUTPUT_BUCKET: `${run}-out`,
+      INPUT_QUEUE: `${run}-in.fifo`,
+      OUTPUT_QUEUE: `${run}-out.fifo`,
+      DLQ: `${run}-dlq.fifo`,
+    }),
+    endpointUrl: endpoint,
+  };
+  const s3 = createS3Client(config);
+  const sqs = createSqsClient(config);
+  const { queueUrls } = await ensureResources({ s3, sqs }, config);
+  const result = new Uint8Array(40 * 1024);
+  const journeys = 96;
+  let next = 0;
+  let completed = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < journeys) {
+        const n = next++;
+        const id = uuidv7();
+        const key = inputKey(id, "png");
+        const body = images[n % images.length];
+        await s3.send(new PutObjectCommand({ Bucket: config.inputBucket, Key: key, Body: body }));
+        await sendInputMessage(sqs, queueUrls.input, {
+          version: 1,
+          id,
+          bucket: config.inputBucket,
+          key,
+          contentType: "image/png",
+          bytes: body.length,
+          width: 1,
+          height: 1,
+          filename: "x.png",
+          method: "otsu",
+          uploadedAt: new Date().toISOString(),
+        });
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: queueUrls.input, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
+        );
+        for (const message of Messages) {
+          const job = JSON.parse(message.Body ?? "{}");
+          const object = await s3.send(new GetObjectCommand({ Bucket: job.bucket, Key: job.key }));
+          await object.Body?.transformToByteArray();
+          await s3.send(new PutObjectCommand({ Bucket: config.outputBucket, Key: outputKey(job.id), Body: result }));
+          await sqs.send(
+            new SendMessageCommand({
+              QueueUrl: queueUrls.output,
+              MessageBody: "{}",
+              MessageGroupId: job.id,
+              MessageDeduplicationId: job.id,
+            }),
+          );
+          await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrls.input, ReceiptHandle: message.ReceiptHandle }));
+          completed++;
+        }
+      }
+    }),
+  );
+  return completed / ((performance.now() - started) / 1000);
+}
+
+export async function benchPipeline() {
+  const images = await imageMix();
+  return withLocalStack(async (localstack) => {
+    const kernel = await kernelCeiling(images);
+    const sdk = await sdkCeiling(localstack.endpoint, images, 8);
+    const ceiling = Math.min(kernel, sdk);
+    console.log(`ceilings: kernel ${kernel.toFixed(2)} images/s, bare S3/SQS journey ${sdk.toFixed(2)}/s`);
+    const runs: Array<{ concurrency: number; workers: number; report: PipelineReport }> = [];
+    for (const workers of WORKERS) {
+      for (const concurrency of CONCURRENCY) {
+        const report = await measuredRun(localstack, {
+          endpoint: localstack.endpoint,
+          images,
+          uploads: IMAGES_PER_RUN,
+          concurrency,
+          workers,
+        });
+        runs.push({ concurrency, workers, report });
+        console.log(
+          `C=${String(concurrency).padEnd(2)} W=${workers}  ${report.imagesPerSecond.toFixed(2)} images/s ` +
+            `(${(report.imagesPerSecond / ceiling).toFixed(2)} of ceiling)  latency p50 ${report.latencyMs.p50.toFixed(0)} ` +
+            `p95 ${report.latencyMs.p95.toFixed(0)} p99 ${report.latencyMs.p99.toFixed(0)} ms  ` +
+            `CPU s api ${report.cpuSeconds.api.toFixed(1)} workers ${report.cpuSeconds.workers.toFixed(1)} ` +
+            `localstack ${(report.cpuSeconds.localstack ?? Number.NaN).toFixed(1)}`,
+        );
+      }
+    }
+    const best = Math.max(...runs.map((r) => r.report.imagesPerSecond));
+    const results = {
+      date: new Date().toISOString(),
+      machine: { cpus: availableParallelism(), model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) },
+      versions: {
+        node: process.versions.node,
+        sharp: sharp.versions.sharp,
+        vips: sharp.versions.vips,
+        localstack: "4.14.0",
+      },
+      imagesPerRun: IMAGES_PER_RUN,
+      ceilings: { kernelImagesPerSecond: kernel, sdkJourneysPerSecond: sdk, lower: ceiling },
+      bestImagesPerSecond: best,
+      fractionOfCeiling: best / ceiling,
+      runs,
+    };
+    await writeResults("pipeline", results);
+    await writeMarkdown(results);
+    await writeChart(runs);
+    console.log(`best ${best.toFixed(2)} images/s = ${(best / ceiling).toFixed(2)} of the lower ceiling`);
+    return results;
+  });
+}
+
+export async function benchLoad() {
+  const images = await Promise.all(
+    Array.from({ length: 4 }, (_, n) => samplePng(n % 2 ? "photo" : "document", 0.25, 20 + n)),
+  );
+  return withLocalStack(async (localstack) => {
+    const report = await measuredRun(localstack, {
+      endpoint: localstack.endpoint,
+      images: images.map((b) => new Uint8Array(b)),
+      uploads: 1000,
+      concurrency: 32,
+      workers: 2,
+    });
+    const fiveHundreds = Object.entries(report.statusCounts)
+      .filter(([status]) => status.startsWith("5"))
+      .reduce((sum, [, count]) => sum + count, 0);
+    console.log(JSON.stringify({ ...report, fiveHundreds }, null, 2));
+    const accountedFor =
+      report.accepted === report.doneMessages &&
+      report.accepted === report.outputObjects &&
+      report.duplicateCompletions === 0 &&
+      report.deadLetters === 0 &&
+      fiveHundreds === 0;
+    console.log(accountedFor ? "every 202 accounted for exactly once" : "ACCOUNTING FAILED");
+    await writeResults("load", { date: new Date().toISOString(), fiveHundreds, accountedFor, report });
+    if (!accountedFor) throw new Error("load test accounting failed");
+    return report;
+  });
+}
+
+async function writeResults(name: string, results: unknown) {
+  await mkdir(new URL("benchmarks/", DOCS), { recursive: true });
+  await writeFile(new URL(`benchmarks/${name}.json`, DOCS), `${JSON.stringify(results, null, 2)}\n`);
+}
+
+async function writeMarkdown(results: {
+  date: string;
+  machine: { cpus: number; model?: string; memoryGiB: number };
+  versions: Record<string, string>;
+  ceilings: { kernelImagesPerSecond: number; sdkJourneysPerSecond: number; lower: number };
+  bestImagesPerSecond: number;
+  fractionOfCeiling: number;
+  runs: Array<{ concurrency: number; workers: number; report: PipelineReport }>;
+}) {
+  const f = (n: number | undefined, digits = 1) => (n === undefined || Number.isNaN(n) ? "—" : n.toFixed(digits));
+  const stageNames = ["validate", "s3put", "enqueue", "queue", "get", "binarize", "put"];
+  const lines = [
+    "# Pipeline benchmark",
+    "",
+    `Measured ${results.date.slice(0, 10)} on ${results.machine.cpus} cores (${results.machine.model ?? "unknown CPU"}), ` +
+      `${results.machine.memoryGiB} GiB; Node ${results.versions.node}, sharp ${results.versions.sharp} ` +
+      `(libvips ${results.versions.vips}), LocalStack ${results.versions.localstack} on the host.`,
+    "Reproduce with `npm run bench -- pipeline` (this file, `benchmarks/pipeline.json` and the chart are rewritten).",
+    "",
+    `Each run: ${IMAGES_PER_RUN} uploads of a mix of generated 1 MP and 4 MP PNGs (photo- and document-like) through an`,
+    "API process by C concurrent HTTP clients, W worker processes, everything on the embedded LocalStack, all on the",
+    "same machine. Latency is from the 202 to the completion message arriving.",
+    "",
+    "## Ceilings (same run)",
+    "",
+    `- binarize kernel alone, all cores: **${f(results.ceilings.kernelImagesPerSecond, 2)} images/s**`,
+    `- bare S3/SQS journey of one image (put, send, receive, get, put result, send completion, delete), SDK only, 8 at once: **${f(results.ceilings.sdkJourneysPerSecond, 2)} /s**`,
+    `- best pipeline throughput: **${f(results.bestImagesPerSecond, 2)} images/s = ${f(results.fractionOfCeiling, 2)} of the lower ceiling** (target 0.7)`,
+    "",
+    "## Runs",
+    "",
+    "| C | W | images/s | of ceiling | p50 ms | p95 ms | p99 ms | CPU s API | CPU s workers | CPU s LocalStack | peak RSS MiB API / workers |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...results.runs.map(
+      ({ concurrency, workers, report: r }) =>
+        `| ${concurrency} | ${workers} | ${f(r.imagesPerSecond, 2)} | ${f(r.imagesPerSecond / results.ceilings.lower, 2)} | ${f(r.latencyMs.p50, 0)} | ${f(r.latencyMs.p95, 0)} | ${f(r.latencyMs.p99, 0)} | ${f(r.cpuSeconds.api)} | ${f(r.cpuSeconds.workers)} | ${f(r.cpuSeconds.localstack)} | ${f(r.peakRssMiB.api, 0)} / ${f(r.peakRssMiB.workers, 0)} |`,
+    ),
+    "",
+    "## Stages (mean ms per image)",
+    "",
+    "validate, s3put and enqueue are the API's (Server-Timing); queue is from the upload to the worker starting the job;",
+    "get, binarize and put are the worker's (the completion message's `stages`).",
+    "",
+    `| C | W | ${stageNames.join(" | ")} |`,
+    `| --- | --- | ${stageNames.map(() => "---").join(" | ")} |`,
+    ...results.runs.map(
+      ({ concurrency, workers, report: r }) =>
+        `| ${concurrency} | ${workers} | ${stageNames.map((s) => f(r.stagesMs[s])).join(" | ")} |`,
+    ),
+    "",
+    "![Throughput against client concurrency](benchmark-throughput.png)",
+    "",
+  ];
+  await writeFile(new URL("BENCHMARKS.md", DOCS), lines.join("\n"));
+}
+
+/** Throughput against concurrency, one line per worker count, drawn as SVG and rendered to PNG. */
+async function writeChart(runs: Array<{ concurrency: number; workers: number; report: PipelineReport }>) {
+  const width = 640;
+  const height = 360;
+  const pad = { left: 60, right: 110, top: 30, bottom: 50 };
+  const max = Math.max(...runs.map((r) => r.report.imagesPerSecond)) * 1.15;
+  const x = (i: number) => pad.left + (i / (CONCURRENCY.length - 1)) * (width - pad.left - pad.right);
+  const y = (v: number) => height - pad.bottom - (v / max) * (height - pad.top - pad.bottom);
+  const colours = ["#1f5eff", "#16181d"];
+  const lines = WORKERS.map((workers, w) => {
+    const points = CONCURRENCY.map((c, i) => {
+      const run = runs.find((r) => r.workers === workers && r.concurrency === c);
+      return `${x(i)},${y(run?.report.imagesPerSecond ?? 0)}`;
+    }).join(" ");
+    return `<polyline fill="none" stroke="${colours[w]}" stroke-width="3" points="${points}"/>
+      <text x="${width - pad.right + 10}" y="${pad.top + 20 + w * 22}" fill="${colours[w]}" font-size="14">W = ${workers}</text>`;
+  }).join("\n");
+  const ticks = CONCURRENCY.map(
+    (c, i) => `<text x="${x(i)}" y="${height - pad.bottom + 20}" text-anchor="middle" font-size="13">${c}</text>`,
+  ).join("");
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
+    <rect width="100%" height="100%" fill="#fff"/>
+    <text x="${pad.left}" y="20" font-size="15">bitonal pipeline: completed images per second</text>
+    <line x1="${pad.left}" y1="${height - pad.bottom}" x2="${width - pad.right}" y2="${height - pad.bottom}" stroke="#999"/>
+    <line x1="${pad.left}" y1="${pad.top}" x2="${pad.left}" y2="${height - pad.bottom}" stroke="#999"/>
+    <text x="${pad.left - 10}" y="${y(0)}" text-anchor="end" font-size="12">0</text>
+    <text x="${pad.left - 10}" y="${y(max / 1.15) + 4}" text-anchor="end" font-size="12">${(max / 1.15).toFixed(1)}</text>
+    ${ticks}
+    <text x="${(width - pad.right + pad.left) / 2}" y="${height - 10}" text-anchor="middle" font-size="13">concurrent clients (C)</text>
+    ${lines}
+  </svg>`;
+  await sharp(Buffer.from(svg)).png().toFile(new URL("benchmark-throughput.png", DOCS).pathname);
+}
