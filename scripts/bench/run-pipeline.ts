@@ -97,20 +97,24 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
       }),
     );
 
-    const completions = new Map<string, { message: CompletionMessage; at: number; count: number }>();
+    const completions = new Map<string, { message: CompletionMessage; at: number; wallAt: number; count: number }>();
+    let uploadsFinished = false;
+    uploading.finally(() => {
+      uploadsFinished = true;
+    });
     const collecting = (async () => {
-      await uploading;
       const deadline = Date.now() + 600_000;
-      while (completions.size < acceptedAt.size && Date.now() < deadline) {
+      while ((!uploadsFinished || completions.size < acceptedAt.size) && Date.now() < deadline) {
         const { Messages = [] } = await sqs.send(
           new ReceiveMessageCommand({ QueueUrl: queueUrls.output, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
         );
         const now = performance.now();
+        const wallAt = Date.now();
         for (const message of Messages) {
           const completion = parseMessage(completionMessageSchema, message.Body);
           const seen = completions.get(completion.id);
           if (seen) seen.count++;
-          else completions.set(completion.id, { message: completion, at: now, count: 1 });
+          else completions.set(completion.id, { message: completion, at: now, wallAt, count: 1 });
         }
         if (Messages.length > 0) {
           await sqs.send(
@@ -137,13 +141,18 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
 
     const latencies = [...completions.entries()]
       .filter(([id]) => acceptedAt.has(id))
-      .map(([id, c]) => c.at - (acceptedAt.get(id) as number))
+      // A tiny image can finish before its 202 is read: its latency counts as zero.
+      .map(([id, c]) => Math.max(0, c.at - (acceptedAt.get(id) as number)))
       .sort((a, b) => a - b);
     const done = [...completions.values()].filter((c) => c.message.status === "done");
     const workerStages: Record<string, number[]> = {};
-    for (const { message } of done) {
+    for (const { message, wallAt } of done) {
       if (message.status !== "done" || !message.stages) continue;
       for (const [stage, ms] of Object.entries(message.stages)) addSample(workerStages, stage, ms);
+      // completedAt is stamped before the result's put: what follows the put is publishing the
+      // completion and its trip through the queue to us.
+      const publishedMs = wallAt - Date.parse(message.completedAt) - (message.stages.put ?? 0);
+      addSample(workerStages, "completion", Math.max(0, publishedMs));
     }
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);
     const stagesMs = Object.fromEntries(

@@ -27,6 +27,7 @@ describe("load", () => {
     });
     expect(Object.keys(report.stagesMs).sort()).toEqual([
       "binarize",
+      "completion",
       "enqueue",
       "get",
       "put",
