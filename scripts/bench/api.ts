@@ -1,17 +1,11 @@
-// `npm run bench -- api`: uploads per second and latency through the HTTP API, beside the
-// bare PutObject + SendMessage of the same bytes issued with the SDK, in the same run.
-import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { v7 as uuidv7 } from "uuid";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
 import { loadConfig } from "../../infra/config.ts";
-import { inputKey } from "../../infra/image-objects.ts";
 import { startLocalStack } from "../../infra/localstack.ts";
-import { sendInputMessage } from "../../infra/messages.ts";
 import { ensureResources } from "../../infra/resources.ts";
 import { freePort, startNode, waitForHealth } from "./run-pipeline.ts";
 import { samplePng } from "./sample-images.ts";
+import { freshResourceEnv, putAndEnqueue } from "./shared.ts";
 
 const CONCURRENCY = [1, 8, 32];
 const SIZES = [
@@ -49,14 +43,7 @@ async function measure(count: number, concurrency: number, task: () => Promise<v
 export async function benchApi() {
   const base = loadConfig();
   const localstack = await startLocalStack({ ...base.localstack, log: (m) => console.log(`[localstack] ${m}`) });
-  const run = `api${randomBytes(3).toString("hex")}`;
-  const resourceEnv = {
-    INPUT_BUCKET: `${run}-in`,
-    OUTPUT_BUCKET: `${run}-out`,
-    INPUT_QUEUE: `${run}-in.fifo`,
-    OUTPUT_QUEUE: `${run}-out.fifo`,
-    DLQ: `${run}-dlq.fifo`,
-  };
+  const resourceEnv = freshResourceEnv("api");
   const config = { ...loadConfig(resourceEnv), endpointUrl: localstack.endpoint };
   const s3 = createS3Client(config);
   const sqs = createSqsClient(config);
@@ -76,24 +63,7 @@ export async function benchApi() {
           await response.arrayBuffer();
           if (response.status !== 202) throw new Error(`upload answered ${response.status}`);
         };
-        const bare = async () => {
-          const id = uuidv7();
-          const key = inputKey(id, "png");
-          await s3.send(new PutObjectCommand({ Bucket: config.inputBucket, Key: key, Body: png }));
-          await sendInputMessage(sqs, queueUrls.input, {
-            version: 1,
-            id,
-            bucket: config.inputBucket,
-            key,
-            contentType: "image/png",
-            bytes: png.length,
-            width: 1,
-            height: 1,
-            filename: "bench.png",
-            method: "otsu",
-            uploadedAt: new Date().toISOString(),
-          });
-        };
+        const bare = () => putAndEnqueue({ s3, sqs, config, queueUrls }, png);
         for (const concurrency of CONCURRENCY) {
           await measure(Math.min(20, size.requests), concurrency, viaApi); // warm-up
           const sdk = await measure(size.requests, concurrency, bare);

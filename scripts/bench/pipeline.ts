@@ -1,24 +1,16 @@
-// `npm run bench -- pipeline`: the whole pipeline on the embedded LocalStack, swept over
-// client concurrency and worker count, beside its two ceilings measured in the same run: the
-// binarize kernel alone on all cores, and one image's bare S3/SQS journey with no image work.
-// `npm run bench -- load`: 1,000 uploads at concurrency 32 with two workers, accounted for.
-// Both write docs/benchmarks/*.json; pipeline also docs/BENCHMARKS.md and a chart.
-import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, totalmem } from "node:os";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import sharp from "sharp";
-import { v7 as uuidv7 } from "uuid";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
 import { loadConfig } from "../../infra/config.ts";
-import { inputKey, outputKey } from "../../infra/image-objects.ts";
+import { outputKey } from "../../infra/image-objects.ts";
 import { type LocalStack, startLocalStack } from "../../infra/localstack.ts";
-import { BINARIZATION_METHODS, sendInputMessage } from "../../infra/messages.ts";
 import { ensureResources } from "../../infra/resources.ts";
-import { binarize, configureSharpForJobs } from "../../worker/binarize.ts";
 import { type PipelineReport, processStats, runPipeline } from "./run-pipeline.ts";
 import { samplePng } from "./sample-images.ts";
+import { freshResourceEnv, kernelOnAllCores, putAndEnqueue } from "./shared.ts";
 
 const DOCS = new URL("../../docs/", import.meta.url);
 const CONCURRENCY = [1, 8, 32];
@@ -60,40 +52,12 @@ async function measuredRun(localstack: LocalStack, run: Parameters<typeof runPip
   return report;
 }
 
-async function kernelCeiling(images: Uint8Array<ArrayBuffer>[]): Promise<number> {
-  const cores = availableParallelism();
-  configureSharpForJobs(cores);
-  const count = 24;
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: cores }, async () => {
-      while (next < count) {
-        const n = next++;
-        const method = BINARIZATION_METHODS[n % BINARIZATION_METHODS.length];
-        await binarize(images[n % images.length], { method, maxInputPixels: 50_000_000 });
-      }
-    }),
-  );
-  return count / ((performance.now() - started) / 1000);
-}
-
 /**
  * One image's journey with the SDK alone: PutObject, SendMessage, ReceiveMessage, GetObject,
  * PutObject of a result-sized object, SendMessage of the completion, DeleteMessage.
  */
 async function sdkCeiling(endpoint: string, images: Uint8Array<ArrayBuffer>[], concurrency: number): Promise<number> {
-  const run = `c${randomBytes(3).toString("hex")}`;
-  const config = {
-    ...loadConfig({
-      INPUT_BUCKET: `${run}-in`,
-      OUTPUT_BUCKET: `${run}-out`,
-      INPUT_QUEUE: `${run}-in.fifo`,
-      OUTPUT_QUEUE: `${run}-out.fifo`,
-      DLQ: `${run}-dlq.fifo`,
-    }),
-    endpointUrl: endpoint,
-  };
+  const config = { ...loadConfig(freshResourceEnv("journey")), endpointUrl: endpoint };
   const s3 = createS3Client(config);
   const sqs = createSqsClient(config);
   const { queueUrls } = await ensureResources({ s3, sqs }, config);
@@ -106,23 +70,7 @@ async function sdkCeiling(endpoint: string, images: Uint8Array<ArrayBuffer>[], c
     Array.from({ length: concurrency }, async () => {
       while (next < journeys) {
         const n = next++;
-        const id = uuidv7();
-        const key = inputKey(id, "png");
-        const body = images[n % images.length];
-        await s3.send(new PutObjectCommand({ Bucket: config.inputBucket, Key: key, Body: body }));
-        await sendInputMessage(sqs, queueUrls.input, {
-          version: 1,
-          id,
-          bucket: config.inputBucket,
-          key,
-          contentType: "image/png",
-          bytes: body.length,
-          width: 1,
-          height: 1,
-          filename: "x.png",
-          method: "otsu",
-          uploadedAt: new Date().toISOString(),
-        });
+        await putAndEnqueue({ s3, sqs, config, queueUrls }, images[n % images.length]);
         const { Messages = [] } = await sqs.send(
           new ReceiveMessageCommand({ QueueUrl: queueUrls.input, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
         );
@@ -151,7 +99,7 @@ async function sdkCeiling(endpoint: string, images: Uint8Array<ArrayBuffer>[], c
 export async function benchPipeline() {
   const images = await imageMix();
   return withLocalStack(async (localstack) => {
-    const kernel = await kernelCeiling(images);
+    const kernel = await kernelOnAllCores(images);
     const sdk = await sdkCeiling(localstack.endpoint, images, 8);
     const ceiling = Math.min(kernel, sdk);
     console.log(`ceilings: kernel ${kernel.toFixed(2)} images/s, bare S3/SQS journey ${sdk.toFixed(2)}/s`);

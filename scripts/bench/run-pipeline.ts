@@ -2,7 +2,6 @@
 // LocalStack, C clients uploading over HTTP, completion messages read off the queue. Used by
 // `npm run bench -- load|pipeline` and, smaller, by the load test in `npm test`.
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
@@ -12,6 +11,7 @@ import { baseChildEnv, loadConfig } from "../../infra/config.ts";
 import { listKeys, messageCount } from "../../infra/inspect.ts";
 import { type CompletionMessage, completionMessageSchema, parseMessage } from "../../infra/messages.ts";
 import { ensureResources } from "../../infra/resources.ts";
+import { freshResourceEnv } from "./shared.ts";
 
 export interface PipelineRun {
   endpoint: string;
@@ -46,14 +46,9 @@ const percentile = (sorted: number[], q: number) =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
 export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
-  const prefix = `p${randomBytes(3).toString("hex")}`;
   const env = {
     AWS_ENDPOINT_URL: run.endpoint,
-    INPUT_BUCKET: `${prefix}-in`,
-    OUTPUT_BUCKET: `${prefix}-out`,
-    INPUT_QUEUE: `${prefix}-in.fifo`,
-    OUTPUT_QUEUE: `${prefix}-out.fifo`,
-    DLQ: `${prefix}-dlq.fifo`,
+    ...freshResourceEnv("pipeline"),
     LOG_LEVEL: "warn",
     WORKER_METRICS_PORT: "0",
     WORKER_POLL_WAIT_S: "1",

@@ -2,7 +2,6 @@
 // real LocalStack on all cores: images per second and the worker's peak RSS. Beside it, the
 // kernel alone on all cores (binarize in parallel, no S3 or SQS).
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
@@ -14,8 +13,8 @@ import { inputKey } from "../../infra/image-objects.ts";
 import { startLocalStack } from "../../infra/localstack.ts";
 import { BINARIZATION_METHODS, sendInputMessage } from "../../infra/messages.ts";
 import { ensureResources } from "../../infra/resources.ts";
-import { binarize, configureSharpForJobs } from "../../worker/binarize.ts";
 import { samplePng } from "./sample-images.ts";
+import { freshResourceEnv, kernelOnAllCores } from "./shared.ts";
 
 const IMAGES = 200;
 const MEGAPIXELS = 12;
@@ -28,7 +27,7 @@ export async function benchWorkerThroughput() {
     samplePng("photo", MEGAPIXELS, 3),
     samplePng("document", MEGAPIXELS, 4),
   ]);
-  const kernel = await kernelOnAllCores(sources, cores);
+  const kernel = { imagesPerSecond: await kernelOnAllCores(sources) };
   console.log(
     `kernel alone, ${cores} jobs at once: ${kernel.imagesPerSecond.toFixed(2)} images/s (12 MP, methods mixed)`,
   );
@@ -41,34 +40,12 @@ export async function benchWorkerThroughput() {
   return { cores, kernel, pipeline };
 }
 
-async function kernelOnAllCores(sources: Buffer[], cores: number) {
-  configureSharpForJobs(cores);
-  const count = 24;
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: cores }, async () => {
-      while (next < count) {
-        const n = next++;
-        const method = BINARIZATION_METHODS[n % BINARIZATION_METHODS.length];
-        await binarize(sources[n % sources.length], { method, maxInputPixels: 50_000_000 });
-      }
-    }),
-  );
-  return { images: count, imagesPerSecond: count / ((performance.now() - started) / 1000) };
-}
-
 async function workerProcess(sources: Buffer[], cores: number) {
-  const run = `bench${randomBytes(3).toString("hex")}`;
   const base = loadConfig();
   const localstack = await startLocalStack({ ...base.localstack, log: (m) => console.log(`[localstack] ${m}`) });
   const env = {
     AWS_ENDPOINT_URL: localstack.endpoint,
-    INPUT_BUCKET: `${run}-in`,
-    OUTPUT_BUCKET: `${run}-out`,
-    INPUT_QUEUE: `${run}-in.fifo`,
-    OUTPUT_QUEUE: `${run}-out.fifo`,
-    DLQ: `${run}-dlq.fifo`,
+    ...freshResourceEnv("worker"),
     WORKER_CONCURRENCY: String(cores),
     WORKER_POLL_WAIT_S: "1",
     WORKER_METRICS_PORT: "0",
