@@ -1,13 +1,12 @@
 // Builds the HTTP API from its dependencies. It never listens: api/main.ts and the tests do.
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Context, MiddlewareHandler } from "hono";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
-import { secureHeaders } from "hono/secure-headers";
 import { endTime, startTime, timing } from "hono/timing";
 import { v7 as uuidv7 } from "uuid";
 import type { Config } from "../infra/config.ts";
@@ -27,16 +26,10 @@ import {
   storeOriginal,
 } from "./image-store.ts";
 import { createApiMetrics } from "./metrics.ts";
+import { documentUncheckedRoutes } from "./openapi.ts";
 import { mountPage } from "./page.ts";
-import {
-  acceptedSchema,
-  idParamsSchema,
-  imagePageSchema,
-  imageStatusSchema,
-  listQuerySchema,
-  problemContent,
-  uploadOptionsSchema,
-} from "./schemas.ts";
+import { idParamsSchema, imagePageSchema, imageStatusSchema, listQuerySchema, problemContent } from "./schemas.ts";
+import { securityHeaders } from "./security-headers.ts";
 import { readUploadRequest } from "./upload-request.ts";
 import { validateImage } from "./upload-validation.ts";
 
@@ -303,71 +296,4 @@ function streamObject(c: Context, opened: OpenedObject, missing: string): Respon
   if (opened.contentType) headers["Content-Type"] = opened.contentType;
   if (opened.contentLength !== undefined) headers["Content-Length"] = String(opened.contentLength);
   return c.body(opened.body, 200, headers);
-}
-
-/**
- * Routes whose handlers parse their own input, documented here from the same schemas:
- * uploads (multipart or raw body, parsed by readUploadRequest with uploadOptionsSchema),
- * and the plain endpoints.
- */
-function documentUncheckedRoutes(app: OpenAPIHono<Env>): void {
-  const uploadBody = {
-    content: {
-      "multipart/form-data": {
-        schema: uploadOptionsSchema.extend({
-          image: z.string().openapi({ format: "binary", description: "The image: PNG, JPEG or WebP" }),
-        }),
-      },
-      "image/png": { schema: { type: "string" as const, format: "binary" } },
-      "image/jpeg": { schema: { type: "string" as const, format: "binary" } },
-      "image/webp": { schema: { type: "string" as const, format: "binary" } },
-    },
-  };
-  const uploadResponses = {
-    202: { description: "Stored and queued", content: { "application/json": { schema: acceptedSchema } } },
-    400: { description: "Malformed request: a field is missing or wrong", content: problemContent },
-    401: { description: "API token missing or wrong (when API_TOKEN is set)", content: problemContent },
-    413: { description: "Larger than MAX_UPLOAD_BYTES", content: problemContent },
-    415: { description: "Not a PNG, JPEG or WebP image", content: problemContent },
-    422: { description: "Damaged, truncated, or over MAX_INPUT_PIXELS", content: problemContent },
-    503: { description: "Storage or queue unavailable", content: problemContent },
-  };
-  for (const path of ["/api/images", "/upload"]) {
-    app.openAPIRegistry.registerPath({
-      method: "post",
-      path,
-      summary: path === "/upload" ? "Upload (the original Flask pipeline's route)" : "Upload an image",
-      request: { body: uploadBody, query: uploadOptionsSchema },
-      responses: uploadResponses,
-    });
-  }
-  const plain = (path: string, summary: string, responses: Record<number, { description: string }>) =>
-    app.openAPIRegistry.registerPath({ method: "get", path, summary, responses });
-  plain("/healthz", "Alive", { 200: { description: "Alive" } });
-  plain("/readyz", "S3 and SQS reachable and resources present", {
-    200: { description: "Ready" },
-    503: { description: "Not ready" },
-  });
-  plain("/metrics", "Prometheus metrics", { 200: { description: "Prometheus text format" } });
-  plain("/openapi.json", "This document", { 200: { description: "OpenAPI 3.1" } });
-  plain("/docs", "Interactive documentation", { 200: { description: "HTML" } });
-  plain("/", "The web page: upload, watch, compare, gallery", { 200: { description: "HTML" } });
-}
-
-const STRICT_CSP = {
-  defaultSrc: ["'self'"],
-  imgSrc: ["'self'", "blob:", "data:"],
-  objectSrc: ["'none'"],
-  baseUri: ["'none'"],
-  frameAncestors: ["'none'"],
-  formAction: ["'self'"],
-};
-
-/** Strict headers everywhere; /docs alone allows the inline styles Swagger UI sets. */
-function securityHeaders(): MiddlewareHandler {
-  const strict = secureHeaders({ contentSecurityPolicy: STRICT_CSP, crossOriginResourcePolicy: "same-origin" });
-  const docs = secureHeaders({
-    contentSecurityPolicy: { ...STRICT_CSP, styleSrc: ["'self'", "'unsafe-inline'"] },
-  });
-  return (c, next) => (c.req.path === "/docs" || c.req.path.startsWith("/docs/") ? docs(c, next) : strict(c, next));
 }

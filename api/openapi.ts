@@ -1,0 +1,54 @@
+// The parts of /openapi.json that no route definition carries: uploads, whose handler parses
+// its own body (with the same option schema documented here), and the plain endpoints.
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { acceptedSchema, problemContent, uploadOptionsSchema } from "./schemas.ts";
+
+/**
+ * Routes whose handlers parse their own input, documented here from the same schemas:
+ * uploads (multipart or raw body, parsed by readUploadRequest with uploadOptionsSchema),
+ * and the plain endpoints.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any OpenAPIHono app, whatever its variables
+export function documentUncheckedRoutes(app: OpenAPIHono<any>): void {
+  const uploadBody = {
+    content: {
+      "multipart/form-data": {
+        schema: uploadOptionsSchema.extend({
+          image: z.string().openapi({ format: "binary", description: "The image: PNG, JPEG or WebP" }),
+        }),
+      },
+      "image/png": { schema: { type: "string" as const, format: "binary" } },
+      "image/jpeg": { schema: { type: "string" as const, format: "binary" } },
+      "image/webp": { schema: { type: "string" as const, format: "binary" } },
+    },
+  };
+  const uploadResponses = {
+    202: { description: "Stored and queued", content: { "application/json": { schema: acceptedSchema } } },
+    400: { description: "Malformed request: a field is missing or wrong", content: problemContent },
+    401: { description: "API token missing or wrong (when API_TOKEN is set)", content: problemContent },
+    413: { description: "Larger than MAX_UPLOAD_BYTES", content: problemContent },
+    415: { description: "Not a PNG, JPEG or WebP image", content: problemContent },
+    422: { description: "Damaged, truncated, or over MAX_INPUT_PIXELS", content: problemContent },
+    503: { description: "Storage or queue unavailable", content: problemContent },
+  };
+  for (const path of ["/api/images", "/upload"]) {
+    app.openAPIRegistry.registerPath({
+      method: "post",
+      path,
+      summary: path === "/upload" ? "Upload (the original Flask pipeline's route)" : "Upload an image",
+      request: { body: uploadBody, query: uploadOptionsSchema },
+      responses: uploadResponses,
+    });
+  }
+  const plain = (path: string, summary: string, responses: Record<number, { description: string }>) =>
+    app.openAPIRegistry.registerPath({ method: "get", path, summary, responses });
+  plain("/healthz", "Alive", { 200: { description: "Alive" } });
+  plain("/readyz", "S3 and SQS reachable and resources present", {
+    200: { description: "Ready" },
+    503: { description: "Not ready" },
+  });
+  plain("/metrics", "Prometheus metrics", { 200: { description: "Prometheus text format" } });
+  plain("/openapi.json", "This document", { 200: { description: "OpenAPI 3.1" } });
+  plain("/docs", "Interactive documentation", { 200: { description: "HTML" } });
+  plain("/", "The web page: upload, watch, compare, gallery", { 200: { description: "HTML" } });
+}
