@@ -3,7 +3,7 @@ import { createS3Client, createSqsClient } from "../infra/aws-clients.ts";
 import { loadConfig } from "../infra/config.ts";
 import { onShutdownSignal, runMain } from "../infra/lifecycle.ts";
 import { createLogger } from "../infra/logger.ts";
-import { resolveQueueUrls } from "../infra/resources.ts";
+import { waitForQueueUrls } from "../infra/resources.ts";
 import { createApp } from "./app.ts";
 import { serveApp } from "./serve.ts";
 
@@ -12,7 +12,9 @@ runMain(async () => {
   const logger = createLogger(config, "api");
   const s3 = createS3Client(config);
   const sqs = createSqsClient(config);
-  const queueUrls = await resolveQueueUrls(sqs, config);
+  const queueUrls = await waitForQueueUrls(sqs, config, {
+    onRetry: (error, inMs) => logger.warn({ err: error, retryInMs: inMs }, "SQS not reachable yet; retrying"),
+  });
   const server = await serveApp(createApp({ config, s3, sqs, queueUrls, logger }), config);
   logger.info({ url: server.url }, "api listening");
   onShutdownSignal(async (signal) => {

@@ -1,12 +1,13 @@
 // Start-up and shutdown for the entry points: one clean message for a start-up failure,
 // and one orderly shutdown on SIGINT/SIGTERM whatever else is running.
 import { ConfigError } from "./config.ts";
-import { ResourceConflictError } from "./resources.ts";
+import { MissingResourceError, ResourceConflictError } from "./resources.ts";
 
 /** Runs an entry point; a configuration or resource error prints its message (no stack) and exits 1. */
 export function runMain(main: () => Promise<void>): void {
   main().catch((error: unknown) => {
-    const known = error instanceof ConfigError || error instanceof ResourceConflictError;
+    const known =
+      error instanceof ConfigError || error instanceof ResourceConflictError || error instanceof MissingResourceError;
     console.error(known ? (error as Error).message : error);
     process.exit(1);
   });

@@ -135,15 +135,43 @@ export async function findUnavailableResources(
   return checks.filter((_, i) => results[i].status === "rejected").map((c) => c.name);
 }
 
+export class MissingResourceError extends Error {
+  override name = "MissingResourceError";
+}
+
 /** Looks up the queue URLs without creating anything; fails if a queue is missing. */
 export async function resolveQueueUrls(sqs: SQSClient, config: Config): Promise<QueueUrls> {
   const urls: Partial<QueueUrls> = {};
   for (const queue of queueDefinitions(config)) {
     const url = await findQueueUrl(sqs, queue.name);
-    if (url === undefined) throw new Error(`Queue ${queue.name} does not exist; run \`npm run setup\` first`);
+    if (url === undefined) {
+      throw new MissingResourceError(`Queue ${queue.name} does not exist; run \`npm run setup\` first`);
+    }
     urls[queue.role] = url;
   }
   return urls as QueueUrls;
+}
+
+/**
+ * resolveQueueUrls for a process starting up: while SQS cannot be reached (it may be starting
+ * too, or briefly away) it retries with backoff for up to `timeoutMs`, instead of exiting; a
+ * queue that does not exist fails at once, since waiting will not create it.
+ */
+export async function waitForQueueUrls(
+  sqs: SQSClient,
+  config: Config,
+  { timeoutMs = 60_000, onRetry }: { timeoutMs?: number; onRetry?: (error: unknown, inMs: number) => void } = {},
+): Promise<QueueUrls> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+    try {
+      return await resolveQueueUrls(sqs, config);
+    } catch (error) {
+      if (error instanceof MissingResourceError || Date.now() + delay > deadline) throw error;
+      onRetry?.(error, delay);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 async function ensureBucket(s3: S3Client, bucket: string, region: string): Promise<ResourceReport["action"]> {

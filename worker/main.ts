@@ -3,7 +3,7 @@ import { createS3Client, createSqsClient } from "../infra/aws-clients.ts";
 import { loadConfig } from "../infra/config.ts";
 import { onShutdownSignal, runMain } from "../infra/lifecycle.ts";
 import { createLogger } from "../infra/logger.ts";
-import { resolveQueueUrls } from "../infra/resources.ts";
+import { waitForQueueUrls } from "../infra/resources.ts";
 import { configureSharpForJobs } from "./binarize.ts";
 import { createWorker } from "./consumer.ts";
 import { createWorkerMetrics, serveWorkerMetrics } from "./metrics.ts";
@@ -13,7 +13,9 @@ runMain(async () => {
   const logger = createLogger(config, "worker");
   const s3 = createS3Client(config);
   const sqs = createSqsClient(config);
-  const queueUrls = await resolveQueueUrls(sqs, config);
+  const queueUrls = await waitForQueueUrls(sqs, config, {
+    onRetry: (error, inMs) => logger.warn({ err: error, retryInMs: inMs }, "SQS not reachable yet; retrying"),
+  });
   configureSharpForJobs(config.workerConcurrency);
   const metrics = createWorkerMetrics();
   const metricsServer = await serveWorkerMetrics(metrics, { host: config.host, port: config.workerMetricsPort });

@@ -57,7 +57,6 @@ describe("faults", () => {
       const before = await Promise.all(Array.from({ length: 24 }, (_, n) => uploadTo(api.url, n)));
       expect(before.map((r) => r.status)).toEqual(Array(24).fill(202));
 
-      // Cut once the worker is up and working (a worker that cannot reach SQS at start exits).
       await expect
         .poll(async () => (await listKeys(env.s3, env.config.outputBucket)).length, { timeout: 30_000, interval: 20 })
         .toBeGreaterThan(0);
@@ -87,6 +86,31 @@ describe("faults", () => {
       await proxy.close();
       await workerProxy.close();
     }
+  });
+
+  it("a worker started while SQS is unreachable waits for it, then works; a missing queue stops it at once", async () => {
+    const env = await createTestEnvironment({ LOG_LEVEL: "warn" });
+    const proxy = await startTcpProxy(new URL(inject("awsEndpoint")));
+    proxy.cut();
+    const worker = startScript("worker/main.ts", { ...baseChildEnv(), ...env.env, AWS_ENDPOINT_URL: proxy.url });
+    try {
+      await worker.waitFor(/SQS not reachable yet; retrying/, 15_000);
+      expect(worker.child.exitCode).toBeNull();
+      proxy.restore();
+      const api = createApp(env);
+      const form = new FormData();
+      form.set("image", new File([await image(1)], "late.png"));
+      const { id } = await (await api.request("/api/images", { method: "POST", body: form })).json();
+      expect((await waitForCompletions(env.sqs, env.queueUrls.output, [id], 30_000)).get(id)?.status).toBe("done");
+    } finally {
+      if (worker.child.exitCode === null) worker.interrupt();
+      await worker.exited;
+      await proxy.close();
+    }
+
+    const lost = startScript("worker/main.ts", { ...baseChildEnv(), ...env.env, INPUT_QUEUE: "never-created.fifo" });
+    expect(await lost.exited).toBe(1);
+    expect(lost.output()).toContain("Queue never-created.fifo does not exist; run `npm run setup` first");
   });
 
   it("a worker killed under load: after a restart every accepted image is done exactly once", async () => {
