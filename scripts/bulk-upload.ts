@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
+import { forEachInParallel } from "./in-parallel.ts";
 
 const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".webp"]);
 const POLL_MS = { first: 250, max: 3000 };
@@ -69,7 +70,8 @@ export async function bulkUpload(options: BulkUploadOptions, progress: Progress)
   };
 
   let uploaded = 0;
-  await inParallel(files, options.concurrency, async (file) => {
+  await forEachInParallel(files.length, options.concurrency, async (index) => {
+    const file = files[index];
     const bytes = await readFile(file);
     // The server is part of the key: the same file sent to another deployment is new there.
     const key = `${options.baseUrl} ${createHash("sha256").update(bytes).digest("hex")}`;
@@ -87,8 +89,8 @@ export async function bulkUpload(options: BulkUploadOptions, progress: Progress)
   if (options.wait) {
     const waiting = outcomes.filter((o) => o.upload !== "refused");
     let settled = 0;
-    await inParallel(waiting, options.concurrency, async (outcome) => {
-      await waitAndDownload(outcome, options);
+    await forEachInParallel(waiting.length, options.concurrency, async (index) => {
+      await waitAndDownload(waiting[index], options);
       progress("wait", ++settled, waiting.length);
     });
   }
@@ -157,15 +159,6 @@ function outputPathFor(file: string, options: BulkUploadOptions): string {
   const root = options.paths.map((p) => resolve(p)).find((p) => file.startsWith(`${p}/`));
   const below = root ? relative(root, file) : basename(file);
   return join(options.outDir as string, `${below.slice(0, below.length - extname(below).length)}.png`);
-}
-
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await work(items[next++]);
-    }),
-  );
 }
 
 async function readManifest(path: string): Promise<Manifest> {

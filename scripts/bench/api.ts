@@ -3,6 +3,7 @@ import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
 import { loadConfig } from "../../infra/config.ts";
 import { startLocalStack } from "../../infra/localstack.ts";
 import { ensureResources } from "../../infra/resources.ts";
+import { forEachInParallel } from "../in-parallel.ts";
 import { freePort, startNode, waitForHealth } from "./run-pipeline.ts";
 import { samplePng } from "./sample-images.ts";
 import { freshResourceEnv, putAndEnqueue } from "./shared.ts";
@@ -22,18 +23,12 @@ interface Run {
 /** Runs `task` `count` times, `concurrency` at once; throughput and latency percentiles. */
 async function measure(count: number, concurrency: number, task: () => Promise<void>): Promise<Run> {
   const latencies: number[] = [];
-  let next = 0;
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        next++;
-        const t = performance.now();
-        await task();
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
+  await forEachInParallel(count, concurrency, async () => {
+    const t = performance.now();
+    await task();
+    latencies.push(performance.now() - t);
+  });
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];

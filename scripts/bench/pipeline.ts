@@ -8,6 +8,7 @@ import { loadConfig } from "../../infra/config.ts";
 import { outputKey } from "../../infra/image-objects.ts";
 import { type LocalStack, startLocalStack } from "../../infra/localstack.ts";
 import { ensureResources } from "../../infra/resources.ts";
+import { forEachInParallel } from "../in-parallel.ts";
 import { type PipelineReport, processStats, runPipeline } from "./run-pipeline.ts";
 import { samplePng } from "./sample-images.ts";
 import { freshResourceEnv, kernelOnAllCores, putAndEnqueue } from "./shared.ts";
@@ -63,36 +64,30 @@ async function sdkCeiling(endpoint: string, images: Uint8Array<ArrayBuffer>[], c
   const { queueUrls } = await ensureResources({ s3, sqs }, config);
   const result = new Uint8Array(40 * 1024);
   const journeys = 96;
-  let next = 0;
   let completed = 0;
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < journeys) {
-        const n = next++;
-        await putAndEnqueue({ s3, sqs, config, queueUrls }, images[n % images.length]);
-        const { Messages = [] } = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queueUrls.input, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
-        );
-        for (const message of Messages) {
-          const job = JSON.parse(message.Body ?? "{}");
-          const object = await s3.send(new GetObjectCommand({ Bucket: job.bucket, Key: job.key }));
-          await object.Body?.transformToByteArray();
-          await s3.send(new PutObjectCommand({ Bucket: config.outputBucket, Key: outputKey(job.id), Body: result }));
-          await sqs.send(
-            new SendMessageCommand({
-              QueueUrl: queueUrls.output,
-              MessageBody: "{}",
-              MessageGroupId: job.id,
-              MessageDeduplicationId: job.id,
-            }),
-          );
-          await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrls.input, ReceiptHandle: message.ReceiptHandle }));
-          completed++;
-        }
-      }
-    }),
-  );
+  await forEachInParallel(journeys, concurrency, async (n) => {
+    await putAndEnqueue({ s3, sqs, config, queueUrls }, images[n % images.length]);
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrls.input, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
+    );
+    for (const message of Messages) {
+      const job = JSON.parse(message.Body ?? "{}");
+      const object = await s3.send(new GetObjectCommand({ Bucket: job.bucket, Key: job.key }));
+      await object.Body?.transformToByteArray();
+      await s3.send(new PutObjectCommand({ Bucket: config.outputBucket, Key: outputKey(job.id), Body: result }));
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrls.output,
+          MessageBody: "{}",
+          MessageGroupId: job.id,
+          MessageDeduplicationId: job.id,
+        }),
+      );
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrls.input, ReceiptHandle: message.ReceiptHandle }));
+      completed++;
+    }
+  });
   return completed / ((performance.now() - started) / 1000);
 }
 

@@ -11,6 +11,7 @@ import { baseChildEnv, loadConfig } from "../../infra/config.ts";
 import { listKeys, messageCount } from "../../infra/inspect.ts";
 import { type CompletionMessage, completionMessageSchema, parseMessage } from "../../infra/messages.ts";
 import { ensureResources } from "../../infra/resources.ts";
+import { forEachInParallel } from "../in-parallel.ts";
 import { freshResourceEnv } from "./shared.ts";
 
 export interface PipelineRun {
@@ -70,27 +71,21 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
     const statusCounts: Record<string, number> = {};
     const started = performance.now();
 
-    let next = 0;
-    const uploading = Promise.all(
-      Array.from({ length: run.concurrency }, async () => {
-        while (next < run.uploads) {
-          const n = next++;
-          const form = new FormData();
-          form.set("image", new File([run.images[n % run.images.length]], `${n}.png`));
-          const response = await fetch(`${baseUrl}/api/images`, { method: "POST", body: form }).catch(() => undefined);
-          const status = String(response?.status ?? "no answer");
-          statusCounts[status] = (statusCounts[status] ?? 0) + 1;
-          if (response?.status === 202) {
-            acceptedAt.set((await response.json()).id, performance.now());
-            for (const [stage, ms] of parseServerTiming(response.headers.get("server-timing"))) {
-              addSample(apiStages, stage, ms);
-            }
-          } else {
-            await response?.arrayBuffer();
-          }
+    const uploading = forEachInParallel(run.uploads, run.concurrency, async (n) => {
+      const form = new FormData();
+      form.set("image", new File([run.images[n % run.images.length]], `${n}.png`));
+      const response = await fetch(`${baseUrl}/api/images`, { method: "POST", body: form }).catch(() => undefined);
+      const status = String(response?.status ?? "no answer");
+      statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+      if (response?.status === 202) {
+        acceptedAt.set((await response.json()).id, performance.now());
+        for (const [stage, ms] of parseServerTiming(response.headers.get("server-timing"))) {
+          addSample(apiStages, stage, ms);
         }
-      }),
-    );
+      } else {
+        await response?.arrayBuffer();
+      }
+    });
 
     const completions = new Map<string, { message: CompletionMessage; at: number; wallAt: number; count: number }>();
     let uploadsFinished = false;

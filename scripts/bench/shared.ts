@@ -9,6 +9,7 @@ import { inputKey } from "../../infra/image-objects.ts";
 import { BINARIZATION_METHODS, sendInputMessage } from "../../infra/messages.ts";
 import type { QueueUrls } from "../../infra/resources.ts";
 import { binarize, configureSharpForJobs } from "../../worker/binarize.ts";
+import { forEachInParallel } from "../in-parallel.ts";
 
 /** Environment naming a fresh set of buckets and queues, so runs never see each other's messages. */
 export function freshResourceEnv(label: string): Record<string, string> {
@@ -26,17 +27,11 @@ export function freshResourceEnv(label: string): Record<string, string> {
 export async function kernelOnAllCores(images: Uint8Array[], count = 24): Promise<number> {
   const cores = availableParallelism();
   configureSharpForJobs(cores);
-  let next = 0;
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: cores }, async () => {
-      while (next < count) {
-        const n = next++;
-        const method = BINARIZATION_METHODS[n % BINARIZATION_METHODS.length];
-        await binarize(images[n % images.length], { method, maxInputPixels: 50_000_000 });
-      }
-    }),
-  );
+  await forEachInParallel(count, cores, async (n) => {
+    const method = BINARIZATION_METHODS[n % BINARIZATION_METHODS.length];
+    await binarize(images[n % images.length], { method, maxInputPixels: 50_000_000 });
+  });
   return count / ((performance.now() - started) / 1000);
 }
 

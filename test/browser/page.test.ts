@@ -2,12 +2,9 @@
 import { mkdir } from "node:fs/promises";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../api/app.ts";
-import { type RunningServer, serveApp } from "../../api/serve.ts";
 import { samplePng } from "../../scripts/bench/sample-images.ts";
-import { createWorker, type Worker } from "../../worker/consumer.ts";
-import { createTestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
+import { type Stack, startStack } from "../support/stack.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 // Without the background-networking flags Chromium keeps dialling out of a closed network.
@@ -21,23 +18,18 @@ const CHROMIUM_FLAGS = [
 ];
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
 
-let server: RunningServer;
-let worker: Worker;
+let stack: Stack;
 let browser: Browser;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  const env = await createTestEnvironment();
-  server = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
-  worker = createWorker(env);
-  worker.start();
+  stack = await startStack();
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
 });
 
 afterAll(async () => {
   await browser?.close();
-  await worker?.stop();
-  await server?.close();
+  await stack?.stop();
 });
 
 async function openPage(width = 1280): Promise<Page> {
@@ -50,7 +42,7 @@ async function openPage(width = 1280): Promise<Page> {
     problems.push(`a script opened a ${dialog.type()} dialog: ${dialog.message()}`);
     void dialog.dismiss();
   });
-  await page.goto(server.url);
+  await page.goto(stack.url);
   return page;
 }
 

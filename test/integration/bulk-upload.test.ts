@@ -3,23 +3,16 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../api/app.ts";
-import { type RunningServer, serveApp } from "../../api/serve.ts";
 import { baseChildEnv } from "../../infra/config.ts";
-import { createWorker, type Worker } from "../../worker/consumer.ts";
-import { createTestEnvironment } from "../support/environment.ts";
 import { greyPixels, makePng } from "../support/images.ts";
 import { startScript } from "../support/processes.ts";
+import { type Stack, startStack } from "../support/stack.ts";
 
-let server: RunningServer;
-let worker: Worker;
+let stack: Stack;
 let work: string;
 
 beforeAll(async () => {
-  const env = await createTestEnvironment();
-  server = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
-  worker = createWorker(env);
-  worker.start();
+  stack = await startStack();
   work = await mkdtemp(join(tmpdir(), "bitonal-bulk-"));
   await mkdir(join(work, "in", "chapter-2"), { recursive: true });
   for (const [n, name] of ["a.png", "b.png", "chapter-2/a.png", "chapter-2/c.png"].entries()) {
@@ -29,8 +22,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await worker?.stop();
-  await server?.close();
+  await stack?.stop();
 });
 
 function runUpload(args: string[]) {
@@ -41,7 +33,7 @@ describe("npm run upload", () => {
   it("walks a folder, uploads, waits, downloads, and on a re-run skips what it sent", async () => {
     const manifest = join(work, "manifest.json");
     const out = join(work, "out");
-    const args = ["--url", server.url, "--manifest", manifest, "--concurrency", "3", "--wait", "--out", out];
+    const args = ["--url", stack.url, "--manifest", manifest, "--concurrency", "3", "--wait", "--out", out];
     const first = runUpload([join(work, "in"), ...args]);
     expect(await first.exited).toBe(0);
     expect(first.output()).toMatch(
@@ -67,7 +59,7 @@ describe("npm run upload", () => {
     const run = runUpload([
       bad,
       "--url",
-      server.url,
+      stack.url,
       "--manifest",
       join(work, "manifest-bad.json"),
       "--method",

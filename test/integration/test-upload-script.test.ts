@@ -6,29 +6,21 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../api/app.ts";
-import { type RunningServer, serveApp } from "../../api/serve.ts";
 import { baseChildEnv } from "../../infra/config.ts";
-import { createWorker, type Worker } from "../../worker/consumer.ts";
-import { createTestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
+import { type Stack, startStack } from "../support/stack.ts";
 
 const run = promisify(execFile);
-let server: RunningServer;
-let worker: Worker;
+let stack: Stack;
 let dir: string;
 
 beforeAll(async () => {
-  const env = await createTestEnvironment();
-  server = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
-  worker = createWorker(env);
-  worker.start();
+  stack = await startStack();
   dir = await mkdtemp(join(tmpdir(), "bitonal-upload-"));
 });
 
 afterAll(async () => {
-  await worker?.stop();
-  await server?.close();
+  await stack?.stop();
 });
 
 const script = (...args: string[]) =>
@@ -36,7 +28,7 @@ const script = (...args: string[]) =>
 
 describe("scripts/test_upload.sh", () => {
   it("uploads its own sample, waits, downloads and checks the result", async () => {
-    const { stdout } = await script("", server.url);
+    const { stdout } = await script("", stack.url);
     expect(stdout).toMatch(/^id\s+[0-9a-f-]{36}$/m);
     expect(stdout).toMatch(/^size\s+24x16, \d+ bytes$/m);
     expect(stdout).toMatch(/^total\s+\d+ ms$/m);
@@ -45,7 +37,7 @@ describe("scripts/test_upload.sh", () => {
   it("uploads a given PNG and a JPEG", async () => {
     const png = join(dir, "ramp.png");
     await writeFile(png, await makePng(50, 40, (x, y) => [(x * 5 + y) % 256]));
-    expect((await script(png, server.url)).stdout).toMatch(/^size\s+50x40,/m);
+    expect((await script(png, stack.url)).stdout).toMatch(/^size\s+50x40,/m);
     const jpeg = join(dir, "photo.jpg");
     await writeFile(
       jpeg,
@@ -53,13 +45,13 @@ describe("scripts/test_upload.sh", () => {
         .jpeg()
         .toBuffer(),
     );
-    expect((await script(jpeg, server.url)).stdout).toMatch(/^size\s+30x20,/m);
+    expect((await script(jpeg, stack.url)).stdout).toMatch(/^size\s+30x20,/m);
   });
 
   it("fails with the API's reason for a refused upload", async () => {
     const text = join(dir, "notes.png");
     await writeFile(text, "not an image\n");
-    const error = await script(text, server.url).catch((e) => e);
+    const error = await script(text, stack.url).catch((e) => e);
     expect(error.code).toBe(1);
     expect(error.stderr).toMatch(/upload refused with HTTP 415: Expected a PNG, JPEG or WebP image/);
   });
