@@ -9,6 +9,7 @@ import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { endTime, startTime, timing } from "hono/timing";
 import { v7 as uuidv7 } from "uuid";
+import { poolUsage } from "../infra/aws-clients.ts";
 import type { Config } from "../infra/config.ts";
 import { outputKey } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
@@ -59,7 +60,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       throw new AppError("bad-request", `\`${issue.path.join(".") || "request"}\` ${issue.message}.`);
     },
   });
-  const metrics = createApiMetrics();
+  const metrics = createApiMetrics(() => ({ s3: poolUsage(s3), sqs: poolUsage(sqs) }));
   app.onError(errorHandler(logger));
   app.notFound((c) => problemJson(c, "not-found", `No route for ${c.req.method} ${c.req.path}.`));
 
@@ -89,6 +90,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     c.body(await metrics.registry.metrics(), 200, { "Content-Type": metrics.registry.contentType }),
   );
   app.get("/readyz", async (c) => {
+    // A pool with every socket taken and requests queued for one fails every call after its
+    // connection timeout, while the resources themselves look fine: report it as what it is.
+    const saturated = saturatedPools({ S3: s3, SQS: sqs });
+    if (saturated.length > 0) return problemJson(c, "service-unavailable", `Saturated: ${saturated.join("; ")}.`);
     const unavailable = await findUnavailableResources({ s3, sqs }, config, queueUrls);
     if (unavailable.length > 0)
       return problemJson(c, "service-unavailable", `Not reachable: ${unavailable.join(", ")}.`);
@@ -239,9 +244,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       c.set("imageId", id);
       const key = await unavailableOnError(() => findOriginalKey(store, id));
       if (!key) throw new AppError("not-found", `No image with id ${id}.`);
-      const opened = await unavailableOnError(() =>
-        openObject(store, config.inputBucket, key, c.req.header("if-none-match")),
-      );
+      const opened = await unavailableOnError(() => openObject(store, config.inputBucket, key, readOptions(c)));
       return streamObject(c, opened, `The original of ${id} is not stored.`);
     },
   );
@@ -258,7 +261,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       const { id } = c.req.valid("param");
       c.set("imageId", id);
       const opened = await unavailableOnError(() =>
-        openObject(store, config.outputBucket, outputKey(id), c.req.header("if-none-match")),
+        openObject(store, config.outputBucket, outputKey(id), readOptions(c)),
       );
       return streamObject(c, opened, `Image ${id} is not processed (yet).`);
     },
@@ -275,6 +278,22 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   return app;
 }
 
+// A full pool is normal for a moment under load (one listing fans out to dozens of S3 calls);
+// a full pool that has given no socket back for this long is stuck, and no call will succeed.
+const POOL_STALL_MS = 3_000;
+
+function saturatedPools(clients: Record<string, S3Client | SQSClient>): string[] {
+  return Object.entries(clients).flatMap(([name, client]) => {
+    const { inUse, waiting, maxSockets, msSinceRelease } = poolUsage(client);
+    return inUse >= maxSockets && waiting > 0 && msSinceRelease > POOL_STALL_MS
+      ? [
+          `${name} connection pool (${inUse} of ${maxSockets} sockets in use, ${waiting} requests waiting, ` +
+            `none given back for ${Math.round(msSinceRelease / 1000)} s)`,
+        ]
+      : [];
+  });
+}
+
 function links(id: string) {
   const self = `/api/images/${id}`;
   return { self, original: `${self}/original`, processed: `${self}/processed` };
@@ -288,6 +307,11 @@ async function unavailableOnError<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+// Hono answers HEAD with the GET route and drops the body; the route must know, to open none.
+function readOptions(c: Context) {
+  return { ifNoneMatch: c.req.header("if-none-match"), headOnly: c.req.method === "HEAD" };
+}
+
 function streamObject(c: Context, opened: OpenedObject, missing: string): Response {
   if (opened.state === "missing") throw new AppError("not-found", missing);
   const headers: Record<string, string> = { "Cache-Control": IMMUTABLE };
@@ -295,5 +319,5 @@ function streamObject(c: Context, opened: OpenedObject, missing: string): Respon
   if (opened.state === "not-modified") return c.body(null, 304, headers);
   if (opened.contentType) headers["Content-Type"] = opened.contentType;
   if (opened.contentLength !== undefined) headers["Content-Length"] = String(opened.contentLength);
-  return c.body(opened.body, 200, headers);
+  return opened.body ? c.body(opened.body, 200, headers) : c.body(null, 200, headers);
 }

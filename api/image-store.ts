@@ -3,8 +3,10 @@
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
+  NotFound,
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
@@ -97,35 +99,52 @@ export type OpenedObject =
   | { state: "not-modified"; etag: string | undefined }
   | {
       state: "found";
-      body: ReadableStream;
+      /** Absent for a HEAD request: no body was opened, so none can be left unread. */
+      body: ReadableStream | undefined;
       contentType: string | undefined;
       contentLength: number | undefined;
       etag: string | undefined;
     };
 
-/** Opens an object as a stream, never buffering it; honours If-None-Match through S3 itself. */
+/**
+ * Opens an object as a stream, never buffering it; honours If-None-Match through S3 itself.
+ * With `headOnly` it asks for the headers alone (HeadObject): a GetObject whose body is never
+ * read keeps its socket out of the SDK's pool, and a storm of HEADs would drain that pool.
+ */
 export async function openObject(
   { s3 }: Deps,
   bucket: string,
   key: string,
-  ifNoneMatch: string | undefined,
+  { ifNoneMatch, headOnly }: { ifNoneMatch: string | undefined; headOnly: boolean },
 ): Promise<OpenedObject> {
+  const request = { Bucket: bucket, Key: key, IfNoneMatch: ifNoneMatch };
   try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: ifNoneMatch }));
+    if (headOnly) {
+      const head = await s3.send(new HeadObjectCommand(request));
+      return found(undefined, head);
+    }
+    const object = await s3.send(new GetObjectCommand(request));
     if (!object.Body) return { state: "missing" };
-    return {
-      state: "found",
-      body: object.Body.transformToWebStream(),
-      contentType: object.ContentType,
-      contentLength: object.ContentLength,
-      etag: object.ETag,
-    };
+    return found(object.Body.transformToWebStream(), object);
   } catch (error) {
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 304) return { state: "not-modified", etag: ifNoneMatch };
-    if (error instanceof NoSuchKey || status === 404) return { state: "missing" };
+    if (error instanceof NoSuchKey || error instanceof NotFound || status === 404) return { state: "missing" };
     throw error;
   }
+}
+
+function found(
+  body: ReadableStream | undefined,
+  headers: { ContentType?: string; ContentLength?: number; ETag?: string },
+): OpenedObject {
+  return {
+    state: "found",
+    body,
+    contentType: headers.ContentType,
+    contentLength: headers.ContentLength,
+    etag: headers.ETag,
+  };
 }
 
 /** A page of image ids, newest first, and the cursor of the next page (undefined at the end). */

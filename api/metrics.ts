@@ -1,16 +1,33 @@
 // Prometheus metrics of the API: requests by route and status, latency, uploads by outcome.
 import type { MiddlewareHandler } from "hono";
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { PoolUsage } from "../infra/aws-clients.ts";
 
 export interface ApiMetrics {
   registry: Registry;
   middleware: MiddlewareHandler;
 }
 
-/** A registry of its own per app, so that several apps in one process (tests) never collide. */
-export function createApiMetrics(): ApiMetrics {
+/**
+ * A registry of its own per app, so that several apps in one process (tests) never collide.
+ * `pools` reads the S3 and SQS connection pools at each scrape.
+ */
+export function createApiMetrics(pools: () => Record<string, PoolUsage>): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: "bitonal_aws_sockets",
+    help: "Sockets of the S3 and SQS clients: in use (a request or an unread body holds each), idle in the pool, and requests waiting for one",
+    labelNames: ["client", "state"],
+    registers: [registry],
+    collect() {
+      for (const [client, usage] of Object.entries(pools())) {
+        this.set({ client, state: "in_use" }, usage.inUse);
+        this.set({ client, state: "idle" }, usage.idle);
+        this.set({ client, state: "waiting" }, usage.waiting);
+      }
+    },
+  });
   const requests = new Counter({
     name: "bitonal_http_requests_total",
     help: "HTTP requests by method, route and status code",

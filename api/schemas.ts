@@ -21,7 +21,10 @@ export const uploadOptionsSchema = z.object({
 });
 
 export const idParamsSchema = z.object({
-  id: imageIdSchema.openapi({ param: { name: "id", in: "path" }, example: "019a9b6e-2f1c-7d3a-9b1e-0c4f6a8e2d10" }),
+  // UUIDs are case-insensitive (RFC 9562); keys, links and messages use the lower-case form.
+  id: imageIdSchema
+    .transform((id) => id.toLowerCase())
+    .openapi({ param: { name: "id", in: "path" }, example: "019a9b6e-2f1c-7d3a-9b1e-0c4f6a8e2d10" }),
 });
 
 export const listQuerySchema = z.object({

@@ -168,7 +168,8 @@ describe("accepted uploads", () => {
     const { env, app } = await setup();
     const response = await app.request("/api/images", {
       method: "POST",
-      body: form(await png(), {}, "../../etc/evil\u0007name.png"),
+      // (Control bytes in a part header are a 400: see hostile-clients.test.ts.)
+      body: form(await png(), {}, "../../etc/evil\u202Ename.png"),
     });
     const { id } = await response.json();
     expect((await (await app.request(`/api/images/${id}`)).json()).filename).toBe("evilname.png");

@@ -1,0 +1,99 @@
+// Streams a multipart/form-data upload through busboy: one image file, a few short text fields,
+// bytes counted as they arrive. Every way a body can be malformed is a client error (400).
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import busboy from "busboy";
+import { AppError } from "./errors.ts";
+
+export interface MultipartUpload {
+  image: { bytes: Buffer; filename: string };
+  fields: Record<string, string>;
+}
+
+// Room for the few option fields a client may send; anything past it is a malformed request.
+const LIMITS = { fields: 16, fieldSize: 1024, parts: 32, headerPairs: 16 } as const;
+
+/** Reads the one file in field `imageField` and every text field; rejects with an AppError. */
+export async function readMultipart(
+  body: ReadableStream<Uint8Array> | null,
+  contentType: string,
+  { imageField, maxFileBytes }: { imageField: string; maxFileBytes: number },
+): Promise<MultipartUpload> {
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({
+      headers: { "content-type": contentType },
+      // One byte past the limit is enough to know it is too large.
+      limits: { ...LIMITS, fileSize: maxFileBytes },
+      // Browsers send file names as raw UTF-8 in `filename="…"`, not Latin-1.
+      defParamCharset: "utf8",
+    });
+  } catch {
+    throw new AppError("bad-request", "The multipart Content-Type has no boundary parameter.");
+  }
+
+  let image: MultipartUpload["image"] | undefined;
+  const fields: Record<string, string> = {};
+  const fail = (error: AppError) => parser.destroy(error);
+
+  parser.on("file", (name, stream, info) => {
+    // A file stream fails with the parser's own error, which the pipeline below reports.
+    stream.on("error", () => {});
+    if (name !== imageField) {
+      stream.resume();
+      fail(new AppError("bad-request", `Only field \`${imageField}\` may hold a file; \`${name}\` must be text.`));
+      return;
+    }
+    if (image) {
+      stream.resume();
+      fail(new AppError("bad-request", `Field \`${imageField}\` must hold exactly one file.`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    const entry = { bytes: Buffer.alloc(0), filename: info.filename ?? "" };
+    image = entry;
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("limit", () =>
+      fail(new AppError("payload-too-large", `The upload is larger than ${maxFileBytes} bytes.`)),
+    );
+    // One copy, at the end: the file as one buffer, no Blob or ArrayBuffer in between.
+    stream.on("end", () => {
+      entry.bytes = Buffer.concat(chunks);
+    });
+  });
+  parser.on("field", (name, value, info) => {
+    if (name === imageField) fail(new AppError("bad-request", `Field \`${imageField}\` must be a file, not text.`));
+    else if (name in fields) fail(new AppError("bad-request", `Field \`${name}\` is given more than once.`));
+    else if (info.valueTruncated)
+      fail(new AppError("bad-request", `Field \`${name}\` is longer than ${LIMITS.fieldSize} bytes.`));
+    else fields[name] = value;
+  });
+  for (const limit of ["partsLimit", "fieldsLimit"] as const) {
+    parser.on(limit, () =>
+      fail(new AppError("bad-request", `The multipart body has more than ${LIMITS.parts} parts.`)),
+    );
+  }
+
+  try {
+    await pipeline(
+      body ? Readable.fromWeb(body as import("node:stream/web").ReadableStream) : Readable.from([]),
+      parser,
+    );
+  } catch (error) {
+    throw error instanceof AppError ? error : malformed(error);
+  }
+  if (!image) throw new AppError("bad-request", `Field \`${imageField}\` with the image file is missing.`);
+  return { image, fields };
+}
+
+// busboy's messages, said in the client's terms.
+function malformed(error: unknown): AppError {
+  const message = error instanceof Error ? error.message : "";
+  const detail =
+    message === "Unexpected end of form" || message === "Unexpected end of file"
+      ? "The multipart body ends before its closing boundary."
+      : message === "Malformed part header"
+        ? "A part header of the multipart body is malformed (control characters are not allowed in a header) or larger than 16 KiB."
+        : "The multipart body could not be read to its end.";
+  return new AppError("bad-request", detail, { cause: error });
+}

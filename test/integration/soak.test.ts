@@ -1,0 +1,24 @@
+// The hostile-client soak, short: 10 s of HEAD storms, abandoned downloads, trickled, malformed
+// and oversize bodies beside normal traffic. Catches: any leak that leaves S3 sockets checked
+// out (the HEAD outage), any 5xx a client can cause, and an accepted image that never completes.
+import { describe, expect, inject, it } from "vitest";
+import { printSoak, runSoak } from "../../scripts/bench/soak.ts";
+
+describe("soak", () => {
+  it("10 s of hostile clients: no 5xx, every 202 done, pools and descriptors back, readyz 200", async () => {
+    const report = await runSoak({ endpoint: inject("awsEndpoint"), seconds: 10 });
+    printSoak(report);
+    expect(report.serverErrors).toBe(0);
+    expect(report.notDone).toEqual([]);
+    expect(report.accepted).toBeGreaterThan(20);
+    expect(report.requests["HEAD storm"]).toBeGreaterThan(5);
+    expect(report.readyzAfter).toBe(200);
+    expect(report.sockets.after).toMatchObject({ inUse: 0, waiting: 0 });
+    // Descriptors: what the soak left open beyond the baseline is at most the pools' idle
+    // keep-alive sockets (kept for reuse) and a few of the runtime's own.
+    const extraIdle = Math.max(0, report.sockets.after.idle - report.sockets.before.idle);
+    expect(report.fds.after).toBeLessThanOrEqual(report.fds.before + extraIdle + 5);
+    expect(report.uploadMs.after).toBeLessThan(Math.max(1_000, report.uploadMs.before * 5));
+    expect(report.rssMiB.peak).toBeLessThan(1_024);
+  }, 240_000);
+});
