@@ -44,6 +44,8 @@ export function errorHandler(logger: Logger) {
     const log: Logger = c.get("log") ?? logger;
     if (error instanceof AppError) {
       if (error.status >= 500) log.warn({ err: error.cause ?? error, path: c.req.path }, error.message);
+      // The rest of a too-large body is never read: close the connection rather than drain it.
+      if (error.type === "payload-too-large") c.header("Connection", "close");
       return problemJson(c, error.type, error.message);
     }
     // Middleware that answers for itself (bearer auth) has already built a problem response.

@@ -1,7 +1,6 @@
 // Streams a multipart/form-data upload through busboy: one image file, a few short text fields,
 // bytes counted as they arrive. Every way a body can be malformed is a client error (400).
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import busboy from "busboy";
 import { AppError } from "./errors.ts";
 
@@ -13,11 +12,15 @@ export interface MultipartUpload {
 // Room for the few option fields a client may send; anything past it is a malformed request.
 const LIMITS = { fields: 16, fieldSize: 1024, parts: 32, headerPairs: 16 } as const;
 
-/** Reads the one file in field `imageField` and every text field; rejects with an AppError. */
+/**
+ * Reads the one file in field `imageField` and every text field from `body`; rejects with an
+ * AppError. On a refusal it stops reading and leaves `body` as it is (never destroys it: that
+ * would also end the socket the answer goes out on).
+ */
 export async function readMultipart(
-  body: ReadableStream<Uint8Array> | null,
+  body: Readable,
   contentType: string,
-  { imageField, maxFileBytes }: { imageField: string; maxFileBytes: number },
+  { imageField, maxFileBytes, maxBodyBytes }: { imageField: string; maxFileBytes: number; maxBodyBytes: number },
 ): Promise<MultipartUpload> {
   let parser: busboy.Busboy;
   try {
@@ -74,12 +77,26 @@ export async function readMultipart(
     );
   }
 
+  // Bytes are counted before busboy sees them: it bounds what it keeps, not what it skips
+  // (an endless preamble would otherwise be read for ever).
+  let received = 0;
+  const counted = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > maxBodyBytes)
+      fail(new AppError("payload-too-large", `The upload is larger than ${maxFileBytes} bytes.`));
+  };
   try {
-    await pipeline(
-      body ? Readable.fromWeb(body as import("node:stream/web").ReadableStream) : Readable.from([]),
-      parser,
-    );
+    await new Promise<void>((resolve, reject) => {
+      parser.once("close", resolve);
+      parser.once("error", reject);
+      body.once("error", reject);
+      body.on("data", counted);
+      body.pipe(parser);
+    });
   } catch (error) {
+    body.unpipe(parser);
+    body.off("data", counted);
+    body.pause();
     throw error instanceof AppError ? error : malformed(error);
   }
   if (!image) throw new AppError("bad-request", `Field \`${imageField}\` with the image file is missing.`);

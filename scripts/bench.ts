@@ -3,6 +3,7 @@
 import { runMain } from "../infra/lifecycle.ts";
 import { benchApi } from "./bench/api.ts";
 import { benchBinarizeKernel } from "./bench/binarize.ts";
+import { benchCost } from "./bench/cost.ts";
 import { benchLoad, benchPipeline } from "./bench/pipeline.ts";
 import { benchSoak } from "./bench/soak.ts";
 import { benchWorkerThroughput } from "./bench/worker-throughput.ts";
@@ -13,6 +14,7 @@ const BENCHMARKS: Record<string, (options: string[]) => Promise<unknown>> = {
   load: benchLoad,
   binarize: async () => ({ kernel: await benchBinarizeKernel(), allCores: await benchWorkerThroughput() }),
   soak: benchSoak,
+  cost: benchCost,
 };
 
 runMain(async () => {

@@ -94,7 +94,10 @@ async function decodeLuma(
     if (/pixel limit/i.test(message)) {
       throw new ImageError("too-many-pixels", `image has more than ${maxInputPixels} pixels`);
     }
-    throw new ImageError("undecodable", `image cannot be decoded: ${message}`);
+    throw new ImageError(
+      "undecodable",
+      `The image's pixel data is damaged and cannot be decoded, though the file looked whole at upload (${message.trim()}).`,
+    );
   }
 
   const { data, info } = decoded;

@@ -137,7 +137,7 @@ export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker
     const started = performance.now();
     const elapsed = () => (performance.now() - started) / 1000;
     try {
-      const completion = await handle(job, deps);
+      const completion = await handle(job, deps, { receiveCount });
       observer?.settled(completion.status, job.method, elapsed());
     } catch (error) {
       observer?.settled("retried", job.method, elapsed());

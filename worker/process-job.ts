@@ -36,7 +36,11 @@ class PermanentJobError extends Error {
  * and the completion message both exist when this resolves, so the caller may delete the
  * input message. Transient errors (S3, SQS) are thrown for SQS to redeliver.
  */
-export async function processJob(job: InputMessage, deps: JobDeps): Promise<CompletionMessage> {
+export async function processJob(
+  job: InputMessage,
+  deps: JobDeps,
+  { receiveCount }: { receiveCount: number } = { receiveCount: 2 },
+): Promise<CompletionMessage> {
   const { config, s3, sqs, queueUrls, logger } = deps;
   const started = performance.now();
   const stages: Record<string, number> = { queue: Math.max(0, Date.now() - Date.parse(job.uploadedAt)) };
@@ -53,7 +57,9 @@ export async function processJob(job: InputMessage, deps: JobDeps): Promise<Comp
 
   // A redelivered message (a worker died after its effects, before its delete) republishes
   // the stored result instead of redoing the work: one output, no conflicting completion.
-  const stored = await storedCompletion(s3, config, job);
+  // On a message's first receive no worker can have stored anything yet, so the two reads
+  // that look (HEAD of the result, GET of a failure record) are skipped.
+  const stored = receiveCount > 1 ? await storedCompletion(s3, config, job) : undefined;
   if (stored) {
     await sendCompletionMessage(sqs, queueUrls.output, stored);
     log.info({ status: stored.status }, "already processed; completion republished");

@@ -1,5 +1,6 @@
 // The HTTP surface against the real LocalStack: every refusal, and that a refusal leaves nothing.
 import { request as httpRequest } from "node:http";
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../api/app.ts";
 import { serveApp } from "../../api/serve.ts";
@@ -38,6 +39,12 @@ async function expectProblem(response: Response, status: number, type: string) {
 
 const UNKNOWN_ID = "01900000-0000-7000-8000-000000000000";
 const png = () => makePng(40, 30, (x, y) => [(x * 6 + y) % 256, 90, 200]);
+const noisy = () =>
+  sharp(Buffer.from(Array.from({ length: 90 * 60 * 3 }, (_, i) => (i * 7919 + (i >> 7)) % 256)), {
+    raw: { width: 90, height: 60, channels: 3 },
+  });
+const jpeg = async () => new Uint8Array(await noisy().jpeg().toBuffer());
+const webp = async () => new Uint8Array(await noisy().webp().toBuffer());
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 describe("refusals leave nothing behind", () => {
@@ -67,6 +74,20 @@ describe("refusals leave nothing behind", () => {
       body: form(whole.slice(0, whole.length - 40)),
     });
     await expectProblem(response, 422, "unprocessable-image");
+    await expectNothingStored(env);
+  });
+
+  // Checked from the container alone (no decode in the API): lengths, CRCs, end markers.
+  it.each([
+    ["a JPEG cut before its end-of-image marker", async () => (await jpeg()).subarray(0, -300), /no end-of-image/],
+    ["a JPEG of markers only, no scan", async () => Uint8Array.of(0xff, 0xd8, 0xff, 0xd9), /before any image data/],
+    ["a WebP cut short of its RIFF size", async () => (await webp()).subarray(0, -100), /cut short/],
+    ["a PNG without IEND", async () => (await png()).subarray(0, -12), /no IEND/],
+  ])("422 for %s, with the reason", async (_, make, reason) => {
+    const { env, app } = await setup();
+    const response = await app.request("/api/images", { method: "POST", body: form(new Uint8Array(await make())) });
+    const problem = await expectProblem(response, 422, "unprocessable-image");
+    expect(problem.detail).toMatch(reason);
     await expectNothingStored(env);
   });
 

@@ -1,5 +1,7 @@
 // An upload travels the whole pipeline: API → S3 + SQS → worker → S3 + completion message.
+import { crc32 } from "node:zlib";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../api/app.ts";
 import { outputKey } from "../../infra/image-objects.ts";
@@ -75,4 +77,47 @@ describe("the pipeline", () => {
     const malformed = await app.request("/api/images/..%2F..%2Fetc%2Fpasswd");
     expect(malformed.status).toBe(400);
   });
+
+  // The API checks structure, not pixels (one decode per image, in the worker): a file whose
+  // container is whole but whose compressed pixels are damaged is accepted, then ends as
+  // `failed` with code `undecodable`, and the status says so in words.
+  it.each([
+    ["a PNG whose deflate stream is damaged under a correct CRC", damagedDeflatePng],
+    ["a WebP whose VP8L bitstream is damaged inside an intact RIFF", damagedBitstreamWebp],
+  ])("%s: 202, then failed/undecodable", async (_, make) => {
+    const response = await upload(await make(), "damaged");
+    expect(response.status).toBe(202);
+    const { id } = await response.json();
+    const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
+    expect(completion).toMatchObject({ status: "failed", error: { code: "undecodable" } });
+    const status = await (await app.request(`/api/images/${id}`)).json();
+    expect(status).toMatchObject({ status: "failed", error: { code: "undecodable" } });
+    expect(status.error.message).toMatch(/damaged and cannot be decoded, though the file looked whole at upload/);
+  });
 });
+
+/** A PNG whose IDAT bytes are overwritten, its CRC then recomputed so the chunk looks intact. */
+async function damagedDeflatePng(): Promise<Uint8Array<ArrayBuffer>> {
+  const png = Buffer.from(await makePng(200, 150, (x, y) => [(x * 7 + y) % 256, (y * 5) % 256, 60]));
+  let offset = 8;
+  while (png.toString("latin1", offset + 4, offset + 8) !== "IDAT") offset += 12 + png.readUInt32BE(offset);
+  const length = png.readUInt32BE(offset);
+  png.fill(0xff, offset + 8 + 2, offset + 8 + Math.min(length, 400)); // after the zlib header
+  png.writeUInt32BE(crc32(png.subarray(offset + 4, offset + 8 + length)), offset + 8 + length);
+  return new Uint8Array(png);
+}
+
+/** A lossless WebP whose bitstream is overwritten; the RIFF and chunk sizes stay right. */
+async function damagedBitstreamWebp(): Promise<Uint8Array<ArrayBuffer>> {
+  const raw = Buffer.alloc(200 * 150 * 3);
+  for (let i = 0, state = 1; i < raw.length; i++) {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    raw[i] = state >>> 24;
+  }
+  const webp = await sharp(raw, { raw: { width: 200, height: 150, channels: 3 } })
+    .webp({ lossless: true })
+    .toBuffer();
+  const chunk = webp.indexOf("VP8L");
+  webp.fill(0xa5, chunk + 8 + 5, Math.min(webp.length, chunk + 8 + 400)); // past the 5-byte VP8L header (size, flags)
+  return new Uint8Array(webp);
+}

@@ -1,6 +1,6 @@
 // The worker against the real LocalStack: methods, poison, retries and the DLQ, redelivery.
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../api/app.ts";
@@ -140,7 +140,11 @@ describe("redelivery", () => {
 
     // Past S3's one-second LastModified resolution, so a rewrite of the output would show.
     await new Promise((r) => setTimeout(r, 1100));
-    // The same job again, as SQS would hand it out after a worker died before its delete.
+    // The same job again, as SQS would hand it out after a worker died before its delete: a
+    // second receive of one message (the worker looks for a stored result only then, since
+    // on a first receive nothing can be stored yet). The worker waits while the test makes
+    // that first receive itself.
+    await worker.stop();
     const key = (await listKeys(env.s3, env.config.inputBucket)).find((k) => k.startsWith(id)) as string;
     await env.sqs.send(
       new SendMessageCommand({
@@ -162,6 +166,12 @@ describe("redelivery", () => {
         MessageDeduplicationId: `${id}-again`,
       }),
     );
+    const firstReceive = await env.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: env.queueUrls.input, VisibilityTimeout: 0, WaitTimeSeconds: 5 }),
+    );
+    expect(firstReceive.Messages).toHaveLength(1);
+    worker = createWorker(env, { observer: metrics });
+    worker.start();
     await expect.poll(() => messageCount(env.sqs, env.queueUrls.input), { timeout: 15_000 }).toBe(0);
     const after = await env.s3.send(new HeadObjectCommand({ Bucket: env.config.outputBucket, Key: outputKey(id) }));
     expect(after.ETag).toBe(before.ETag);
