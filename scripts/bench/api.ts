@@ -4,7 +4,7 @@ import { loadConfig } from "../../infra/config.ts";
 import { startLocalStack } from "../../infra/localstack.ts";
 import { ensureResources } from "../../infra/resources.ts";
 import { forEachInParallel } from "../in-parallel.ts";
-import { freePort, startNode, waitForHealth } from "./run-pipeline.ts";
+import { freePort, processStats, startNode, waitForHealth } from "./run-pipeline.ts";
 import { samplePng } from "./sample-images.ts";
 import { freshResourceEnv, putAndEnqueue } from "./shared.ts";
 
@@ -73,6 +73,7 @@ export async function benchApi() {
           );
         }
       }
+      results.push(await peakRssWithLargeUploads(server));
     } finally {
       await server.close();
     }
@@ -82,7 +83,30 @@ export async function benchApi() {
   return results;
 }
 
-async function startApiProcess(env: Record<string, string>): Promise<{ url: string; close(): Promise<void> }> {
+// Near the 20 MiB upload limit, 32 at once: what the API holds in memory for a burst of them.
+const LARGE_UPLOAD = { megapixels: 9.2, concurrency: 32, count: 64 };
+
+async function peakRssWithLargeUploads(server: { url: string; pid: number }) {
+  const png = new Uint8Array(await samplePng("photo", LARGE_UPLOAD.megapixels, 7));
+  let accepted = 0;
+  await forEachInParallel(LARGE_UPLOAD.count, LARGE_UPLOAD.concurrency, async () => {
+    const form = new FormData();
+    form.set("image", new File([png], "large.png", { type: "image/png" }));
+    const response = await fetch(`${server.url}/api/images`, { method: "POST", body: form });
+    await response.arrayBuffer();
+    if (response.status === 202) accepted++;
+  });
+  const { peakRssMiB } = await processStats(server.pid);
+  const mb = (png.length / 1e6).toFixed(1);
+  console.log(
+    `${mb} MB uploads, c=${LARGE_UPLOAD.concurrency}: ${accepted}/${LARGE_UPLOAD.count} accepted, API peak RSS ${peakRssMiB.toFixed(0)} MiB`,
+  );
+  return { largeUploadBytes: png.length, concurrency: LARGE_UPLOAD.concurrency, accepted, peakRssMiB };
+}
+
+async function startApiProcess(
+  env: Record<string, string>,
+): Promise<{ url: string; pid: number; close(): Promise<void> }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // info: a request log line each, as in production
@@ -90,6 +114,7 @@ async function startApiProcess(env: Record<string, string>): Promise<{ url: stri
   await waitForHealth(url, child);
   return {
     url,
+    pid: child.pid as number,
     close: async () => {
       const exited = once(child, "exit");
       child.kill("SIGTERM");
