@@ -7,6 +7,13 @@ export function inputKey(id: string, extension: ImageExtension): string {
   return `${id}.${extension}`;
 }
 
+const EXTENSIONS: ImageExtension[] = ["png", "jpg", "webp"];
+
+/** Whether `key` is the input object of image `id` (a message may name no other). */
+export function isInputKeyOf(id: string, key: string): boolean {
+  return EXTENSIONS.some((extension) => key === inputKey(id, extension));
+}
+
 /** Prefix that finds an image's input object whatever its extension. */
 export function inputKeyPrefix(id: string): string {
   return `${id}.`;

@@ -16,6 +16,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { isInputKeyOf } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
 import { inputMessageSchema, moveToQueue, parseMessage } from "../infra/messages.ts";
 import type { WorkerObserver } from "./metrics.ts";
@@ -130,6 +131,18 @@ export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker
     } catch (error) {
       // Not our contract: no retry can fix it, so it goes to the DLQ for a person to look at.
       logger.error({ err: error, messageId: message.MessageId }, "malformed message moved to the DLQ");
+      await moveToQueue(sqs, queueUrls.deadLetter, message);
+      await deleteMessage(message);
+      return;
+    }
+    // The message says which object to read; only the image's own original in our input
+    // bucket may be read, or anyone who can send to the queue could have the worker copy
+    // another object across a boundary. Like a malformed message, no retry can fix it.
+    if (job.bucket !== config.inputBucket || !isInputKeyOf(job.id, job.key)) {
+      logger.error(
+        { messageId: message.MessageId, id: job.id, bucket: job.bucket, key: job.key },
+        "message names an object that is not the image's own original; moved to the DLQ, nothing read",
+      );
       await moveToQueue(sqs, queueUrls.deadLetter, message);
       await deleteMessage(message);
       return;

@@ -2,7 +2,7 @@
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Config } from "../infra/config.ts";
-import { encodeMetadata, failureKey, outputKey } from "../infra/image-objects.ts";
+import { decodeMetadata, encodeMetadata, failureKey, outputKey } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
 import {
   type CompletionMessage,
@@ -43,7 +43,7 @@ export async function processJob(
 ): Promise<CompletionMessage> {
   const { config, s3, sqs, queueUrls, logger } = deps;
   const started = performance.now();
-  const stages: Record<string, number> = { queue: Math.max(0, Date.now() - Date.parse(job.uploadedAt)) };
+  const stages: Record<string, number> = {};
   const lap = (() => {
     let last = started;
     return (stage: string) => {
@@ -69,8 +69,12 @@ export async function processJob(
   let completion: CompletionMessage;
   try {
     const original = await readOriginal(s3, job, config.maxUploadBytes);
+    // What the output's metadata says comes from the stored original (written by the API),
+    // never from the message: a message is input like any other.
+    const uploadedAt = original.metadata["uploaded-at"] ?? original.lastModified?.toISOString() ?? "";
+    stages.queue = Math.max(0, Date.now() - (Date.parse(uploadedAt) || Date.now()));
     lap("get");
-    const result = await binarize(original, {
+    const result = await binarize(original.bytes, {
       method: job.method,
       threshold: job.threshold,
       maxInputPixels: config.maxInputPixels,
@@ -88,12 +92,12 @@ export async function processJob(
         Body: result.png,
         ContentType: "image/png",
         Metadata: encodeMetadata({
-          filename: job.filename,
+          filename: original.metadata.filename ?? "",
           width: result.width,
           height: result.height,
           method: result.method,
           threshold: result.threshold ?? undefined,
-          "uploaded-at": job.uploadedAt,
+          "uploaded-at": uploadedAt || undefined,
           "completed-at": completedAt,
           "duration-ms": durationMs,
         }),
@@ -116,6 +120,21 @@ export async function processJob(
     };
   } catch (error) {
     if (!(error instanceof PermanentJobError)) throw error;
+    if (error.code === "object-missing") {
+      // The image was deleted while its job waited: publish the outcome, store nothing, so
+      // that nothing of a deleted image is recreated.
+      const gone: CompletionMessage = {
+        version: 1,
+        id: job.id,
+        status: "failed",
+        input,
+        error: { code: error.code, message: error.message },
+        completedAt: new Date().toISOString(),
+      };
+      await sendCompletionMessage(sqs, queueUrls.output, gone);
+      log.info("original is gone (deleted?); nothing stored");
+      return gone;
+    }
     completion = {
       version: 1,
       id: job.id,
@@ -169,7 +188,13 @@ async function storedCompletion(
   });
 }
 
-async function readOriginal(s3: S3Client, job: InputMessage, maxBytes: number): Promise<Uint8Array> {
+interface StoredOriginal {
+  bytes: Uint8Array;
+  metadata: Record<string, string>;
+  lastModified: Date | undefined;
+}
+
+async function readOriginal(s3: S3Client, job: InputMessage, maxBytes: number): Promise<StoredOriginal> {
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: job.bucket, Key: job.key }));
     if (!object.Body) throw new PermanentJobError("object-missing", `s3://${job.bucket}/${job.key} has no body`);
@@ -178,7 +203,11 @@ async function readOriginal(s3: S3Client, job: InputMessage, maxBytes: number): 
       object.Body.transformToWebStream().cancel();
       throw new PermanentJobError("too-large", `s3://${job.bucket}/${job.key} is larger than ${maxBytes} bytes`);
     }
-    return await object.Body.transformToByteArray();
+    return {
+      bytes: await object.Body.transformToByteArray(),
+      metadata: decodeMetadata(object.Metadata),
+      lastModified: object.LastModified,
+    };
   } catch (error) {
     if (error instanceof NoSuchKey) {
       throw new PermanentJobError("object-missing", `s3://${job.bucket}/${job.key} does not exist`);

@@ -1,5 +1,5 @@
 // The worker against the real LocalStack: methods, poison, retries and the DLQ, redelivery.
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +7,7 @@ import { createApp } from "../../api/app.ts";
 import { baseChildEnv } from "../../infra/config.ts";
 import { outputKey } from "../../infra/image-objects.ts";
 import { listKeys, messageCount } from "../../infra/inspect.ts";
+import { sendInputMessage } from "../../infra/messages.ts";
 import { createWorker, type Worker } from "../../worker/consumer.ts";
 import { createWorkerMetrics, serveWorkerMetrics } from "../../worker/metrics.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
@@ -85,10 +86,13 @@ describe("failures", () => {
     expect(completion).toMatchObject({ status: "failed", error: { code: "too-large" } });
   });
 
-  it("an object that is missing: failed with object-missing", async () => {
+  // Catches: a job for a deleted image recreating a failure record (or anything else) for it.
+  it("an object that is missing (a deleted image): failed with object-missing, nothing stored", async () => {
     const { id } = await injectJob(env, undefined);
     const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
     expect(completion).toMatchObject({ status: "failed", error: { code: "object-missing" } });
+    expect((await listKeys(env.s3, env.config.outputBucket)).filter((k) => k.includes(id))).toEqual([]);
+    expect((await app.request(`/api/images/${id}`)).status).toBe(404);
   });
 
   it("a message that breaks the contract goes straight to the DLQ", async () => {
@@ -101,6 +105,59 @@ describe("failures", () => {
       }),
     );
     await expect.poll(() => messageCount(env.sqs, env.queueUrls.deadLetter), { timeout: 15_000 }).toBe(1);
+  });
+});
+
+describe("messages are untrusted input", () => {
+  const outputsOf = async (id: string) =>
+    (await listKeys(env.s3, env.config.outputBucket)).filter((key) => key.includes(id));
+
+  // Catches: the worker reading whatever bucket and key a message names.
+  it.each([
+    ["another bucket", async () => ({ bucket: `${env.config.inputBucket}-someone-else`, key: "secret.png" })],
+    [
+      "a key in the input bucket that is not the image's own",
+      async () => ({ bucket: env.config.inputBucket, key: "not-an-id/secret.png" }),
+    ],
+    ["another image's original", async () => ({ bucket: env.config.inputBucket, key: `${uuidv7()}.png` })],
+  ])("a message naming %s goes to the DLQ; nothing is read or written", async (_, target) => {
+    const { bucket, key } = await target();
+    await env.s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await makePng(12, 12, () => [40]) }));
+    const deadBefore = await messageCount(env.sqs, env.queueUrls.deadLetter);
+    const id = uuidv7();
+    await sendInputMessage(env.sqs, env.queueUrls.input, {
+      version: 1,
+      id,
+      bucket,
+      key,
+      contentType: "image/png",
+      bytes: 100,
+      width: 12,
+      height: 12,
+      filename: "secret.png",
+      method: "otsu",
+      uploadedAt: new Date().toISOString(),
+    });
+    await expect.poll(() => messageCount(env.sqs, env.queueUrls.deadLetter), { timeout: 15_000 }).toBe(deadBefore + 1);
+    expect(await outputsOf(id)).toEqual([]);
+    expect((await app.request(`/api/images/${id}/processed`)).status).toBe(404);
+  });
+
+  // Catches: output metadata (and so the status) taken from what a message claims.
+  it("the filename, size and upload time come from the stored original, not from the message", async () => {
+    const job = await injectJob(env, await makePng(30, 20, (x) => [x * 8]), {
+      filename: "a-lie\u202Egnp.exe",
+      width: 9999,
+      height: 1,
+      uploadedAt: "2001-01-01T00:00:00.000Z",
+    });
+    const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [job.id])).get(job.id);
+    expect(completion).toMatchObject({ status: "done", width: 30, height: 20 });
+    const status = await (await app.request(`/api/images/${job.id}`)).json();
+    expect(status.filename).not.toContain("a-lie");
+    expect(status.createdAt).not.toBe("2001-01-01T00:00:00.000Z");
+    expect([status.width, status.height]).toEqual([30, 20]);
   });
 });
 
