@@ -2,7 +2,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
@@ -17,6 +17,7 @@ import { findUnavailableResources, type QueueUrls } from "../infra/resources.ts"
 import { mountDocs } from "./docs.ts";
 import { AppError, errorHandler, problemJson } from "./errors.ts";
 import {
+  deleteImage,
   deleteStored,
   findOriginalKey,
   listImageIds,
@@ -24,12 +25,14 @@ import {
   openObject,
   readImageStatus,
   storeOriginal,
+  uuidV7Time,
 } from "./image-store.ts";
 import { createApiMetrics } from "./metrics.ts";
 import { documentUncheckedRoutes } from "./openapi.ts";
 import { mountPage } from "./page.ts";
 import { idParamsSchema, imagePageSchema, imageStatusSchema, listQuerySchema, problemContent } from "./schemas.ts";
 import { securityHeaders } from "./security-headers.ts";
+import { createLinkSigner } from "./signed-links.ts";
 import { readUploadRequest } from "./upload-request.ts";
 import { validateImage } from "./upload-validation.ts";
 
@@ -44,7 +47,10 @@ export interface AppDeps {
 type Env = { Variables: { requestId: string; log: Logger; acceptedBytes: number; imageId: string } };
 
 // Ids are keys and never reused, so what is stored under one never changes.
-const IMMUTABLE = "public, max-age=31536000, immutable";
+const IMMUTABLE = "max-age=31536000, immutable";
+// How long a signed link to an image lasts (one to two of these: see createLinkSigner).
+const SIGNED_LINK_LIFETIME_S = 3600;
+const IMAGE_BYTES_PATH = /^\/api\/images\/[^/]+\/(original|processed)$/;
 
 export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   const { config, s3, sqs, queueUrls, logger } = deps;
@@ -97,7 +103,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     return c.json({ status: "ready" });
   });
 
-  const requireToken = config.apiToken
+  const requireToken: MiddlewareHandler = config.apiToken
     ? bearerAuth({
         token: config.apiToken,
         noAuthenticationHeader: {
@@ -109,6 +115,25 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
         },
       })
     : async (_: Context, next: () => Promise<void>) => next();
+  // With a token, reads need the same right as writes: every /api route wants the token, and
+  // an image's bytes also accept a signed link (what <img> tags and shared links carry).
+  const signer = config.apiToken ? createLinkSigner(config.apiToken, SIGNED_LINK_LIFETIME_S) : undefined;
+  app.use("/api/*", async (c, next) => {
+    const signedRead =
+      signer &&
+      (c.req.method === "GET" || c.req.method === "HEAD") &&
+      IMAGE_BYTES_PATH.test(c.req.path) &&
+      signer.verify(c.req.path, c.req.query("expires"), c.req.query("sig"));
+    return signedRead ? next() : requireToken(c, next);
+  });
+  const links = (id: string) => {
+    const self = `/api/images/${id}`;
+    const grant = (path: string) => (signer ? signer.sign(path) : path);
+    return { self, original: grant(`${self}/original`), processed: grant(`${self}/processed`) };
+  };
+  // Private images are not for shared caches.
+  const cacheControl = config.apiToken ? `private, ${IMMUTABLE}` : `public, ${IMMUTABLE}`;
+
   const acceptUpload = async (c: Context<Env>) => {
     startTime(c, "validate");
     const request = await readUploadRequest(c, config.maxUploadBytes);
@@ -116,7 +141,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     endTime(c, "validate");
     const id = uuidv7();
     c.set("imageId", id);
-    const uploadedAt = new Date().toISOString();
+    // The id's own timestamp, so that the listing marker's key can be found from the id alone.
+    const uploadedAt = new Date(uuidV7Time(id) as number).toISOString();
     startTime(c, "s3put");
     const keys = await storeOriginal(store, { id, ...image, ...request, uploadedAt }).catch((error) => {
       throw new AppError("service-unavailable", "The image could not be stored; try again.", { cause: error });
@@ -152,7 +178,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     c.header("Location", self);
     return c.json({ id, status: "queued", links: links(id) }, 202);
   };
-  app.post("/api/images", requireToken, acceptUpload);
+  app.post("/api/images", acceptUpload);
   // The original Flask pipeline's route, kept so its clients and test_upload.sh keep working.
   app.post("/upload", requireToken, acceptUpload);
 
@@ -207,6 +233,28 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     },
   );
 
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/images/{id}",
+      summary: "Delete an image: its original, every result, its failure record and its listing entry",
+      request: { params: idParamsSchema },
+      responses: {
+        204: { description: "Deleted, or there was nothing to delete" },
+        400: { description: "Malformed id", content: problemContent },
+        401: { description: "Missing or wrong API token", content: problemContent },
+        503: { description: "Storage unavailable", content: problemContent },
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      c.set("imageId", id);
+      await unavailableOnError(() => deleteImage(store, id));
+      c.var.log.info({ id }, "image deleted");
+      return c.body(null, 204);
+    },
+  );
+
   const imageBytes = (which: string) =>
     ({
       200: {
@@ -233,7 +281,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       const key = await unavailableOnError(() => findOriginalKey(store, id));
       if (!key) throw new AppError("not-found", `No image with id ${id}.`);
       const opened = await unavailableOnError(() => openObject(store, config.inputBucket, key, readOptions(c)));
-      return streamObject(c, opened, `The original of ${id} is not stored.`);
+      return streamObject(c, opened, `The original of ${id} is not stored.`, cacheControl);
     },
   );
 
@@ -251,7 +299,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       const opened = await unavailableOnError(() =>
         openObject(store, config.outputBucket, outputKey(id), readOptions(c)),
       );
-      return streamObject(c, opened, `Image ${id} is not processed (yet).`);
+      return streamObject(c, opened, `Image ${id} is not processed (yet).`, cacheControl);
     },
   );
 
@@ -282,11 +330,6 @@ function saturatedPools(clients: Record<string, S3Client | SQSClient>): string[]
   });
 }
 
-function links(id: string) {
-  const self = `/api/images/${id}`;
-  return { self, original: `${self}/original`, processed: `${self}/processed` };
-}
-
 async function unavailableOnError<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
@@ -300,9 +343,9 @@ function readOptions(c: Context) {
   return { ifNoneMatch: c.req.header("if-none-match"), headOnly: c.req.method === "HEAD" };
 }
 
-function streamObject(c: Context, opened: OpenedObject, missing: string): Response {
+function streamObject(c: Context, opened: OpenedObject, missing: string, cacheControl: string): Response {
   if (opened.state === "missing") throw new AppError("not-found", missing);
-  const headers: Record<string, string> = { "Cache-Control": IMMUTABLE };
+  const headers: Record<string, string> = { "Cache-Control": cacheControl };
   if (opened.etag) headers.ETag = opened.etag;
   if (opened.state === "not-modified") return c.body(null, 304, headers);
   if (opened.contentType) headers["Content-Type"] = opened.contentType;

@@ -13,12 +13,14 @@ import {
 import type { Config } from "../infra/config.ts";
 import {
   encodeMetadata,
+  failureKey,
   type ImageExtension,
   idFromIndexKey,
   indexKey,
   indexPrefix,
   inputKey,
   inputKeyPrefix,
+  outputKey,
 } from "../infra/image-objects.ts";
 import type { BinarizationMethod } from "../infra/messages.ts";
 import { headObject, readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
@@ -84,6 +86,41 @@ export async function storeOriginal({ s3, config }: Deps, upload: StoredUpload):
 /** Best-effort removal of what storeOriginal wrote (a missing key is not an error in S3). */
 export async function deleteStored({ s3, config }: Deps, keys: string[]): Promise<void> {
   await Promise.all(keys.map((Key) => s3.send(new DeleteObjectCommand({ Bucket: config.inputBucket, Key }))));
+}
+
+/**
+ * Removes everything stored for an image: its original, listing marker, result and failure
+ * record. Idempotent: deleting what is not there is not an error in S3.
+ */
+export async function deleteImage({ s3, config }: Deps, id: string): Promise<void> {
+  const originals = await s3.send(
+    new ListObjectsV2Command({ Bucket: config.inputBucket, Prefix: inputKeyPrefix(id), MaxKeys: 10 }),
+  );
+  const originalKeys = (originals.Contents ?? []).map((o) => o.Key as string);
+  // The marker's key holds the upload time: from the original's metadata while it exists, and
+  // from the id itself (a v7 id is its upload time) once it is gone, so a repeated delete still
+  // finds a marker that a first, interrupted one left behind.
+  const uploadTimes = new Set<number>();
+  const stamped = uuidV7Time(id);
+  if (stamped !== undefined) uploadTimes.add(stamped);
+  for (const key of originalKeys) {
+    const uploadedAt = (await headObject(s3, config.inputBucket, key))?.metadata["uploaded-at"];
+    if (uploadedAt && Number.isFinite(Date.parse(uploadedAt))) uploadTimes.add(Date.parse(uploadedAt));
+  }
+  const markerKeys = [...uploadTimes].map((time) => indexKey(id, time));
+  const remove = (Bucket: string) => (Key: string) => s3.send(new DeleteObjectCommand({ Bucket, Key }));
+  // The original first: a job still queued for it then ends without recreating anything.
+  await Promise.all(originalKeys.map(remove(config.inputBucket)));
+  await Promise.all([
+    ...markerKeys.map(remove(config.inputBucket)),
+    ...[outputKey(id), failureKey(id)].map(remove(config.outputBucket)),
+  ]);
+}
+
+/** The millisecond timestamp in a version-7 UUID (its first 48 bits); undefined for other versions. */
+export function uuidV7Time(id: string): number | undefined {
+  if (id[14] !== "7") return undefined;
+  return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 }
 
 /** The key of an image's original, whatever its extension; undefined when there is none. */

@@ -32,6 +32,10 @@ const envSchema = z.object({
   WORKER_POLL_WAIT_S: integer(0, 20, 20),
   MAX_RECEIVE_COUNT: integer(1, 1000, 5),
   API_TOKEN: optionalString,
+  RETENTION_DAYS: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.coerce.number().int().min(1).max(36_500).optional(),
+  ),
   CORS_ORIGINS: z
     .string()
     .default("")
@@ -74,6 +78,8 @@ export interface Config {
   workerMetricsPort: number;
   maxReceiveCount: number;
   apiToken: string | undefined;
+  /** Days after which S3 expires every stored object (a lifecycle rule set by setup); unset keeps them. */
+  retentionDays: number | undefined;
   /** Origins allowed to call the API from a browser; empty means CORS off. */
   corsOrigins: string[];
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
@@ -120,6 +126,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerMetricsPort: e.WORKER_METRICS_PORT,
     maxReceiveCount: e.MAX_RECEIVE_COUNT,
     apiToken: e.API_TOKEN,
+    retentionDays: e.RETENTION_DAYS,
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,
     localstack: {

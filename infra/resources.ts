@@ -7,6 +7,7 @@ import {
   QueueDoesNotExist,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { ensureRetention } from "./bucket-retention.ts";
 import type { Config } from "./config.ts";
 
 const FOURTEEN_DAYS_S = 14 * 24 * 3600;
@@ -60,9 +61,9 @@ export function bucketNames(config: Config): string[] {
 }
 
 export interface ResourceReport {
-  kind: "bucket" | "queue";
+  kind: "bucket" | "queue" | "retention";
   name: string;
-  action: "created" | "verified";
+  action: "created" | "verified" | "set" | "removed";
 }
 
 export class ResourceConflictError extends Error {
@@ -91,6 +92,8 @@ export async function ensureResources(
   const report: ResourceReport[] = [];
   for (const bucket of bucketNames(config)) {
     report.push({ kind: "bucket", name: bucket, action: await ensureBucket(s3, bucket, config.region) });
+    const retention = await ensureRetention(s3, bucket, config.retentionDays);
+    if (retention !== "unchanged") report.push({ kind: "retention", name: bucket, action: retention });
   }
 
   const urls: Partial<QueueUrls> = {};

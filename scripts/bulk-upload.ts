@@ -90,7 +90,7 @@ export async function bulkUpload(options: BulkUploadOptions, progress: Progress)
     const waiting = outcomes.filter((o) => o.upload !== "refused");
     let settled = 0;
     await forEachInParallel(waiting.length, options.concurrency, async (index) => {
-      await waitAndDownload(waiting[index], options);
+      await waitAndDownload(waiting[index], options, headers);
       progress("wait", ++settled, waiting.length);
     });
   }
@@ -123,11 +123,15 @@ async function uploadOne(
   return { file, id: body.id, upload: "new" };
 }
 
-async function waitAndDownload(outcome: FileOutcome, options: BulkUploadOptions): Promise<void> {
+async function waitAndDownload(
+  outcome: FileOutcome,
+  options: BulkUploadOptions,
+  headers: Record<string, string>,
+): Promise<void> {
   const deadline = Date.now() + options.waitTimeoutMs;
   let delay = POLL_MS.first;
   for (;;) {
-    const response = await fetch(`${options.baseUrl}/api/images/${outcome.id}`).catch(() => undefined);
+    const response = await fetch(`${options.baseUrl}/api/images/${outcome.id}`, { headers }).catch(() => undefined);
     const status = response?.ok ? await response.json() : undefined;
     if (status?.status === "failed") {
       Object.assign(outcome, { result: "failed", reason: status.error?.message ?? "failed" });
@@ -143,7 +147,7 @@ async function waitAndDownload(outcome: FileOutcome, options: BulkUploadOptions)
   }
   outcome.result = "done";
   if (!options.outDir) return;
-  const response = await fetch(`${options.baseUrl}/api/images/${outcome.id}/processed`);
+  const response = await fetch(`${options.baseUrl}/api/images/${outcome.id}/processed`, { headers });
   if (!response.ok) {
     Object.assign(outcome, { result: "failed", reason: `download answered HTTP ${response.status}` });
     return;
@@ -152,6 +156,39 @@ async function waitAndDownload(outcome: FileOutcome, options: BulkUploadOptions)
   await mkdir(dirname(output), { recursive: true });
   await writeFile(output, new Uint8Array(await response.arrayBuffer()));
   outcome.output = output;
+}
+
+export interface DeleteOutcome {
+  deleted: string[];
+  failed: { file: string; reason: string }[];
+}
+
+/**
+ * Deletes from the server every image this manifest says was uploaded to it, and forgets them
+ * (a later upload of the same files sends them again). Files of other servers are kept.
+ */
+export async function bulkDelete(
+  options: Pick<BulkUploadOptions, "baseUrl" | "token" | "concurrency" | "manifestPath">,
+): Promise<DeleteOutcome> {
+  const manifest = await readManifest(options.manifestPath);
+  const headers: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {};
+  const ours = Object.entries(manifest).filter(([key]) => key.startsWith(`${options.baseUrl} `));
+  const outcome: DeleteOutcome = { deleted: [], failed: [] };
+  await forEachInParallel(ours.length, options.concurrency, async (index) => {
+    const [key, { id, file }] = ours[index];
+    const response = await fetch(`${options.baseUrl}/api/images/${id}`, { method: "DELETE", headers }).catch(
+      (error: Error) => error,
+    );
+    if (response instanceof Response && response.status === 204) {
+      delete manifest[key];
+      outcome.deleted.push(file);
+    } else {
+      const reason = response instanceof Response ? `HTTP ${response.status}` : response.message;
+      outcome.failed.push({ file, reason });
+    }
+  });
+  await writeManifest(options.manifestPath, manifest);
+  return outcome;
 }
 
 /** DIR/<path below the folder given>/<name>.png, so that same-named files in subfolders never collide. */

@@ -1,14 +1,16 @@
 // `npm run upload -- <dir|files…> [--concurrency N] [--method otsu|fixed|sauvola]
 //   [--threshold T] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]`
 // Uploads many images through the API with a progress bar; exits 1 if any failed.
+// `npm run upload -- --delete [--url BASE_URL] [--manifest FILE]` deletes what it uploaded.
 import { parseArgs } from "node:util";
 import { loadConfig } from "../infra/config.ts";
 import { runMain } from "../infra/lifecycle.ts";
 import { BINARIZATION_METHODS } from "../infra/messages.ts";
-import { bulkUpload, type FileOutcome } from "./bulk-upload.ts";
+import { bulkDelete, bulkUpload, type FileOutcome } from "./bulk-upload.ts";
 
 const USAGE = `usage: npm run upload -- <dir|files…> [--concurrency N] [--method ${BINARIZATION_METHODS.join("|")}]
-       [--threshold 0-255] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]`;
+       [--threshold 0-255] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]
+       npm run upload -- --delete [--url BASE_URL] [--manifest FILE]   (deletes what the manifest says was uploaded)`;
 
 runMain(async () => {
   const config = loadConfig();
@@ -22,13 +24,27 @@ runMain(async () => {
       out: { type: "string" },
       url: { type: "string", default: `http://${config.host}:${config.port}` },
       manifest: { type: "string", default: ".bitonal-uploads.json" },
+      delete: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
+  const baseUrl = (values.url as string).replace(/\/$/, "");
+  if (values.delete && !values.help) {
+    const { deleted, failed } = await bulkDelete({
+      baseUrl,
+      token: config.apiToken,
+      concurrency: Number(values.concurrency) || 8,
+      manifestPath: values.manifest as string,
+    });
+    console.log(`Deleted ${deleted.length} images from ${baseUrl}; ${failed.length} could not be deleted.`);
+    for (const { file, reason } of failed) console.log(`  not deleted: ${file}: ${reason}`);
+    if (failed.length > 0) process.exit(1);
+    return;
+  }
   const concurrency = Number(values.concurrency);
   const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
   const problems = [
-    positionals.length === 0 && "give at least one folder or file",
+    positionals.length === 0 && "give at least one folder or file (or --delete)",
     !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 256) && "--concurrency must be 1–256",
     values.method && !(BINARIZATION_METHODS as readonly string[]).includes(values.method) && "unknown --method",
     threshold !== undefined &&
@@ -46,7 +62,7 @@ runMain(async () => {
   const outcomes = await bulkUpload(
     {
       paths: positionals,
-      baseUrl: (values.url as string).replace(/\/$/, ""),
+      baseUrl,
       token: config.apiToken,
       concurrency,
       method: values.method,

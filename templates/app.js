@@ -25,6 +25,14 @@ function formatBytes(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
+/** fetch with the API token, when one is set: with API_TOKEN every /api route needs it. */
+function apiFetch(url, init = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = new Headers(init.headers);
+  if (token) headers.set("Authorization", `Bearer ${token}`);
+  return fetch(url, { ...init, headers });
+}
+
 /** The API's problem+json, in plain words. */
 function explainProblem(problem, status) {
   const type = (problem?.type ?? "").split("/").pop();
@@ -53,6 +61,8 @@ const tokenInput = $("#api-token");
 $("#size-limit").textContent = formatBytes(maxUploadBytes);
 tokenInput.value = sessionStorage.getItem(TOKEN_KEY) ?? "";
 tokenInput.addEventListener("input", () => sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim()));
+// A token entered after the page loaded opens the gallery it guards.
+tokenInput.addEventListener("change", () => loadGallery());
 
 form.addEventListener("change", (event) => {
   if (event.target.name === "method") thresholdRow.hidden = form.elements.method.value !== "fixed";
@@ -149,7 +159,7 @@ async function watch(id, card, status, body) {
     delay = Math.min(delay * 1.5, 3000);
     let image;
     try {
-      const response = await fetch(`/api/images/${id}`);
+      const response = await apiFetch(`/api/images/${id}`);
       if (!response.ok) continue;
       image = await response.json();
     } catch {
@@ -176,7 +186,7 @@ async function watch(id, card, status, body) {
 // ---------- a result: side by side, before/after, facts, download ----------
 
 async function blobOf(url) {
-  const response = await fetch(url);
+  const response = await apiFetch(url);
   return response.ok ? response.blob() : undefined;
 }
 
@@ -224,8 +234,42 @@ async function renderResult(image) {
   const downloadName = `${name.replace(/\.[^.]*$/, "")}-bitonal.png`;
   $(".download-row", node).append(
     el("a", { class: "button download", href: processedUrl, download: downloadName, text: "Download PNG" }),
+    deleteControl(image.id, name),
   );
   return node;
+}
+
+/**
+ * "Delete", then an in-page confirmation (no window.confirm: a dialog the page cannot style
+ * or test), then the image is gone from the card, the viewer and the gallery.
+ */
+function deleteControl(id, name) {
+  const wrapper = el("span", { class: "delete-control" });
+  const ask = el("button", { type: "button", class: "quiet delete", text: "Delete" });
+  const confirm = el("button", { type: "button", class: "danger confirm-delete", text: `Delete ${name} for good` });
+  const cancel = el("button", { type: "button", class: "quiet", text: "Keep it" });
+  const message = el("span", { class: "delete-status", role: "status" });
+  const choose = (asking) => {
+    ask.hidden = asking;
+    confirm.hidden = cancel.hidden = !asking;
+  };
+  choose(false);
+  ask.addEventListener("click", () => choose(true));
+  cancel.addEventListener("click", () => choose(false));
+  confirm.addEventListener("click", async () => {
+    confirm.disabled = true;
+    const response = await apiFetch(`/api/images/${id}`, { method: "DELETE" }).catch(() => undefined);
+    if (response?.status !== 204) {
+      confirm.disabled = false;
+      message.textContent = "Could not delete; try again.";
+      return;
+    }
+    document.querySelector(`.upload[data-id="${id}"]`)?.remove();
+    if (viewer.open) viewer.close();
+    loadGallery();
+  });
+  wrapper.append(ask, confirm, cancel, message);
+  return wrapper;
 }
 
 // ---------- the gallery ----------
@@ -239,7 +283,9 @@ async function loadGallery(cursor = null) {
   if (cursor) query.set("cursor", cursor);
   let page;
   try {
-    page = await (await fetch(`/api/images?${query}`)).json();
+    const response = await apiFetch(`/api/images?${query}`);
+    if (!response.ok) return;
+    page = await response.json();
   } catch {
     return;
   }

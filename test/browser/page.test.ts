@@ -1,5 +1,6 @@
 // The web page in a real headless Chromium, against the real API, worker and LocalStack.
 import { mkdir } from "node:fs/promises";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { samplePng } from "../../scripts/bench/sample-images.ts";
@@ -142,6 +143,55 @@ describe("the page", () => {
       await page.locator(".gallery .thumb-name", { hasText: stored }).first().waitFor();
     }
     await page.close();
+  });
+
+  // Catches: a delete that leaves the image in the gallery, or that needs no confirmation.
+  it("deletes an image after an in-page confirmation, and it leaves the gallery", async () => {
+    const page = await openPage();
+    await page.setInputFiles("#file-input", [await file("to-delete.png", await makePng(30, 30, (x) => [x * 8]))]);
+    const card = page.locator(".upload", { hasText: "to-delete.png" });
+    await card.locator(".status", { hasText: "Done." }).waitFor({ timeout: 30_000 });
+    const id = await card.getAttribute("data-id");
+    await card.locator("button.delete").click();
+    const confirm = card.locator("button.confirm-delete");
+    await confirm.waitFor();
+    expect(
+      await stack.env.s3.send(new HeadObjectCommand({ Bucket: stack.env.config.outputBucket, Key: `${id}.png` })),
+    ).toBeTruthy(); // nothing deleted before the confirmation
+    await confirm.click();
+    await card.waitFor({ state: "detached" });
+    await expect.poll(async () => (await fetch(`${stack.url}/api/images/${id}`)).status).toBe(404);
+    await expect.poll(async () => page.locator(".gallery .thumb-name", { hasText: "to-delete.png" }).count()).toBe(0);
+    await page.close();
+  });
+
+  // Catches: a page that stops working once the API wants a token for reads too.
+  it("works with API_TOKEN set: upload, result and gallery through the token and signed links", async () => {
+    const privateStack = await startStack({ API_TOKEN: "page-token" });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await page.goto(privateStack.url);
+      await page.locator("details.token summary").click();
+      await page.locator("#api-token").fill("page-token");
+      await page.locator("#api-token").dispatchEvent("change");
+      await page.setInputFiles("#file-input", [await file("private.png", await samplePng("document", 0.05))]);
+      const card = page.locator(".upload", { hasText: "private.png" });
+      await card.locator(".status", { hasText: "Done." }).waitFor({ timeout: 30_000 });
+      const loaded = await card.locator("img.processed").evaluate((img: HTMLImageElement) => img.naturalWidth);
+      expect(loaded).toBeGreaterThan(0);
+      // The gallery's thumbnails are plain <img> tags: they load through signed links.
+      const thumb = page.locator(".gallery img").first();
+      await thumb.waitFor();
+      await expect
+        .poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
+        .toBeGreaterThan(0);
+      expect(await thumb.getAttribute("src")).toMatch(/\?expires=\d+&sig=/);
+      // Without the token, nothing of it is readable.
+      expect((await fetch(`${privateStack.url}/api/images`)).status).toBe(401);
+    } finally {
+      await page.close();
+      await privateStack.stop();
+    }
   });
 
   it("fits a phone's width and is reachable by keyboard", async () => {

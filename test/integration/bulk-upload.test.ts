@@ -49,6 +49,17 @@ describe("npm run upload", () => {
     const again = runUpload([join(work, "in"), ...args]);
     expect(await again.exited).toBe(0);
     expect(again.output()).toMatch(/4 files .*: 0 uploaded, 4 skipped \(uploaded before\), 0 refused, 4 done/);
+
+    // Catches: a --delete that leaves images on the server or in the manifest.
+    const ids = Object.values(JSON.parse(await readFile(manifest, "utf8"))).map(
+      (entry) => (entry as { id: string }).id,
+    );
+    expect(ids).toHaveLength(4);
+    const deletion = runUpload(["--delete", "--url", stack.url, "--manifest", manifest]);
+    expect(await deletion.exited).toBe(0);
+    expect(deletion.output()).toContain(`Deleted 4 images from ${stack.url}; 0 could not be deleted.`);
+    for (const id of ids) expect((await fetch(`${stack.url}/api/images/${id}`)).status).toBe(404);
+    expect(JSON.parse(await readFile(manifest, "utf8"))).toEqual({});
   });
 
   it("reports every refusal with its reason and exits 1", async () => {
@@ -74,7 +85,7 @@ describe("npm run upload", () => {
   it("refuses bad arguments with its usage", async () => {
     const run = runUpload(["--concurrency", "0"]);
     expect(await run.exited).toBe(2);
-    expect(run.output()).toContain("give at least one folder or file");
+    expect(run.output()).toContain("give at least one folder or file (or --delete)");
     expect(run.output()).toContain("--concurrency must be 1–256");
     expect(run.output()).toContain("usage: npm run upload");
   });

@@ -1,9 +1,11 @@
 // ensureResources and `npm run setup` against the real LocalStack.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { GetBucketLifecycleConfigurationCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
+import { RETENTION_RULE_ID } from "../../infra/bucket-retention.ts";
 import { baseChildEnv, loadConfig } from "../../infra/config.ts";
 import { ensureResources, ResourceConflictError } from "../../infra/resources.ts";
 import { uniqueResourceEnv } from "../support/environment.ts";
@@ -60,6 +62,29 @@ describe("npm run setup", () => {
     const second = await setup(env);
     expect(second.stdout).toContain("Nothing to change");
     expect(second.stdout).not.toContain("created");
+  });
+
+  // Catches: RETENTION_DAYS that never reaches the buckets, or a rule that cannot be taken back.
+  it("RETENTION_DAYS becomes an expiry rule on both buckets; a change updates it, unset removes it", async () => {
+    const env = uniqueResourceEnv();
+    const config = loadConfig(env);
+    const s3 = createS3Client(config);
+    const rules = async (bucket: string) =>
+      (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket })).catch(() => ({ Rules: [] })))
+        .Rules ?? [];
+    const set = await setup({ ...env, RETENTION_DAYS: "30" });
+    expect(set.stdout).toContain("Retention changed on 2.");
+    for (const bucket of [config.inputBucket, config.outputBucket]) {
+      expect(await rules(bucket)).toMatchObject([
+        { ID: RETENTION_RULE_ID, Status: "Enabled", Expiration: { Days: 30 } },
+      ]);
+    }
+    expect((await setup({ ...env, RETENTION_DAYS: "30" })).stdout).toContain("Nothing to change");
+    await setup({ ...env, RETENTION_DAYS: "7" });
+    expect((await rules(config.inputBucket))[0].Expiration?.Days).toBe(7);
+    await setup(env);
+    expect(await rules(config.inputBucket)).toEqual([]);
+    expect(await rules(config.outputBucket)).toEqual([]);
   });
 
   it("exits non-zero naming the differing attribute", async () => {

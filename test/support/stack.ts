@@ -5,8 +5,8 @@ import { serveApp } from "../../api/serve.ts";
 import { createWorker } from "../../worker/consumer.ts";
 import { createTestEnvironment } from "./environment.ts";
 
-export async function startStack() {
-  const env = await createTestEnvironment();
+export async function startStack(extraEnv: Record<string, string> = {}) {
+  const env = await createTestEnvironment(extraEnv);
   const server = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
   const worker = createWorker(env);
   worker.start();

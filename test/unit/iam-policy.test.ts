@@ -16,6 +16,10 @@ const ACTION_OF_COMMAND: Record<string, string> = {
   ListObjectsV2Command: "s3:ListBucket",
   HeadBucketCommand: "s3:ListBucket",
   CreateBucketCommand: "s3:CreateBucket",
+  GetBucketLifecycleConfigurationCommand: "s3:GetLifecycleConfiguration",
+  PutBucketLifecycleConfigurationCommand: "s3:PutLifecycleConfiguration",
+  // S3 authorises removing a lifecycle configuration as putting one.
+  DeleteBucketLifecycleCommand: "s3:PutLifecycleConfiguration",
   SendMessageCommand: "sqs:SendMessage",
   ReceiveMessageCommand: "sqs:ReceiveMessage",
   DeleteMessageCommand: "sqs:DeleteMessage",
@@ -57,9 +61,13 @@ const runtimeFiles = async () => [
 ];
 const RUNTIME_LOOKUPS = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "s3:ListBucket"];
 const operatorFiles = () =>
-  ["infra/resources.ts", "scripts/setup-aws-resources.ts", "scripts/redrive.ts", "infra/messages.ts"].map((f) =>
-    join(root, f),
-  );
+  [
+    "infra/resources.ts",
+    "infra/bucket-retention.ts",
+    "scripts/setup-aws-resources.ts",
+    "scripts/redrive.ts",
+    "infra/messages.ts",
+  ].map((f) => join(root, f));
 
 describe("IAM policies", () => {
   it("the runtime policy allows every call of the API and the worker, and nothing else", async () => {

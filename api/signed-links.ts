@@ -1,0 +1,35 @@
+// Short-lived signed links to an image's bytes, so that a deployment with API_TOKEN can still
+// show images in <img> tags and share them as links without handing out the token.
+// As imgproxy signs its URLs: an HMAC-SHA256 over what the link grants (the path and its expiry),
+// compared in constant time. The key is derived from the API token, so rotating the token
+// revokes every link.
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+export interface LinkSigner {
+  /** `path` with `expires` and `sig` query parameters that grant GET and HEAD on it until then. */
+  sign(path: string): string;
+  /** Whether `expires` and `sig` grant `path` now. */
+  verify(path: string, expires: string | undefined, sig: string | undefined): boolean;
+}
+
+export function createLinkSigner(apiToken: string, lifetimeSeconds: number): LinkSigner {
+  const key = createHmac("sha256", apiToken).update("bitonal signed links v1").digest();
+  const signature = (path: string, expires: string) =>
+    createHmac("sha256", key).update(`${path}\n${expires}`).digest("base64url");
+  return {
+    sign(path) {
+      // Expiry rounded up to a whole lifetime, so that a link stays the same for a while and
+      // browsers can cache the image under it; it is valid for one to two lifetimes.
+      const now = Math.floor(Date.now() / 1000);
+      const expires = String((Math.floor(now / lifetimeSeconds) + 2) * lifetimeSeconds);
+      return `${path}?expires=${expires}&sig=${signature(path, expires)}`;
+    },
+    verify(path, expires, sig) {
+      if (!expires || !sig || !/^\d{1,12}$/.test(expires)) return false;
+      if (Number(expires) < Date.now() / 1000) return false;
+      const expected = Buffer.from(signature(path, expires));
+      const given = Buffer.from(sig);
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    },
+  };
+}

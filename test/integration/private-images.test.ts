@@ -1,0 +1,142 @@
+// Reads need the same right as writes, and images can be deleted: against the real LocalStack.
+import { describe, expect, it } from "vitest";
+import { createApp } from "../../api/app.ts";
+import { createLinkSigner } from "../../api/signed-links.ts";
+import { listKeys } from "../../infra/inspect.ts";
+import { createWorker } from "../../worker/consumer.ts";
+import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
+import { makePng } from "../support/images.ts";
+import { waitForCompletions } from "../support/queues.ts";
+
+const TOKEN = "private-images-test-token";
+const bearer = { Authorization: `Bearer ${TOKEN}` };
+
+async function uploadWith(app: ReturnType<typeof createApp>, headers: Record<string, string> = {}) {
+  const form = new FormData();
+  form.set("image", new File([await makePng(40, 30, (x, y) => [x * 6, y * 8, 90])], "contract.png"));
+  const response = await app.request("/api/images", { method: "POST", body: form, headers });
+  expect(response.status).toBe(202);
+  return (await response.json()) as { id: string; links: { self: string; original: string; processed: string } };
+}
+
+async function keysOf(env: TestEnvironment, id: string) {
+  const keys = [
+    ...(await listKeys(env.s3, env.config.inputBucket)),
+    ...(await listKeys(env.s3, env.config.outputBucket)),
+  ];
+  return keys.filter((key) => key.includes(id));
+}
+
+describe("with API_TOKEN set, images are private", () => {
+  // Catches: a list, status or image route that answers without the token.
+  it("every /api route wants the token; health, readiness and metrics do not", async () => {
+    const env = await createTestEnvironment({ API_TOKEN: TOKEN });
+    const app = createApp(env);
+    const worker = createWorker(env);
+    worker.start();
+    try {
+      const { id, links } = await uploadWith(app, bearer);
+      await waitForCompletions(env.sqs, env.queueUrls.output, [id]);
+      const self = `/api/images/${id}`;
+      for (const [method, path] of [
+        ["GET", "/api/images"],
+        ["GET", self],
+        ["GET", `${self}/original`],
+        ["GET", `${self}/processed`],
+        ["HEAD", `${self}/original`],
+        ["DELETE", self],
+        ["POST", "/api/images"],
+      ]) {
+        const response = await app.request(path, { method });
+        expect(response.status, `${method} ${path}`).toBe(401);
+      }
+      for (const path of ["/healthz", "/readyz", "/metrics"]) expect((await app.request(path)).status).toBe(200);
+
+      expect((await app.request("/api/images", { headers: bearer })).status).toBe(200);
+      const status = await (await app.request(self, { headers: bearer })).json();
+      expect(status.status).toBe("done");
+      const original = await app.request(`${self}/original`, { headers: bearer });
+      expect(original.status).toBe(200);
+      expect(original.headers.get("cache-control")).toMatch(/^private/);
+      // The links the API gives out are signed: they work in an <img> tag, without the token.
+      expect(links.processed).toMatch(/\?expires=\d+&sig=/);
+      expect((await app.request(status.links.processed)).status).toBe(200);
+      expect((await app.request(status.links.original, { method: "HEAD" })).status).toBe(200);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  // Catches: a signature that is not checked, or that grants more than its own path.
+  it("a signed link grants only its own image and variant, unaltered", async () => {
+    const env = await createTestEnvironment({ API_TOKEN: TOKEN });
+    const app = createApp(env);
+    const first = await uploadWith(app, bearer);
+    const second = await uploadWith(app, bearer);
+    expect((await app.request(first.links.original)).status).toBe(200);
+    const [, query] = first.links.original.split("?");
+    const tampered = first.links.original.replace(/sig=./, (m) => `sig=${m.endsWith("A") ? "B" : "A"}`);
+    for (const path of [
+      `/api/images/${second.id}/original?${query}`,
+      `/api/images/${first.id}/processed?${query}`,
+      `/api/images/${first.id}?${query}`,
+      tampered,
+      first.links.original.replace(/expires=\d+/, "expires=99999999999"),
+    ]) {
+      expect((await app.request(path)).status, path).toBe(401);
+    }
+  });
+
+  it("signed links expire, and a link signed with another token is refused", () => {
+    const signer = createLinkSigner(TOKEN, 60);
+    const link = signer.sign("/api/images/x/original");
+    const expires = link.match(/expires=(\d+)/)?.[1] as string;
+    const sig = link.match(/sig=([^&]+)/)?.[1] as string;
+    expect(signer.verify("/api/images/x/original", expires, sig)).toBe(true);
+    expect(Number(expires) - Date.now() / 1000).toBeLessThanOrEqual(120);
+    const past = String(Math.floor(Date.now() / 1000) - 1);
+    expect(signer.verify("/api/images/x/original", past, sig)).toBe(false);
+    expect(createLinkSigner("another token", 60).verify("/api/images/x/original", expires, sig)).toBe(false);
+  });
+});
+
+describe("delete", () => {
+  // Catches: any stored trace of a deleted image (original, marker, result, failure record).
+  it("removes the original, the result, the failure record and the listing entry; again is 204 too", async () => {
+    const env = await createTestEnvironment();
+    const app = createApp(env);
+    const worker = createWorker(env);
+    worker.start();
+    try {
+      const { id } = await uploadWith(app);
+      await waitForCompletions(env.sqs, env.queueUrls.output, [id]);
+      expect((await keysOf(env, id)).length).toBeGreaterThanOrEqual(3);
+      expect((await app.request(`/api/images/${id}`, { method: "DELETE" })).status).toBe(204);
+      expect(await keysOf(env, id)).toEqual([]);
+      expect((await app.request(`/api/images/${id}`)).status).toBe(404);
+      const listed = await (await app.request("/api/images")).json();
+      expect(listed.items.map((i: { id: string }) => i.id)).not.toContain(id);
+      expect((await app.request(`/api/images/${id}`, { method: "DELETE" })).status).toBe(204);
+      expect((await app.request("/api/images/not-a-uuid", { method: "DELETE" })).status).toBe(400);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  // Catches: the worker recreating a failure record (or a result) for an image deleted while queued.
+  it("a job still queued for a deleted image ends without recreating anything", async () => {
+    const env = await createTestEnvironment();
+    const app = createApp(env);
+    const { id } = await uploadWith(app);
+    expect((await app.request(`/api/images/${id}`, { method: "DELETE" })).status).toBe(204);
+    const worker = createWorker(env);
+    worker.start();
+    try {
+      const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
+      expect(completion).toMatchObject({ status: "failed", error: { code: "object-missing" } });
+      expect(await keysOf(env, id)).toEqual([]);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
