@@ -43,6 +43,12 @@ const doneMessageSchema = z.object({
   completedAt: timestamp,
   /** Milliseconds per stage (queue: from upload to the job's start; get, binarize, put). */
   stages: z.record(z.string(), z.number().nonnegative()).optional(),
+  /**
+   * One per time the image was actually processed: a republished result carries the id it was
+   * made under, so two different ids for one image mean it was processed twice. (Optional
+   * only so that messages from before it existed still parse.)
+   */
+  processingId: z.uuid().optional(),
 });
 
 const failedMessageSchema = z.object({
@@ -52,6 +58,7 @@ const failedMessageSchema = z.object({
   input: objectRef,
   error: z.object({ code: z.string().min(1), message: z.string() }),
   completedAt: timestamp,
+  processingId: z.uuid().optional(),
 });
 
 export const completionMessageSchema = z.discriminatedUnion("status", [doneMessageSchema, failedMessageSchema]);
@@ -65,25 +72,41 @@ export function parseMessage<T extends z.ZodType>(schema: T, body: string | unde
 /**
  * One message group per image: an image that is slow or poison blocks only itself, never
  * the images behind it. Deduplicating on the id makes a retried send within SQS's
- * five-minute window a no-op instead of a second job or a second completion.
+ * five-minute window a no-op instead of a second job.
  */
-async function sendForImage(sqs: SQSClient, queueUrl: string, id: string, body: unknown): Promise<void> {
+export async function sendInputMessage(sqs: SQSClient, queueUrl: string, message: InputMessage): Promise<void> {
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
-      MessageBody: JSON.stringify(body),
-      MessageGroupId: id,
-      MessageDeduplicationId: id,
+      MessageBody: JSON.stringify(inputMessageSchema.parse(message)),
+      MessageGroupId: message.id,
+      MessageDeduplicationId: message.id,
     }),
   );
 }
 
-export function sendInputMessage(sqs: SQSClient, queueUrl: string, message: InputMessage): Promise<void> {
-  return sendForImage(sqs, queueUrl, message.id, inputMessageSchema.parse(message));
-}
-
-export function sendCompletionMessage(sqs: SQSClient, queueUrl: string, message: CompletionMessage): Promise<void> {
-  return sendForImage(sqs, queueUrl, message.id, completionMessageSchema.parse(message));
+/**
+ * Completions are deduplicated per processing, not per image: were an image ever processed
+ * twice, both completions would arrive and show it. A result republished for a redelivered
+ * message (`republishedOnReceive`) is sent under a dedup id of its own, so that it arrives
+ * even within the five-minute window; it carries the processingId of the result it repeats.
+ */
+export async function sendCompletionMessage(
+  sqs: SQSClient,
+  queueUrl: string,
+  message: CompletionMessage,
+  { republishedOnReceive }: { republishedOnReceive?: number } = {},
+): Promise<void> {
+  const processing = message.processingId ?? "unknown";
+  const dedup = `${message.id}:${processing}${republishedOnReceive ? `:r${republishedOnReceive}` : ""}`;
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: JSON.stringify(completionMessageSchema.parse(message)),
+      MessageGroupId: message.id,
+      MessageDeduplicationId: dedup,
+    }),
+  );
 }
 
 /**

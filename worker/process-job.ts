@@ -1,4 +1,5 @@
 // One image's journey through the worker: the one place that knows both S3 and pixels.
+import { randomUUID } from "node:crypto";
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Config } from "../infra/config.ts";
@@ -54,6 +55,7 @@ export async function processJob(
   })();
   const log = logger.child({ id: job.id });
   const input = { bucket: job.bucket, key: job.key };
+  const processingId = randomUUID();
 
   // A redelivered message (a worker died after its effects, before its delete) republishes
   // the stored result instead of redoing the work: one output, no conflicting completion.
@@ -61,7 +63,7 @@ export async function processJob(
   // that look (HEAD of the result, GET of a failure record) are skipped.
   const stored = receiveCount > 1 ? await storedCompletion(s3, config, job) : undefined;
   if (stored) {
-    await sendCompletionMessage(sqs, queueUrls.output, stored);
+    await sendCompletionMessage(sqs, queueUrls.output, stored, { republishedOnReceive: receiveCount });
     log.info({ status: stored.status }, "already processed; completion republished");
     return stored;
   }
@@ -100,6 +102,7 @@ export async function processJob(
           "uploaded-at": uploadedAt || undefined,
           "completed-at": completedAt,
           "duration-ms": durationMs,
+          "processing-id": processingId,
         }),
       }),
     );
@@ -117,6 +120,7 @@ export async function processJob(
       durationMs,
       completedAt,
       stages,
+      processingId,
     };
   } catch (error) {
     if (!(error instanceof PermanentJobError)) throw error;
@@ -130,6 +134,7 @@ export async function processJob(
         input,
         error: { code: error.code, message: error.message },
         completedAt: new Date().toISOString(),
+        processingId,
       };
       await sendCompletionMessage(sqs, queueUrls.output, gone);
       log.info("original is gone (deleted?); nothing stored");
@@ -142,6 +147,7 @@ export async function processJob(
       input,
       error: { code: error.code, message: error.message },
       completedAt: new Date().toISOString(),
+      processingId,
     };
     // The failed completion is itself the record the status API reads.
     await s3.send(
@@ -185,6 +191,7 @@ async function storedCompletion(
     threshold: m.threshold === undefined ? null : Number(m.threshold),
     durationMs: Number(m["duration-ms"] ?? 0),
     completedAt: m["completed-at"],
+    processingId: m["processing-id"],
   });
 }
 

@@ -161,7 +161,7 @@ export async function benchLoad() {
     const accountedFor =
       report.accepted === report.doneMessages &&
       report.accepted === report.outputObjects &&
-      report.duplicateCompletions === 0 &&
+      report.duplicateProcessings === 0 &&
       report.deadLetters === 0 &&
       fiveHundreds === 0;
     console.log(accountedFor ? "every 202 accounted for exactly once" : "ACCOUNTING FAILED");

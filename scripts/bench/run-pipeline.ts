@@ -30,8 +30,8 @@ export interface PipelineReport {
   statusCounts: Record<string, number>;
   doneMessages: number;
   failedMessages: number;
-  /** Ids whose completion arrived more than once. */
-  duplicateCompletions: number;
+  /** Ids processed more than once: their completions name more than one processingId. */
+  duplicateProcessings: number;
   outputObjects: number;
   deadLetters: number;
   seconds: number;
@@ -87,7 +87,10 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
       }
     });
 
-    const completions = new Map<string, { message: CompletionMessage; at: number; wallAt: number; count: number }>();
+    const completions = new Map<
+      string,
+      { message: CompletionMessage; at: number; wallAt: number; processings: Set<string | undefined> }
+    >();
     let uploadsFinished = false;
     uploading.finally(() => {
       uploadsFinished = true;
@@ -103,8 +106,11 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
         for (const message of Messages) {
           const completion = parseMessage(completionMessageSchema, message.Body);
           const seen = completions.get(completion.id);
-          if (seen) seen.count++;
-          else completions.set(completion.id, { message: completion, at: now, wallAt, count: 1 });
+          if (seen) seen.processings.add(completion.processingId);
+          else {
+            const processings = new Set([completion.processingId]);
+            completions.set(completion.id, { message: completion, at: now, wallAt, processings });
+          }
         }
         if (Messages.length > 0) {
           await sqs.send(
@@ -126,7 +132,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
     );
     for (const message of late) {
       const seen = completions.get(parseMessage(completionMessageSchema, message.Body).id);
-      if (seen) seen.count++;
+      if (seen) seen.processings.add(parseMessage(completionMessageSchema, message.Body).processingId);
     }
 
     const latencies = [...completions.entries()]
@@ -167,7 +173,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
       statusCounts,
       doneMessages: done.length,
       failedMessages: completions.size - done.length,
-      duplicateCompletions: [...completions.values()].filter((c) => c.count > 1).length,
+      duplicateProcessings: [...completions.values()].filter((c) => c.processings.size > 1).length,
       outputObjects: (await listKeys(s3, config.outputBucket)).filter((k) => !k.startsWith("failed/")).length,
       deadLetters: await messageCount(sqs, queueUrls.deadLetter),
       seconds,

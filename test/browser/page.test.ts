@@ -34,6 +34,8 @@ afterAll(async () => {
 });
 
 async function openPage(width = 1280): Promise<Page> {
+  // Each test judges the problems of its own page, never those an earlier test left.
+  problems.length = 0;
   const page = await browser.newPage({ viewport: { width, height: 900 } });
   page.on("console", (message) => {
     if (message.type() === "error") problems.push(message.text());
@@ -98,15 +100,27 @@ describe("the page", () => {
     await page.close();
   });
 
+  // Stands alone: it uploads (through the API) the images it then finds in the gallery.
   it("lists earlier uploads in the gallery and opens one", async () => {
+    const names = ["gallery-1.png", "gallery-2.png", "gallery-photo.png"];
+    const ids = await Promise.all(
+      names.map(async (name, n) => {
+        const form = new FormData();
+        form.set("image", new File([await makePng(40, 30, (x, y) => [x * 5 + n * 40, y * 7, 90])], name));
+        return (await (await fetch(`${stack.url}/api/images`, { method: "POST", body: form })).json()).id as string;
+      }),
+    );
+    for (const id of ids) {
+      await expect
+        .poll(async () => (await (await fetch(`${stack.url}/api/images/${id}`)).json()).status, { timeout: 30_000 })
+        .toBe("done");
+    }
     const page = await openPage();
-    const first = page.locator(".gallery .thumb").first();
-    await first.waitFor({ timeout: 10_000 });
-    expect(await page.locator(".gallery .thumb").count()).toBeGreaterThanOrEqual(3);
-    await page.locator(".gallery .thumb", { hasText: "photo.png" }).click();
+    for (const name of names) await page.locator(".gallery .thumb", { hasText: name }).waitFor({ timeout: 10_000 });
+    await page.locator(".gallery .thumb", { hasText: "gallery-photo.png" }).click();
     const viewer = page.locator("#viewer");
     await viewer.locator(".processed").waitFor();
-    await expect(page.locator("#viewer-title").textContent()).resolves.toBe("photo.png");
+    await expect(page.locator("#viewer-title").textContent()).resolves.toBe("gallery-photo.png");
     await page.keyboard.press("Escape");
     await page.close();
   });

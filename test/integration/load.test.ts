@@ -21,7 +21,7 @@ describe("load", () => {
       accepted: 100,
       doneMessages: 100,
       failedMessages: 0,
-      duplicateCompletions: 0,
+      duplicateProcessings: 0,
       outputObjects: 100,
       deadLetters: 0,
     });

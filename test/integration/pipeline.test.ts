@@ -54,7 +54,12 @@ describe("the pipeline", () => {
 
     const object = await env.s3.send(new GetObjectCommand({ Bucket: env.config.outputBucket, Key: outputKey(id) }));
     expect(object.ContentType).toBe("image/png");
-    const result = await greyPixels(await (object.Body?.transformToByteArray() ?? Promise.reject()));
+    const bytes = await (object.Body?.transformToByteArray() ?? Promise.reject());
+    // Catches: an 8-bit or RGB result (whose decoded pixels could still be only 0 and 255).
+    const header = Buffer.from(bytes.subarray(0, 33));
+    expect(header.toString("latin1", 12, 16)).toBe("IHDR");
+    expect({ bitDepth: header[24], colourType: header[25] }).toEqual({ bitDepth: 1, colourType: 0 });
+    const result = await greyPixels(bytes);
     expect([result.width, result.height]).toEqual([120, 80]);
     expect(distinctValues(result.values)).toEqual([0, 255]);
 

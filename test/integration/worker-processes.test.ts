@@ -10,7 +10,7 @@ import { createTestEnvironment, type TestEnvironment } from "../support/environm
 import { makePng } from "../support/images.ts";
 import { injectJob } from "../support/jobs.ts";
 import { startScript } from "../support/processes.ts";
-import { waitForCompletions } from "../support/queues.ts";
+import { collectCompletions, processedMoreThanOnce, waitForCompletions } from "../support/queues.ts";
 
 function startWorker(env: TestEnvironment) {
   return startScript("worker/main.ts", { ...baseChildEnv(), ...env.env });
@@ -43,7 +43,8 @@ describe("worker processes", () => {
     try {
       const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id], 40_000)).get(id);
       expect(completion?.status).toBe("done");
-      expect(await messageCount(env.sqs, env.queueUrls.input)).toBe(0);
+      // The delete follows the completion: poll, do not race it.
+      await expect.poll(() => messageCount(env.sqs, env.queueUrls.input), { timeout: 10_000 }).toBe(0);
     } finally {
       second.interrupt();
       await second.exited;
@@ -59,7 +60,7 @@ describe("worker processes", () => {
     expect(await worker.exited).toBe(0);
     expect(await readOutputMetadata(env.s3, env.config.outputBucket, id)).toBeDefined();
     expect((await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id)?.status).toBe("done");
-    expect(await messageCount(env.sqs, env.queueUrls.input)).toBe(0);
+    await expect.poll(() => messageCount(env.sqs, env.queueUrls.input), { timeout: 10_000 }).toBe(0);
   });
 
   it("two workers and 100 uploads: 100 outputs, 100 distinct done messages, nothing in the DLQ", async () => {
@@ -77,12 +78,13 @@ describe("worker processes", () => {
         }),
       );
       expect(new Set(ids).size).toBe(100);
-      const completions = await waitForCompletions(env.sqs, env.queueUrls.output, ids, 60_000);
-      expect([...completions.values()].filter((c) => c.status === "done")).toHaveLength(100);
+      const completions = await collectCompletions(env.sqs, env.queueUrls.output, ids, { timeoutMs: 60_000 });
+      expect([...completions.values()].flat().every((c) => c.status === "done")).toBe(true);
+      // Catches: two workers both processing one image (two processingIds for it).
+      expect(processedMoreThanOnce(completions)).toEqual([]);
       const outputs = (await listKeys(env.s3, env.config.outputBucket)).sort();
       expect(outputs).toEqual(ids.map(outputKey).sort());
       expect(await messageCount(env.sqs, env.queueUrls.deadLetter)).toBe(0);
-      expect(await messageCount(env.sqs, env.queueUrls.output)).toBe(0); // no duplicates left behind
     } finally {
       for (const worker of workers) worker.interrupt();
       expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);

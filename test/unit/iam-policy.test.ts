@@ -52,14 +52,49 @@ async function actionsAllowedBy(policy: string): Promise<Set<string>> {
   return new Set(document.Statement.flatMap((s: { Action: string[] }) => s.Action));
 }
 
-// What the API and worker run: their folders and the infra modules they share at run time
-// (resources.ts's lookups are runtime, its creations are the operator's).
+// What the API and worker run: their folders and the infra modules they share at run time.
 const runtimeFiles = async () => [
   ...(await sourceFiles("api")),
   ...(await sourceFiles("worker")),
-  ...["messages.ts", "stored-results.ts"].map((f) => join(root, "infra", f)),
+  ...["messages.ts", "stored-results.ts", "aws-clients.ts"].map((f) => join(root, "infra", f)),
 ];
-const RUNTIME_LOOKUPS = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "s3:ListBucket"];
+
+/**
+ * resources.ts serves both roles: setup creates with it, the API and worker look up with it.
+ * The runtime's share is derived, not listed: the functions runtime files import from it, the
+ * functions of that file those call in turn, and the commands in all of them.
+ */
+async function actionsOfResourceLookups(files: string[]): Promise<Set<string>> {
+  const source = await readFile(join(root, "infra/resources.ts"), "utf8");
+  const bodies = new Map<string, string>();
+  for (const [body, name] of source.matchAll(/^(?:export )?(?:async )?function (\w+)[\s\S]*?^}$/gm)) {
+    bodies.set(name, body);
+  }
+  const wanted: string[] = [];
+  for (const file of files) {
+    const text = await readFile(file, "utf8");
+    for (const [, names] of text.matchAll(/import \{([^}]*)\} from "[./]*(?:infra\/)?resources\.ts"/g)) {
+      wanted.push(
+        ...names
+          .split(",")
+          .map((n) => n.replace(/^\s*type\s+/, "").trim())
+          .filter((n) => bodies.has(n)),
+      );
+    }
+  }
+  const seen = new Set<string>();
+  const actions = new Set<string>();
+  while (wanted.length > 0) {
+    const name = wanted.pop() as string;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const body = bodies.get(name) as string;
+    for (const [, command] of body.matchAll(/new (\w+Command)\(/g)) actions.add(ACTION_OF_COMMAND[command]);
+    for (const [, called] of body.matchAll(/\b(\w+)\(/g))
+      if (bodies.has(called) && called !== name) wanted.push(called);
+  }
+  return actions;
+}
 const operatorFiles = () =>
   [
     "infra/resources.ts",
@@ -71,8 +106,9 @@ const operatorFiles = () =>
 
 describe("IAM policies", () => {
   it("the runtime policy allows every call of the API and the worker, and nothing else", async () => {
-    const called = await actionsCalledIn(await runtimeFiles());
-    for (const action of RUNTIME_LOOKUPS) called.add(action);
+    const files = await runtimeFiles();
+    const called = await actionsCalledIn(files);
+    for (const action of await actionsOfResourceLookups(files)) called.add(action);
     expect([...(await actionsAllowedBy("runtime-policy.json"))].sort()).toEqual([...called].sort());
   });
 
@@ -82,13 +118,18 @@ describe("IAM policies", () => {
     expect([...allowed].sort()).toEqual([...called].sort());
   });
 
-  it("names only bitonal's own buckets and queues", async () => {
+  // Catches: "Resource": "*" (or any resource that is not one of ours) in any statement.
+  it("names only bitonal's own buckets and queues, in every statement", async () => {
     for (const policy of ["runtime-policy.json", "operator-policy.json"]) {
-      const text = await readFile(join(root, "infra/iam", policy), "utf8");
-      for (const [, resource] of text.matchAll(/"(arn:aws:[^"]+)"/g)) {
-        expect(resource, policy).toMatch(
-          /^arn:aws:(s3:::image-(input|processed)(\/\*)?|sqs:\*:\*:new-image-(input|processed|input-dlq)\.fifo)$/,
-        );
+      const document = JSON.parse(await readFile(join(root, "infra/iam", policy), "utf8"));
+      for (const statement of document.Statement as { Sid: string; Resource: unknown }[]) {
+        expect(Array.isArray(statement.Resource), `${policy} ${statement.Sid}`).toBe(true);
+        expect((statement.Resource as string[]).length, `${policy} ${statement.Sid}`).toBeGreaterThan(0);
+        for (const resource of statement.Resource as string[]) {
+          expect(resource, `${policy} ${statement.Sid}`).toMatch(
+            /^arn:aws:(s3:::image-(input|processed)(\/\*)?|sqs:\*:\*:new-image-(input|processed|input-dlq)\.fifo)$/,
+          );
+        }
       }
     }
   });
