@@ -124,22 +124,6 @@ export async function processJob(
     };
   } catch (error) {
     if (!(error instanceof PermanentJobError)) throw error;
-    if (error.code === "object-missing") {
-      // The image was deleted while its job waited: publish the outcome, store nothing, so
-      // that nothing of a deleted image is recreated.
-      const gone: CompletionMessage = {
-        version: 1,
-        id: job.id,
-        status: "failed",
-        input,
-        error: { code: error.code, message: error.message },
-        completedAt: new Date().toISOString(),
-        processingId,
-      };
-      await sendCompletionMessage(sqs, queueUrls.output, gone);
-      log.info("original is gone (deleted?); nothing stored");
-      return gone;
-    }
     completion = {
       version: 1,
       id: job.id,
@@ -149,6 +133,13 @@ export async function processJob(
       completedAt: new Date().toISOString(),
       processingId,
     };
+    if (error.code === "object-missing") {
+      // The image was deleted while its job waited: publish the outcome, store nothing, so
+      // that nothing of a deleted image is recreated.
+      await sendCompletionMessage(sqs, queueUrls.output, completion);
+      log.info("original is gone (deleted?); nothing stored");
+      return completion;
+    }
     // The failed completion is itself the record the status API reads.
     await s3.send(
       new PutObjectCommand({

@@ -12,7 +12,7 @@ import { ensureResources } from "../../infra/resources.ts";
 import { forEachInParallel } from "../in-parallel.ts";
 import { freePort, processStats, startNode, waitForHealth } from "./run-pipeline.ts";
 import { samplePng } from "./sample-images.ts";
-import { freshResourceEnv } from "./shared.ts";
+import { benchProcessEnv } from "./shared.ts";
 
 const METHODS: BinarizationMethod[] = ["fixed", "otsu", "sauvola"];
 // What the issue names as targets, printed beside each ratio.
@@ -89,13 +89,7 @@ async function measureMethod(
   method: BinarizationMethod,
   floorMsPerImage: number,
 ): Promise<CostRow> {
-  const env = {
-    AWS_ENDPOINT_URL: localstack.endpoint,
-    ...freshResourceEnv("cost"),
-    LOG_LEVEL: "warn",
-    WORKER_METRICS_PORT: "0",
-    WORKER_POLL_WAIT_S: "1",
-  };
+  const env = benchProcessEnv(localstack.endpoint, "cost");
   const config = loadConfig(env);
   const sqs = createSqsClient(config);
   const { queueUrls } = await ensureResources({ s3: createS3Client(config), sqs }, config);

@@ -12,7 +12,7 @@ import { listKeys, messageCount } from "../../infra/inspect.ts";
 import { type CompletionMessage, completionMessageSchema, parseMessage } from "../../infra/messages.ts";
 import { ensureResources } from "../../infra/resources.ts";
 import { forEachInParallel } from "../in-parallel.ts";
-import { freshResourceEnv } from "./shared.ts";
+import { benchProcessEnv } from "./shared.ts";
 
 export interface PipelineRun {
   endpoint: string;
@@ -47,14 +47,7 @@ const percentile = (sorted: number[], q: number) =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
 export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
-  const env = {
-    AWS_ENDPOINT_URL: run.endpoint,
-    ...freshResourceEnv("pipeline"),
-    LOG_LEVEL: "warn",
-    WORKER_METRICS_PORT: "0",
-    WORKER_POLL_WAIT_S: "1",
-    ...run.env,
-  };
+  const env = benchProcessEnv(run.endpoint, "pipeline", run.env);
   const config = loadConfig(env);
   const s3 = createS3Client(config);
   const sqs = createSqsClient(config);

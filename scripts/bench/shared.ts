@@ -23,6 +23,21 @@ export function freshResourceEnv(label: string): Record<string, string> {
   };
 }
 
+/**
+ * Environment for the API and worker processes a benchmark starts: its own resources on the
+ * endpoint, quiet logs, a free metrics port, short polls (so that they stop quickly).
+ */
+export function benchProcessEnv(endpoint: string, label: string, extra: Record<string, string> = {}) {
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    ...freshResourceEnv(label),
+    LOG_LEVEL: "warn",
+    WORKER_METRICS_PORT: "0",
+    WORKER_POLL_WAIT_S: "1",
+    ...extra,
+  };
+}
+
 /** binarize() alone, one job per core, methods in turn: images per second. */
 export async function kernelOnAllCores(images: Uint8Array[], count = 24): Promise<number> {
   const cores = availableParallelism();

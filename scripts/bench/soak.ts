@@ -15,7 +15,7 @@ import { ensureResources } from "../../infra/resources.ts";
 import { forEachInParallel } from "../in-parallel.ts";
 import { freePort, processStats, startNode, waitForHealth } from "./run-pipeline.ts";
 import { samplePng } from "./sample-images.ts";
-import { freshResourceEnv } from "./shared.ts";
+import { benchProcessEnv } from "./shared.ts";
 
 export interface SoakReport {
   seconds: number;
@@ -49,14 +49,7 @@ const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
 const SERVER_KEEP_ALIVE_MS = 5_000;
 
 export async function runSoak({ endpoint, seconds }: { endpoint: string; seconds: number }): Promise<SoakReport> {
-  const env = {
-    AWS_ENDPOINT_URL: endpoint,
-    ...freshResourceEnv("soak"),
-    LOG_LEVEL: "warn",
-    WORKER_METRICS_PORT: "0",
-    WORKER_POLL_WAIT_S: "1",
-    MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
-  };
+  const env = benchProcessEnv(endpoint, "soak", { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES) });
   const config = loadConfig(env);
   await ensureResources({ s3: createS3Client(config), sqs: createSqsClient(config) }, config);
   const port = await freePort();
