@@ -5,6 +5,7 @@ import { benchApi } from "./bench/api.ts";
 import { benchBinarizeKernel } from "./bench/binarize.ts";
 import { benchCost } from "./bench/cost.ts";
 import { benchLoad, benchPipeline } from "./bench/pipeline.ts";
+import { benchQuality } from "./bench/quality.ts";
 import { benchSoak } from "./bench/soak.ts";
 import { benchWorkerThroughput } from "./bench/worker-throughput.ts";
 
@@ -15,6 +16,7 @@ const BENCHMARKS: Record<string, (options: string[]) => Promise<unknown>> = {
   binarize: async () => ({ kernel: await benchBinarizeKernel(), allCores: await benchWorkerThroughput() }),
   soak: benchSoak,
   cost: benchCost,
+  quality: benchQuality,
 };
 
 runMain(async () => {
@@ -22,7 +24,8 @@ runMain(async () => {
   const firstOption = args.findIndex((arg) => arg.startsWith("--"));
   const names = firstOption < 0 ? args : args.slice(0, firstOption);
   const options = firstOption < 0 ? [] : args.slice(firstOption);
-  const chosen = names.length > 0 ? names : Object.keys(BENCHMARKS);
+  // `quality` needs its pages (--data), so only runs when named.
+  const chosen = names.length > 0 ? names : Object.keys(BENCHMARKS).filter((name) => name !== "quality");
   for (const name of chosen) {
     const bench = BENCHMARKS[name];
     if (!bench) throw new Error(`unknown benchmark ${name}; choose from ${Object.keys(BENCHMARKS).join(", ")}`);

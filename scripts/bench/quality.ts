@@ -1,0 +1,134 @@
+// `npm run bench -- quality --data DIR`: every method of binarize() on pages with ground truth
+// (`<name>.png` beside `<name>-gt.png`, 0 = ink), scored with DIBCO's measures, beside its CPU
+// per megapixel and sharp's decode floor for the same pages, all in one run.
+import { readdir, readFile } from "node:fs/promises";
+import { basename, dirname, join, relative } from "node:path";
+import sharp from "sharp";
+import { BINARIZATION_METHODS, type BinarizationMethod } from "../../infra/messages.ts";
+import { binarize } from "../../worker/binarize.ts";
+import { type BinaryImage, dibcoScores } from "./dibco-measures.ts";
+
+interface Page {
+  name: string;
+  set: string;
+  bytes: Uint8Array;
+  truth: BinaryImage;
+  megapixels: number;
+}
+
+export interface QualityRow {
+  method: BinarizationMethod;
+  pages: number;
+  fMeasure: number;
+  psnr: number;
+  drd: number;
+  cpuMsPerMegapixel: number;
+  floorRatio: number;
+  /** Mean F-measure per folder of pages (a competition, a collection). */
+  fMeasureBySet: Record<string, number>;
+}
+
+export async function benchQuality(options: string[] = []): Promise<QualityRow[]> {
+  const at = options.indexOf("--data");
+  const data = at >= 0 ? options[at + 1] : undefined;
+  if (!data) {
+    throw new Error(
+      "give the pages to score: npm run bench -- quality --data DIR (DIR holds <name>.png beside <name>-gt.png; " +
+        "the project's development pages are ../shared/data/dibco-dev)",
+    );
+  }
+  const pages = await loadPages(data);
+  if (pages.length === 0) throw new Error(`no <name>.png with a <name>-gt.png under ${data}`);
+  sharp.cache(false);
+  sharp.concurrency(1);
+
+  const megapixels = pages.reduce((sum, p) => sum + p.megapixels, 0);
+  const floorMs = await cpuMs(async () => {
+    for (const page of pages) await sharp(page.bytes).raw().toBuffer();
+  });
+  const floorPerMegapixel = floorMs / megapixels;
+
+  const rows: QualityRow[] = [];
+  for (const method of BINARIZATION_METHODS) {
+    const results: { page: Page; scores: ReturnType<typeof dibcoScores> }[] = [];
+    const ms = await cpuMs(async () => {
+      for (const page of pages) {
+        const { png } = await binarize(page.bytes, { method, maxInputPixels: 100_000_000 });
+        results.push({ page, scores: dibcoScores(page.truth, await greyOf(png)) });
+      }
+    });
+    const mean = (list: typeof results, pick: (s: (typeof results)[number]["scores"]) => number) =>
+      list.reduce((sum, r) => sum + pick(r.scores), 0) / list.length;
+    const sets = [...new Set(results.map((r) => r.page.set))];
+    rows.push({
+      method,
+      pages: results.length,
+      fMeasure: mean(results, (s) => s.fMeasure),
+      psnr: mean(results, (s) => s.psnr),
+      drd: mean(results, (s) => s.drd),
+      // Scoring is in the timed loop too; it is a small part (two passes over the page).
+      cpuMsPerMegapixel: ms / megapixels,
+      floorRatio: ms / megapixels / floorPerMegapixel,
+      fMeasureBySet: Object.fromEntries(
+        sets.map((set) => [
+          set,
+          mean(
+            results.filter((r) => r.page.set === set),
+            (s) => s.fMeasure,
+          ),
+        ]),
+      ),
+    });
+  }
+  printQuality(rows, pages.length, megapixels, floorPerMegapixel);
+  return rows;
+}
+
+/** Pages under `root`, each `<name>.png` that has a `<name>-gt.png` beside it. */
+async function loadPages(root: string): Promise<Page[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  const pages: Page[] = [];
+  for (const file of files.filter((f) => f.endsWith(".png") && !f.endsWith("-gt.png")).sort()) {
+    const truthFile = file.replace(/\.png$/, "-gt.png");
+    if (!files.includes(truthFile)) continue;
+    const truth = await greyOf(await readFile(truthFile));
+    pages.push({
+      name: basename(file, ".png"),
+      set: relative(root, dirname(file)) || ".",
+      bytes: new Uint8Array(await readFile(file)),
+      truth,
+      megapixels: (truth.width * truth.height) / 1e6,
+    });
+  }
+  return pages;
+}
+
+async function greyOf(png: Uint8Array): Promise<BinaryImage> {
+  const { data, info } = await sharp(png).greyscale().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data), width: info.width, height: info.height };
+}
+
+/** CPU milliseconds of this process (every thread) spent in `work`. */
+async function cpuMs(work: () => Promise<void>): Promise<number> {
+  const before = process.cpuUsage();
+  await work();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
+function printQuality(rows: QualityRow[], pages: number, megapixels: number, floor: number) {
+  console.log(
+    `\n${pages} pages, ${megapixels.toFixed(1)} MP; decode floor ${floor.toFixed(1)} CPU ms per MP (sharp, one thread)`,
+  );
+  console.log("method   | mean F | mean PSNR | mean DRD | CPU ms/MP | × floor | F by set");
+  for (const r of rows) {
+    const bySet = Object.entries(r.fMeasureBySet)
+      .map(([set, f]) => `${set} ${f.toFixed(1)}`)
+      .join(", ");
+    console.log(
+      `${r.method.padEnd(8)} | ${r.fMeasure.toFixed(2).padStart(6)} | ${r.psnr.toFixed(2).padStart(9)} | ` +
+        `${r.drd.toFixed(2).padStart(8)} | ${r.cpuMsPerMegapixel.toFixed(1).padStart(9)} | ${r.floorRatio.toFixed(2).padStart(7)} | ${bySet}`,
+    );
+  }
+}
