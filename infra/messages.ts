@@ -8,7 +8,9 @@ export type BinarizationMethod = (typeof BINARIZATION_METHODS)[number];
 export const DEFAULT_METHOD: BinarizationMethod = "otsu";
 export const DEFAULT_FIXED_THRESHOLD = 127;
 
-export const imageIdSchema = z.uuid({ version: "v7" });
+// We generate v7 ids (keys sort by upload time); any RFC 9562 UUID from another producer (v4 is
+// most libraries' default, and the original Flask pipeline's) is accepted.
+export const imageIdSchema = z.uuid();
 const objectRef = z.object({ bucket: z.string().min(1), key: z.string().min(1) });
 const timestamp = z.iso.datetime();
 

@@ -1,4 +1,5 @@
 // An upload travels the whole pipeline: API → S3 + SQS → worker → S3 + completion message.
+import { randomUUID } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import sharp from "sharp";
@@ -8,6 +9,7 @@ import { outputKey } from "../../infra/image-objects.ts";
 import { createWorker, type Worker } from "../../worker/consumer.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { distinctValues, greyPixels, makePng } from "../support/images.ts";
+import { injectJob } from "../support/jobs.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
 let env: TestEnvironment;
@@ -74,6 +76,20 @@ describe("the pipeline", () => {
       method: "fixed",
       threshold: 100,
     });
+  });
+
+  // Catches: another producer's message dead-lettered for its id's version (v4 is most
+  // UUID libraries' default, and what the original Flask pipeline used).
+  it("a version-4 id from another producer is processed, and its routes answer", async () => {
+    const id = randomUUID();
+    expect(id[14]).toBe("4");
+    const job = await injectJob(env, await makePng(20, 20, (x) => [x * 12]), { id });
+    const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [job.id])).get(job.id);
+    expect(completion).toMatchObject({ id, status: "done" });
+    expect(await (await app.request(`/api/images/${id}`)).json()).toMatchObject({ id, status: "done" });
+    expect((await app.request(`/api/images/${id}/processed`)).status).toBe(200);
+    expect((await app.request(`/api/images/${id}`, { method: "DELETE" })).status).toBe(204);
+    expect((await app.request(`/api/images/${id}`)).status).toBe(404);
   });
 
   it("answers 404 for an unknown id and 400 for a malformed one", async () => {
