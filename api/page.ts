@@ -9,8 +9,14 @@ const ASSETS = {
   "style.css": "text/css; charset=utf-8",
 } as const;
 
-// biome-ignore lint/suspicious/noExplicitAny: any Hono app, whatever its variables
-export function mountPage(app: Hono<any>, { maxUploadBytes }: { maxUploadBytes: number }): void {
+export function mountPage(
+  // biome-ignore lint/suspicious/noExplicitAny: any Hono app, whatever its variables
+  app: Hono<any>,
+  { maxUploadBytes, endpointUrl }: { maxUploadBytes: number; endpointUrl: string | undefined },
+): void {
+  // An emulator on this machine (what `npm start` runs) keeps images in memory only: the page says so.
+  const localEmulator =
+    endpointUrl !== undefined && /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(endpointUrl);
   // Read once, on first use: the files do not change while the server runs.
   let page: Promise<string> | undefined;
   const files = new Map<string, Promise<string>>();
@@ -18,7 +24,7 @@ export function mountPage(app: Hono<any>, { maxUploadBytes }: { maxUploadBytes: 
   app.get("/", async (c) => {
     page ??= readFile(join(TEMPLATES, "index.html"), "utf8").then((html) =>
       // The limit goes in as a data attribute, not a script: the CSP allows no inline script.
-      html.replace("{{MAX_UPLOAD_BYTES}}", String(maxUploadBytes)),
+      html.replace("{{MAX_UPLOAD_BYTES}}", String(maxUploadBytes)).replace("{{LOCAL_EMULATOR}}", String(localEmulator)),
     );
     c.header("Cache-Control", "no-cache");
     return c.html(await page);

@@ -52,7 +52,13 @@ runMain(async () => {
 
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   logger.info({ url: server.url, seconds }, "bitonal ready");
+  const storage = localstack
+    ? `S3 and SQS: the embedded LocalStack at ${config.endpointUrl}. It keeps everything in memory only:\n` +
+      "Ctrl-C empties the buckets and queues; download what you want to keep.\n" +
+      `Other commands reach it with AWS_ENDPOINT_URL=${config.endpointUrl} (in .env or the environment).`
+    : `S3 and SQS: ${config.endpointUrl ?? `real AWS (${config.region})`}.`;
   console.log(
-    `\nbitonal is ready in ${seconds} s: open ${server.url}\nupload: curl -F image=@photo.png ${server.url}/api/images\nCtrl-C stops everything.\n`,
+    `\nbitonal is ready in ${seconds} s: open ${server.url}\n${storage}\n` +
+      `upload: curl -F image=@photo.png ${server.url}/api/images\nCtrl-C stops everything.\n`,
   );
 });

@@ -74,6 +74,13 @@ runMain(async () => {
     },
     progressBar(started),
   );
+  if (outcomes.length > 0 && outcomes.every((o) => o.reason?.startsWith("cannot reach"))) {
+    // Not a refusal per file: nothing answered at all.
+    console.error(
+      `The API at ${baseUrl} cannot be reached; start it (\`npm start\`, or \`npm run api\`) or pass --url.`,
+    );
+    process.exit(1);
+  }
   printSummary(outcomes, (performance.now() - started) / 1000);
   if (outcomes.some((o) => o.upload === "refused" || o.result === "failed")) process.exit(1);
 });

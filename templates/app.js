@@ -4,6 +4,7 @@
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const maxUploadBytes = Number(document.body.dataset.maxUploadBytes) || 20 * 1024 * 1024;
+$("#storage-note").hidden = document.body.dataset.localEmulator !== "true";
 const TOKEN_KEY = "bitonal.apiToken";
 
 // ---------- small helpers ----------

@@ -82,6 +82,14 @@ describe("npm run upload", () => {
     await rm(bad, { recursive: true });
   });
 
+  it("an API that does not answer: one sentence, exit 1", async () => {
+    const run = runUpload([join(work, "in"), "--url", "http://127.0.0.1:9", "--manifest", join(work, "m-none.json")]);
+    expect(await run.exited).toBe(1);
+    expect(run.output().trim().split("\n").at(-1)).toBe(
+      "The API at http://127.0.0.1:9 cannot be reached; start it (`npm start`, or `npm run api`) or pass --url.",
+    );
+  });
+
   it("refuses bad arguments with its usage", async () => {
     const run = runUpload(["--concurrency", "0"]);
     expect(await run.exited).toBe(2);

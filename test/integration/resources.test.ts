@@ -95,6 +95,22 @@ describe("npm run setup", () => {
     expect(error.stderr).toContain(`queue ${env.INPUT_QUEUE}: VisibilityTimeout is 60, expected 90`);
   });
 
+  // Catches: a raw stack trace (or a hang) for a newcomer who ran a command without the endpoint.
+  it("an endpoint that does not answer, or none and no AWS credentials: one sentence that says what to do", async () => {
+    const refused = await setup({ ...uniqueResourceEnv(), AWS_ENDPOINT_URL: "http://127.0.0.1:9" }).catch((e) => e);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe(
+      "S3 and SQS at http://127.0.0.1:9 cannot be reached (ECONNREFUSED); start them (`npm start` or `npm run localstack`) or set AWS_ENDPOINT_URL to where they listen.",
+    );
+    // Real AWS, as a newcomer's second terminal would try it: no credentials here (and no
+    // instance metadata service asked: nothing leaves this machine).
+    const { AWS_ENDPOINT_URL: _, ...noEndpoint } = uniqueResourceEnv();
+    const aws = await setup({ ...noEndpoint, AWS_EC2_METADATA_DISABLED: "true", HOME: "/nonexistent" }).catch((e) => e);
+    expect(aws.code).toBe(1);
+    expect(aws.stderr).toContain("set AWS_ENDPOINT_URL=http://127.0.0.1:4566");
+    expect(aws.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
   it("exits non-zero naming a bad variable", async () => {
     const error = await setup({ ...uniqueResourceEnv(), MAX_RECEIVE_COUNT: "many" }).catch((e) => e);
     expect(error.code).toBe(1);

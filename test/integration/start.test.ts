@@ -18,6 +18,11 @@ describe("npm start", () => {
     try {
       const [, url] = await start.waitFor(/open (http:\/\/\S+)/);
       expect(await processesWithEnv(`GATEWAY_LISTEN=127.0.0.1:${localstackPort}`)).toHaveLength(1);
+      // Catches: a newcomer surprised that a restart empties everything, or lost in a second terminal.
+      expect(start.output()).toContain("It keeps everything in memory only");
+      expect(start.output()).toContain(`AWS_ENDPOINT_URL=http://127.0.0.1:${localstackPort}`);
+      const page = await (await fetch(url)).text();
+      expect(page).toContain('data-local-emulator="true"');
 
       const form = new FormData();
       form.set("image", new File([await makePng(40, 30, (x) => [x * 6])], "ramp.png"));
