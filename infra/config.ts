@@ -47,6 +47,7 @@ const envSchema = z.object({
     )
     .pipe(z.array(z.url("each origin must be a URL like https://app.example.com"))),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
   WORKER_METRICS_PORT: integer(0, 65535, 9100),
   LOCALSTACK_PORT: integer(1, 65535, 4566),
   LOCALSTACK_PYTHON: optionalString,
@@ -83,6 +84,8 @@ export interface Config {
   /** Origins allowed to call the API from a browser; empty means CORS off. */
   corsOrigins: string[];
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+  /** auto: one coloured line per event on a terminal, JSON otherwise. */
+  logFormat: z.infer<typeof envSchema>["LOG_FORMAT"];
   /** The embedded LocalStack that `npm start`, `npm run localstack` and the tests launch. */
   localstack: LocalStackSettings;
 }
@@ -129,6 +132,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionDays: e.RETENTION_DAYS,
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     localstack: {
       port: e.LOCALSTACK_PORT,
       python: e.LOCALSTACK_PYTHON,

@@ -2,6 +2,7 @@
 // port, in a container where a Docker engine answers, otherwise on the host from a
 // project-local Python venv. Whatever it starts, it stops, also when its parent dies.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
@@ -207,11 +208,45 @@ export async function ensureVenv(pythonOverride: string | undefined, log: (m: st
   log(`creating the LocalStack venv in ${VENV_DIR} with ${python} (once; about half a minute)`);
   await rm(VENV_DIR, { recursive: true, force: true });
   await run(python, ["-m", "venv", VENV_DIR]);
-  await run(venvPython, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS_FILE], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  await pipInstall(venvPython, log);
   await writeFile(stamp, requirements);
   return venvPython;
+}
+
+/**
+ * pip install of the pinned requirements, saying every few seconds how far it is (packages
+ * collected, then installing), so that a first start's half minute is not a silent one.
+ */
+async function pipInstall(venvPython: string, log: (m: string) => void): Promise<void> {
+  const child = spawn(
+    venvPython,
+    ["-m", "pip", "install", "--progress-bar", "off", "--disable-pip-version-check", "-r", REQUIREMENTS_FILE],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let collected = 0;
+  let stage = "collecting packages";
+  let output = "";
+  const started = Date.now();
+  const onLine = (line: string) => {
+    output = `${output}${line}\n`.slice(-20_000);
+    if (line.startsWith("Collecting ")) collected++;
+    if (line.startsWith("Installing collected packages")) stage = "installing";
+  };
+  let pending = "";
+  const onData = (chunk: Buffer) => {
+    const lines = (pending + chunk.toString()).split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) onLine(line);
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
+  const progress = setInterval(() => {
+    const seconds = Math.round((Date.now() - started) / 1000);
+    log(`LocalStack venv: ${stage}, ${collected} packages collected, ${seconds} s`);
+  }, 5_000);
+  const [code] = await once(child, "exit").finally(() => clearInterval(progress));
+  if (code !== 0) throw new Error(`pip install of the LocalStack venv failed (exit ${code}):\n${output}`);
+  log(`LocalStack venv ready: ${collected} packages in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
 async function findPython(override: string | undefined): Promise<string> {

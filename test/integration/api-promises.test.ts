@@ -7,7 +7,7 @@ import { baseChildEnv } from "../../infra/config.ts";
 import type { Logger } from "../../infra/logger.ts";
 import { createTestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
-import { startScript } from "../support/processes.ts";
+import { startCommand as spawnScript, startScript } from "../support/processes.ts";
 import { waitForCompletions } from "../support/queues.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 
@@ -123,6 +123,28 @@ describe("what the API lets out", () => {
       if (api.child.exitCode === null) api.interrupt();
       await api.exited;
       await proxy.close();
+    }
+  });
+});
+
+describe("logs for people and for machines", () => {
+  // Catches: JSON lines in a person's terminal, or coloured text in a log collector's pipe.
+  it("one readable line per event on a terminal, JSON lines in a pipe", async () => {
+    const env = await createTestEnvironment({ LOG_LEVEL: "info" });
+    const workerEnv = { ...baseChildEnv(), ...env.env };
+    // `script` gives the worker a pseudo-terminal, as a shell window would.
+    const onTerminal = spawnScript("script", ["-qfec", `${process.execPath} worker/main.ts`, "/dev/null"], workerEnv);
+    const inPipe = startScript("worker/main.ts", workerEnv);
+    try {
+      const [terminalLine] = await onTerminal.waitFor(/^.*worker polling.*$/m, 20_000);
+      expect(terminalLine).not.toMatch(/^\s*\{/);
+      expect(terminalLine).toMatch(/\d\d:\d\d:\d\d.*INFO.*worker polling/);
+      const [pipeLine] = await inPipe.waitFor(/^.*worker polling.*$/m, 20_000);
+      expect(JSON.parse(pipeLine)).toMatchObject({ level: 30, service: "worker", msg: "worker polling" });
+    } finally {
+      onTerminal.interrupt();
+      inPipe.interrupt();
+      await Promise.all([onTerminal.exited, inPipe.exited]);
     }
   });
 });

@@ -6,7 +6,12 @@ import { readdir, readFile } from "node:fs/promises";
 
 /** Starts `node <script> [args…]` in its own process group, as a terminal would start `npm start`. */
 export function startScript(script: string | string[], env: Record<string, string | undefined>) {
-  const child = spawn(process.execPath, Array.isArray(script) ? script : [script], {
+  return startCommand(process.execPath, Array.isArray(script) ? script : [script], env);
+}
+
+/** Starts any command in its own process group, with its output collected. */
+export function startCommand(command: string, args: string[], env: Record<string, string | undefined>) {
+  const child = spawn(command, args, {
     env: env as NodeJS.ProcessEnv,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
