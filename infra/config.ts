@@ -50,6 +50,7 @@ const envSchema = z.object({
   LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
   WORKER_METRICS_PORT: integer(0, 65535, 9100),
   LOCALSTACK_PORT: integer(1, 65535, 4566),
+  BITONAL_DATA_DIR: optionalString,
   LOCALSTACK_PYTHON: optionalString,
   LOCALSTACK_IMAGE: z.string().min(1).default("localstack/localstack:4.14.0"),
   LOCALSTACK_AUTH_TOKEN: optionalString,
@@ -88,6 +89,8 @@ export interface Config {
   logFormat: z.infer<typeof envSchema>["LOG_FORMAT"];
   /** The embedded LocalStack that `npm start`, `npm run localstack` and the tests launch. */
   localstack: LocalStackSettings;
+  /** `npm start` only: a folder where every image is kept, and put back at the next start. */
+  dataDir: string | undefined;
 }
 
 export interface LocalStackSettings {
@@ -133,6 +136,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
+    dataDir: e.BITONAL_DATA_DIR,
     localstack: {
       port: e.LOCALSTACK_PORT,
       python: e.LOCALSTACK_PYTHON,

@@ -12,6 +12,8 @@ import { ensureResources } from "../infra/resources.ts";
 import { configureSharpForJobs } from "../worker/binarize.ts";
 import { createWorker } from "../worker/consumer.ts";
 import { createWorkerMetrics, serveWorkerMetrics } from "../worker/metrics.ts";
+import { processJob } from "../worker/process-job.ts";
+import { createImageKeeper } from "./image-keeper.ts";
 
 runMain(async () => {
   const started = performance.now();
@@ -36,6 +38,15 @@ runMain(async () => {
   const sqs = createSqsClient(config);
   const { report, queueUrls } = await ensureResources({ s3, sqs }, config);
   logger.info({ resources: report.map((r) => `${r.action} ${r.name}`) }, "resources ready");
+  const keeper = config.dataDir ? createImageKeeper({ s3, config, logger }, config.dataDir) : undefined;
+  if (keeper) {
+    const restored = await keeper.restore();
+    logger.info({ images: restored, dataDir: config.dataDir }, "kept images restored");
+    // Before LocalStack stops (stops run in reverse): forget what was deleted meanwhile.
+    stopped.push(async () => {
+      await keeper.forgetDeleted();
+    });
+  }
 
   const server = await serveApp(createApp({ config, s3, sqs, queueUrls, logger: createLogger(config, "api") }), config);
   stopped.push(() => server.close());
@@ -45,16 +56,29 @@ runMain(async () => {
   stopped.push(() => metricsServer.close());
   const worker = createWorker(
     { config, s3, sqs, queueUrls, logger: createLogger(config, "worker") },
-    { observer: metrics },
+    {
+      observer: metrics,
+      // With BITONAL_DATA_DIR, each image is copied to disk as its job ends.
+      handle: keeper
+        ? async (job, deps, attempt) => {
+            const completion = await processJob(job, deps, attempt);
+            await keeper.save(job.id).catch((error) => logger.warn({ err: error, id: job.id }, "could not keep image"));
+            return completion;
+          }
+        : undefined,
+    },
   );
   worker.start();
   stopped.push(() => worker.stop());
 
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   logger.info({ url: server.url, seconds }, "bitonal ready");
+  const kept = config.dataDir
+    ? `Images are kept in ${config.dataDir} (BITONAL_DATA_DIR) and put back at the next start.`
+    : "It keeps everything in memory only: Ctrl-C empties the buckets and queues\n" +
+      "(set BITONAL_DATA_DIR=<folder> to keep images across restarts, or download what you want).";
   const storage = localstack
-    ? `S3 and SQS: the embedded LocalStack at ${config.endpointUrl}. It keeps everything in memory only:\n` +
-      "Ctrl-C empties the buckets and queues; download what you want to keep.\n" +
+    ? `S3 and SQS: the embedded LocalStack at ${config.endpointUrl}. ${kept}\n` +
       `Other commands reach it with AWS_ENDPOINT_URL=${config.endpointUrl} (in .env or the environment).`
     : `S3 and SQS: ${config.endpointUrl ?? `real AWS (${config.region})`}.`;
   console.log(

@@ -144,7 +144,7 @@ describe("refusals leave nothing behind", () => {
   it.each([
     "not-a-uuid",
     "..%2F..%2Fetc%2Fpasswd",
-    "01900000-0000-4000-8000-000000000000", // a UUID, but v4
+    "01900000-0000-7000-c000-000000000000", // UUID-shaped, but not RFC 9562 (variant bits)
   ])("400 for a malformed id %s on every image route", async (id) => {
     const { app } = await setup();
     for (const suffix of ["", "/original", "/processed"]) {

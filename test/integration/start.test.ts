@@ -1,5 +1,8 @@
 // `npm start` and `npm run localstack` as a newcomer uses them: one command up, Ctrl-C down,
 // nothing left running. Each starts its own embedded LocalStack on a port of its own.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { baseChildEnv } from "../../infra/config.ts";
 import { makePng } from "../support/images.ts";
@@ -42,6 +45,62 @@ describe("npm start", () => {
     expect(await portIsOpen(localstackPort)).toBe(false);
     expect(await processesWithEnv(`GATEWAY_LISTEN=127.0.0.1:${localstackPort}`)).toEqual([]);
   });
+});
+
+describe("npm start with BITONAL_DATA_DIR", () => {
+  // Catches: images lost across a restart of the in-memory LocalStack, or deleted ones coming back.
+  it("keeps images across a real restart, and forgets the ones deleted", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "bitonal-keep-"));
+    const localstackPort = 4580;
+    const startOnce = async () => {
+      const start = startScript("scripts/start.ts", {
+        ...baseChildEnv(),
+        PORT: "0",
+        LOCALSTACK_PORT: String(localstackPort),
+        WORKER_POLL_WAIT_S: "1",
+        WORKER_METRICS_PORT: "0",
+        BITONAL_DATA_DIR: dataDir,
+      });
+      const [, url] = await start.waitFor(/open (http:\/\/\S+)/);
+      return {
+        url,
+        output: start.output,
+        async stop() {
+          start.interrupt();
+          expect(await start.exited).toBe(0);
+        },
+      };
+    };
+    const upload = async (url: string, name: string) => {
+      const form = new FormData();
+      form.set("image", new File([await makePng(30, 20, (x) => [x * 8])], name));
+      const { id } = await (await fetch(`${url}/api/images`, { method: "POST", body: form })).json();
+      expect(
+        await eventually(async () => (await (await fetch(`${url}/api/images/${id}`)).json()).status === "done", 30_000),
+      ).toBe(true);
+      return id as string;
+    };
+    try {
+      const first = await startOnce();
+      expect(first.output()).toContain(`Images are kept in ${dataDir}`);
+      const kept = await upload(first.url, "kept.png");
+      const deleted = await upload(first.url, "deleted.png");
+      expect((await fetch(`${first.url}/api/images/${deleted}`, { method: "DELETE" })).status).toBe(204);
+      await first.stop();
+
+      const second = await startOnce();
+      try {
+        const listed = await (await fetch(`${second.url}/api/images`)).json();
+        expect(listed.items.map((i: { id: string; status: string }) => [i.id, i.status])).toEqual([[kept, "done"]]);
+        expect((await fetch(`${second.url}/api/images/${kept}/processed`)).status).toBe(200);
+        expect((await fetch(`${second.url}/api/images/${deleted}`)).status).toBe(404);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe("npm run localstack", () => {
