@@ -24,8 +24,7 @@ runMain(async () => {
   const firstOption = args.findIndex((arg) => arg.startsWith("--"));
   const names = firstOption < 0 ? args : args.slice(0, firstOption);
   const options = firstOption < 0 ? [] : args.slice(firstOption);
-  // `quality` needs its pages (--data), so only runs when named.
-  const chosen = names.length > 0 ? names : Object.keys(BENCHMARKS).filter((name) => name !== "quality");
+  const chosen = names.length > 0 ? names : Object.keys(BENCHMARKS);
   for (const name of chosen) {
     const bench = BENCHMARKS[name];
     if (!bench) throw new Error(`unknown benchmark ${name}; choose from ${Object.keys(BENCHMARKS).join(", ")}`);

@@ -1,12 +1,13 @@
-// `npm run bench -- quality --data DIR`: every method of binarize() on pages with ground truth
-// (`<name>.png` beside `<name>-gt.png`, 0 = ink), scored with DIBCO's measures, beside its CPU
-// per megapixel and sharp's decode floor for the same pages, all in one run.
+// `npm run bench -- quality [--data DIR]`: every method of binarize() on pages with ground truth
+// (the synthetic set, or DIR's `<name>.png` beside `<name>-gt.png`, 0 = ink), scored with
+// DIBCO's measures, beside its CPU per megapixel and sharp's decode floor, all in one run.
 import { readdir, readFile } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import sharp from "sharp";
 import { BINARIZATION_METHODS, type BinarizationMethod } from "../../infra/messages.ts";
 import { binarize } from "../../worker/binarize.ts";
 import { type BinaryImage, dibcoScores } from "./dibco-measures.ts";
+import { syntheticPages } from "./synthetic-pages.ts";
 
 interface Page {
   name: string;
@@ -15,6 +16,8 @@ interface Page {
   truth: BinaryImage;
   megapixels: number;
 }
+
+const MAX_PSNR = 60;
 
 export interface QualityRow {
   method: BinarizationMethod;
@@ -31,14 +34,10 @@ export interface QualityRow {
 export async function benchQuality(options: string[] = []): Promise<QualityRow[]> {
   const at = options.indexOf("--data");
   const data = at >= 0 ? options[at + 1] : undefined;
-  if (!data) {
-    throw new Error(
-      "give the pages to score: npm run bench -- quality --data DIR (DIR holds <name>.png beside <name>-gt.png; " +
-        "the project's development pages are ../shared/data/dibco-dev)",
-    );
-  }
-  const pages = await loadPages(data);
+  // Without --data: the synthetic set, regenerated from its seeds, and a figure of it.
+  const pages = data ? await loadPages(data) : await syntheticSet();
   if (pages.length === 0) throw new Error(`no <name>.png with a <name>-gt.png under ${data}`);
+  console.log(data ? `pages under ${data}` : "the synthetic set (scripts/bench/synthetic-pages.ts, fixed seeds)");
   sharp.cache(false);
   sharp.concurrency(1);
 
@@ -64,7 +63,8 @@ export async function benchQuality(options: string[] = []): Promise<QualityRow[]
       method,
       pages: results.length,
       fMeasure: mean(results, (s) => s.fMeasure),
-      psnr: mean(results, (s) => s.psnr),
+      // A perfect page's PSNR is infinite: capped at 60 dB so that a mean stays a number.
+      psnr: mean(results, (s) => Math.min(s.psnr, MAX_PSNR)),
       drd: mean(results, (s) => s.drd),
       // Scoring is in the timed loop too; it is a small part (two passes over the page).
       cpuMsPerMegapixel: ms / megapixels,
@@ -81,7 +81,53 @@ export async function benchQuality(options: string[] = []): Promise<QualityRow[]
     });
   }
   printQuality(rows, pages.length, megapixels, floorPerMegapixel);
+  if (!data) await writeFigure(pages.filter((p) => FIGURE_PAGES.includes(p.name)));
   return rows;
+}
+
+async function syntheticSet(): Promise<Page[]> {
+  return (await syntheticPages()).map((page) => ({
+    name: page.name,
+    set: page.kind,
+    bytes: page.bytes,
+    truth: { data: page.truth, width: page.width, height: page.height },
+    megapixels: (page.width * page.height) / 1e6,
+  }));
+}
+
+const FIGURE_PAGES = ["phone-photo-1", "bleed-through-1", "faded-ink-1", "logo-1"];
+const FIGURE = new URL("../../docs/quality-synthetic.png", import.meta.url);
+
+/** A row per page: the upload, its ground truth, then each method's result, a third the size. */
+async function writeFigure(pages: Page[]): Promise<void> {
+  const scale = 3;
+  const tiles: { input: Buffer; left: number; top: number }[] = [];
+  let top = 0;
+  let width = 0;
+  for (const page of pages) {
+    const w = Math.round(page.truth.width / scale);
+    const h = Math.round(page.truth.height / scale);
+    const truthPng = await sharp(Buffer.from(page.truth.data), {
+      raw: { width: page.truth.width, height: page.truth.height, channels: 1 },
+    })
+      .png()
+      .toBuffer();
+    const columns = [page.bytes, truthPng];
+    for (const method of BINARIZATION_METHODS) {
+      columns.push((await binarize(page.bytes, { method, maxInputPixels: 100_000_000 })).png);
+    }
+    for (const [n, column] of columns.entries()) {
+      const tile = await sharp(column).resize(w, h).flatten({ background: "#ffffff" }).png().toBuffer();
+      tiles.push({ input: tile, left: n * (w + 6), top });
+    }
+    top += h + 6;
+    width = Math.max(width, columns.length * (w + 6));
+  }
+  await sharp({ create: { width, height: top, channels: 3, background: "#8a8f98" } })
+    .composite(tiles)
+    .png()
+    .toFile(FIGURE.pathname);
+  console.log(`figure: ${FIGURE.pathname} (per row: upload, ground truth, ${BINARIZATION_METHODS.join(", ")})`);
 }
 
 /** Pages under `root`, each `<name>.png` that has a `<name>-gt.png` beside it. */
