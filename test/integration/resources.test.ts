@@ -69,9 +69,14 @@ describe("npm run setup", () => {
     const env = uniqueResourceEnv();
     const config = loadConfig(env);
     const s3 = createS3Client(config);
+    // Only "no configuration" counts as no rules; any other error fails the test.
     const rules = async (bucket: string) =>
-      (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket })).catch(() => ({ Rules: [] })))
-        .Rules ?? [];
+      (
+        await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket })).catch((error: Error) => {
+          if (error.name !== "NoSuchLifecycleConfiguration") throw error;
+          return { Rules: [] };
+        })
+      ).Rules ?? [];
     const set = await setup({ ...env, RETENTION_DAYS: "30" });
     expect(set.stdout).toContain("Retention changed on 2.");
     for (const bucket of [config.inputBucket, config.outputBucket]) {

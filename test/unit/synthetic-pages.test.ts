@@ -4,7 +4,7 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { dibcoScores } from "../../scripts/bench/dibco-measures.ts";
-import { PAGE_KINDS, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
+import { PAGE_KINDS, type PageKind, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
 
 describe("synthetic pages", () => {
   it("are the same for the same seed, and differ between seeds", async () => {
@@ -15,23 +15,26 @@ describe("synthetic pages", () => {
     expect(Buffer.from(a.truth).equals(Buffer.from(c.truth))).toBe(false);
   });
 
-  it.each(PAGE_KINDS)(
-    "%s: its ground truth is its ink (a threshold between ink and paper recovers it)",
-    async (kind) => {
-      const page = await syntheticPage(kind, 1, 300, 200);
-      expect(page.truth.some((v) => v === 0)).toBe(true);
-      // Where the page is clean enough for one global threshold, that threshold finds its truth;
-      // the hard kinds are hard on purpose, so only their ink coverage is checked.
-      const { data } = await sharp(page.bytes).greyscale().raw().toBuffer({ resolveWithObject: true });
-      const result = Uint8Array.from(data, (v) => (v > 110 ? 255 : 0));
-      const { fMeasure } = dibcoScores(
-        { data: page.truth, width: page.width, height: page.height },
-        { data: result, width: page.width, height: page.height },
-      );
-      if (["office-scan", "screenshot", "logo"].includes(kind)) expect(fMeasure).toBeGreaterThan(97);
-      const inkShare = page.truth.filter((v) => v === 0).length / page.truth.length;
-      expect(inkShare).toBeGreaterThan(0.02);
-      expect(inkShare).toBeLessThan(0.6);
-    },
-  );
+  const scoreOfOneThreshold = async (kind: PageKind) => {
+    const page = await syntheticPage(kind, 1, 300, 200);
+    const { data } = await sharp(page.bytes).greyscale().raw().toBuffer({ resolveWithObject: true });
+    const result = Uint8Array.from(data, (v) => (v > 110 ? 255 : 0));
+    return dibcoScores(
+      { data: page.truth, width: page.width, height: page.height },
+      { data: result, width: page.width, height: page.height },
+    ).fMeasure;
+  };
+
+  // Clean pages: one threshold between ink and paper recovers the truth, so it lines up.
+  it.each(["office-scan", "screenshot", "logo"] as PageKind[])("%s: its ground truth is its ink", async (kind) => {
+    expect(await scoreOfOneThreshold(kind)).toBeGreaterThan(97);
+  });
+
+  // Every kind, the hard ones included (hard on purpose): some ink, not a page of it.
+  it.each(PAGE_KINDS)("%s: ink covers a plausible share of the page", async (kind) => {
+    const page = await syntheticPage(kind, 1, 300, 200);
+    const inkShare = page.truth.filter((v) => v === 0).length / page.truth.length;
+    expect(inkShare).toBeGreaterThan(0.02);
+    expect(inkShare).toBeLessThan(0.6);
+  });
 });
