@@ -40,7 +40,7 @@ class PermanentJobError extends Error {
 export async function processJob(
   job: InputMessage,
   deps: JobDeps,
-  { receiveCount }: { receiveCount: number } = { receiveCount: 2 },
+  { receiveCount }: { receiveCount: number },
 ): Promise<CompletionMessage> {
   const { config, s3, sqs, queueUrls, logger } = deps;
   const started = performance.now();
