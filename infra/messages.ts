@@ -3,9 +3,9 @@
 import { type Message, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 
-export const BINARIZATION_METHODS = ["otsu", "fixed", "sauvola"] as const;
+export const BINARIZATION_METHODS = ["auto", "document", "otsu", "sauvola", "fixed"] as const;
 export type BinarizationMethod = (typeof BINARIZATION_METHODS)[number];
-export const DEFAULT_METHOD: BinarizationMethod = "otsu";
+export const DEFAULT_METHOD: BinarizationMethod = "auto";
 export const DEFAULT_FIXED_THRESHOLD = 127;
 
 // We generate v7 ids (keys sort by upload time); any RFC 9562 UUID from another producer (v4 is

@@ -2,7 +2,10 @@
 import { availableParallelism, endianness } from "node:os";
 import sharp, { type OutputInfo } from "sharp";
 import { type BinarizationMethod, DEFAULT_FIXED_THRESHOLD } from "../infra/messages.ts";
+import { chooseMethod } from "./auto-method.ts";
 import { encodeBitonalPng, packedRowBytes } from "./bitonal-png.ts";
+import { documentMethod, workingImage } from "./document-method.ts";
+import { countValues, otsu } from "./histogram.ts";
 
 export interface BinarizeOptions {
   method: BinarizationMethod;
@@ -18,8 +21,13 @@ export interface BinarizeResult {
   png: Buffer;
   width: number;
   height: number;
+  /** The method asked for. */
   method: BinarizationMethod;
-  /** The global threshold applied; null for Sauvola, whose threshold differs per pixel. */
+  /** The method that made the pixels: `auto` resolves to one of the others. */
+  appliedMethod: Exclude<BinarizationMethod, "auto">;
+  /** Why `auto` chose what it did, in a few words; absent for the other methods. */
+  reason?: string;
+  /** The global threshold applied; null for the local methods, whose threshold differs per pixel. */
   threshold: number | null;
 }
 
@@ -52,19 +60,35 @@ export function configureSharpForJobs(parallelJobs: number): void {
 }
 
 export async function binarize(input: Uint8Array, options: BinarizeOptions): Promise<BinarizeResult> {
+  const { method } = options;
   // Otsu's histogram is counted while luma is taken: one pass over the pixels fewer.
-  const histogram = options.method === "otsu" ? new Uint32Array(256) : undefined;
+  const histogram = method === "otsu" || method === "auto" ? new Uint32Array(256) : undefined;
   const { luma, width, height } = await decodeLuma(input, options.maxInputPixels, histogram);
+  const work = method === "document" || method === "auto" ? workingImage(luma, width, height) : undefined;
+  let applied = method;
+  let reason: string | undefined;
+  if (method === "auto" && work && histogram) {
+    ({ method: applied, reason } = chooseMethod(work.paper, otsu(histogram)));
+  }
   let packed: Uint8Array;
-  let threshold: number | null;
-  if (options.method === "sauvola") {
+  let threshold: number | null = null;
+  if (applied === "document" && work) {
+    packed = documentMethod(luma, width, height, work).packed;
+  } else if (applied === "sauvola") {
     packed = sauvola(luma, width, height, options.sauvola ?? {});
-    threshold = null;
   } else {
-    threshold = histogram ? otsuThreshold(histogram) : (options.threshold ?? DEFAULT_FIXED_THRESHOLD);
+    threshold = histogram ? otsu(histogram).threshold : (options.threshold ?? DEFAULT_FIXED_THRESHOLD);
     packed = packAboveThreshold(luma, width, height, threshold);
   }
-  return { png: encodeBitonalPng(packed, width, height), width, height, method: options.method, threshold };
+  return {
+    png: encodeBitonalPng(packed, width, height),
+    width,
+    height,
+    method,
+    appliedMethod: applied as BinarizeResult["appliedMethod"],
+    ...(reason ? { reason } : {}),
+    threshold,
+  };
 }
 
 /**
@@ -176,50 +200,6 @@ function packAboveThreshold(luma: Uint8Array, width: number, height: number, thr
     for (let bit = 0x80; x < width; x++, i++, bit >>= 1) if (luma[i] > t) packed[o] |= bit;
   }
   return packed;
-}
-
-/** Counts each value, four a load (byte order does not matter to a histogram). */
-function countValues(values: Uint8Array, histogram: Uint32Array): void {
-  let i = 0;
-  if (values.byteOffset % 4 === 0) {
-    const words = new Uint32Array(values.buffer, values.byteOffset, values.length >> 2);
-    for (let w = 0; w < words.length; w++, i += 4) {
-      const v = words[w];
-      histogram[v & 255]++;
-      histogram[(v >>> 8) & 255]++;
-      histogram[(v >>> 16) & 255]++;
-      histogram[v >>> 24]++;
-    }
-  }
-  for (; i < values.length; i++) histogram[values[i]]++;
-}
-
-/** Otsu's method: the threshold that maximises the between-class variance of the histogram. */
-function otsuThreshold(histogram: Uint32Array): number {
-  let total = 0;
-  for (let v = 0; v < 256; v++) total += histogram[v];
-  let sumAll = 0;
-  for (let v = 0; v < 256; v++) sumAll += v * histogram[v];
-
-  let best = 0;
-  let bestVariance = -1;
-  let weightBelow = 0;
-  let sumBelow = 0;
-  for (let t = 0; t < 256; t++) {
-    weightBelow += histogram[t];
-    if (weightBelow === 0) continue;
-    const weightAbove = total - weightBelow;
-    if (weightAbove === 0) break;
-    sumBelow += t * histogram[t];
-    const meanBelow = sumBelow / weightBelow;
-    const meanAbove = (sumAll - sumBelow) / weightAbove;
-    const variance = weightBelow * weightAbove * (meanBelow - meanAbove) ** 2;
-    if (variance > bestVariance) {
-      bestVariance = variance;
-      best = t;
-    }
-  }
-  return best;
 }
 
 /**

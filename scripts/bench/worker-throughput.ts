@@ -56,21 +56,19 @@ async function workerProcess(sources: Buffer[], cores: number) {
   const sqs = createSqsClient(config);
   try {
     const { queueUrls } = await ensureResources({ s3, sqs }, config);
-    const keys = await Promise.all(
-      sources.map(async (body, n) => {
-        const key = inputKey(`source-${n}`, "png");
-        await s3.send(new PutObjectCommand({ Bucket: config.inputBucket, Key: key, Body: body }));
-        return key;
-      }),
-    );
+    // Each message names its own image's original, as the API's would: the worker refuses any other.
     for (let n = 0; n < IMAGES; n++) {
+      const id = uuidv7();
+      const key = inputKey(id, "png");
+      const body = sources[n % sources.length];
+      await s3.send(new PutObjectCommand({ Bucket: config.inputBucket, Key: key, Body: body }));
       await sendInputMessage(sqs, queueUrls.input, {
         version: 1,
-        id: uuidv7(),
+        id,
         bucket: config.inputBucket,
-        key: keys[n % keys.length],
+        key,
         contentType: "image/png",
-        bytes: sources[n % sources.length].length,
+        bytes: body.length,
         width: 1,
         height: 1,
         filename: `bench-${n}.png`,

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { dibcoScores } from "../../scripts/bench/dibco-measures.ts";
+import { type PageKind, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
+import { binarize } from "../../worker/binarize.ts";
+import { removeSmallComponents } from "../../worker/components.ts";
+import { otsu } from "../../worker/histogram.ts";
+import { distinctValues, greyPixels, makePng } from "../support/images.ts";
+
+const limits = { maxInputPixels: 50_000_000 };
+
+async function fMeasure(kind: PageKind, method: "document" | "otsu" | "auto", size?: [number, number]) {
+  const page = await syntheticPage(kind, 1, ...(size ?? []));
+  const result = await binarize(page.bytes, { method, ...limits });
+  const out = await greyPixels(result.png);
+  const truth = { data: page.truth, width: page.width, height: page.height };
+  return { f: dibcoScores(truth, { data: out.values, width: out.width, height: out.height }).fMeasure, result };
+}
+
+describe("the document method", () => {
+  it("reads a phone photo of a page with a shadow across it, where one global threshold cannot", async () => {
+    const document = await fMeasure("phone-photo", "document");
+    const global = await fMeasure("phone-photo", "otsu");
+    expect(document.f).toBeGreaterThan(88);
+    expect(global.f).toBeLessThan(40);
+    expect(document.result.appliedMethod).toBe("document");
+    expect(document.result.threshold).toBeNull();
+  });
+
+  it("reads a large page (measured at a coarser scale, decided per pixel) as well as a small one", async () => {
+    // 4.3 MP: measured on 2 × 2 means; the result still has every pixel of the upload.
+    const large = await fMeasure("stains", "document", [2460, 1750]);
+    expect([large.result.width, large.result.height]).toEqual([2460, 1750]);
+    expect(large.f).toBeGreaterThan(90);
+  });
+
+  it("returns a blank page as white, and survives images too small for any window", async () => {
+    const blank = await binarize(await makePng(300, 200, () => [231]), { method: "document", ...limits });
+    expect(distinctValues((await greyPixels(blank.png)).values)).toEqual([255]);
+    for (const [w, h] of [
+      [1, 1],
+      [1, 9],
+      [9, 1],
+      [3, 2],
+    ]) {
+      const tiny = await binarize(await makePng(w, h, (x) => [x * 40]), { method: "document", ...limits });
+      expect([tiny.width, tiny.height]).toEqual([w, h]);
+    }
+  });
+});
+
+describe("auto", () => {
+  it("takes one global threshold for a clean two-tone image, and says so", async () => {
+    const { f, result } = await fMeasure("screenshot", "auto");
+    const global = await fMeasure("screenshot", "otsu");
+    expect(result).toMatchObject({ method: "auto", appliedMethod: "otsu", reason: "clean two-tone image" });
+    expect(result.threshold).toBe(global.result.threshold);
+    expect(f).toBe(global.f);
+  });
+
+  it("takes the document method for a page under uneven light, and says why", async () => {
+    const { f, result } = await fMeasure("phone-photo", "auto");
+    expect(result).toMatchObject({ method: "auto", appliedMethod: "document", reason: "uneven background" });
+    expect(f).toBeGreaterThan(88);
+  });
+
+  it("takes the document method for even light with faint or degraded ink", async () => {
+    const { result } = await fMeasure("stains", "auto");
+    expect(result).toMatchObject({ appliedMethod: "document", reason: "faint or degraded ink" });
+  });
+});
+
+describe("removeSmallComponents", () => {
+  // 1 = ink. A 2-pixel speck, a 6-pixel diagonal stroke (8-connected), a 1-pixel hole in a block.
+  const rows = ["11......1.", "........1.", ".111......", ".101..1...", ".111...1..", "........1."];
+  const width = rows[0].length;
+  const mask = () => Uint8Array.from(rows.join(""), (c) => (c === "1" ? 1 : 0));
+  const show = (m: Uint8Array) =>
+    rows.map((_, y) => [...m.subarray(y * width, (y + 1) * width)].map((v) => (v ? "1" : ".")).join(""));
+
+  it("removes ink components under the area and keeps diagonal strokes whole", () => {
+    const m = mask();
+    removeSmallComponents(m, width, rows.length, 1, 3);
+    expect(show(m)).toEqual(["..........", "..........", ".111......", ".1.1..1...", ".111...1..", "........1."]);
+  });
+
+  it("fills paper holes under the area, and never the paper around everything", () => {
+    const m = mask();
+    removeSmallComponents(m, width, rows.length, 0, 2);
+    expect(show(m)[3]).toBe(".111..1...");
+    expect(show(m)[0].startsWith("11......")).toBe(true);
+  });
+});
+
+describe("otsu", () => {
+  it("rates a two-valued histogram fully separable and a flat one far less", () => {
+    const twoValues = new Uint32Array(256);
+    twoValues[20] = 500;
+    twoValues[220] = 1500;
+    expect(otsu(twoValues)).toEqual({ threshold: 20, separability: 1 });
+    const flat = new Uint32Array(256).fill(10);
+    expect(otsu(flat).separability).toBeLessThan(0.8);
+    expect(otsu(flat).threshold).toBeGreaterThan(120);
+    expect(otsu(flat).threshold).toBeLessThan(135);
+  });
+});
