@@ -10,9 +10,9 @@ import { endTime, startTime, timing } from "hono/timing";
 import { v7 as uuidv7 } from "uuid";
 import { poolUsage } from "../infra/aws-clients.ts";
 import type { Config } from "../infra/config.ts";
-import { outputKey } from "../infra/image-objects.ts";
+import { outputKey, resultKeys } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
-import { sendInputMessage } from "../infra/messages.ts";
+import { renditionName, sendInputMessage } from "../infra/messages.ts";
 import { findUnavailableResources, type QueueUrls } from "../infra/resources.ts";
 import { mountDocs } from "./docs.ts";
 import { AppError, errorHandler, problemJson } from "./errors.ts";
@@ -21,16 +21,31 @@ import {
   deleteStored,
   findOriginalKey,
   listImageIds,
+  listRenditions,
   type OpenedObject,
   openObject,
+  type RenditionStatus,
   readImageStatus,
+  readOriginal,
+  readRenditionStatus,
   storeOriginal,
+  storeRenditionRequest,
   uuidV7Time,
 } from "./image-store.ts";
 import { createApiMetrics } from "./metrics.ts";
 import { documentUncheckedRoutes } from "./openapi.ts";
 import { mountPage } from "./page.ts";
-import { idParamsSchema, imagePageSchema, imageStatusSchema, listQuerySchema, problemContent } from "./schemas.ts";
+import {
+  idParamsSchema,
+  imagePageSchema,
+  imageStatusSchema,
+  listQuerySchema,
+  problemContent,
+  renditionListSchema,
+  renditionParamsSchema,
+  renditionRequestSchema,
+  renditionStatusSchema,
+} from "./schemas.ts";
 import { securityHeaders } from "./security-headers.ts";
 import { createLinkSigner } from "./signed-links.ts";
 import { readUploadRequest } from "./upload-request.ts";
@@ -50,7 +65,7 @@ type Env = { Variables: { requestId: string; log: Logger; acceptedBytes: number;
 const IMMUTABLE = "max-age=31536000, immutable";
 // How long a signed link to an image lasts (one to two of these: see createLinkSigner).
 const SIGNED_LINK_LIFETIME_S = 3600;
-const IMAGE_BYTES_PATH = /^\/api\/images\/[^/]+\/(original|processed)$/;
+const IMAGE_BYTES_PATH = /^\/api\/images\/[^/]+\/(original|processed|renditions\/[^/]+\/processed)$/;
 
 export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   const { config, s3, sqs, queueUrls, logger } = deps;
@@ -131,6 +146,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     const grant = (path: string) => (signer ? signer.sign(path) : path);
     return { self, original: grant(`${self}/original`), processed: grant(`${self}/processed`) };
   };
+  const renditionLinks = (id: string, rendition: string) => {
+    const self = `/api/images/${id}/renditions/${rendition}`;
+    return { self, processed: signer ? signer.sign(`${self}/processed`) : `${self}/processed` };
+  };
+  const withLinks = (status: RenditionStatus) => ({ ...status, links: renditionLinks(status.id, status.rendition) });
   // Private images are not for shared caches.
   const cacheControl = config.apiToken ? `private, ${IMMUTABLE}` : `public, ${IMMUTABLE}`;
 
@@ -300,6 +320,127 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
         openObject(store, config.outputBucket, outputKey(id), readOptions(c)),
       );
       return streamObject(c, opened, `Image ${id} is not processed (yet).`, cacheControl);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/images/{id}/renditions",
+      summary: "Apply another method to a stored original, without uploading it again",
+      description:
+        "Each method (and each threshold of `fixed`) is one rendition with its own result and status, " +
+        "named like `sauvola` or `fixed-140`. Asking again for one that is done or queued changes nothing; " +
+        "asking again for one that failed tries again.",
+      request: {
+        params: idParamsSchema,
+        body: { required: true, content: { "application/json": { schema: renditionRequestSchema } } },
+      },
+      responses: {
+        200: { description: "Already done", content: { "application/json": { schema: renditionStatusSchema } } },
+        202: { description: "Queued", content: { "application/json": { schema: renditionStatusSchema } } },
+        400: { description: "Malformed id, method or threshold", content: problemContent },
+        401: { description: "Missing or wrong API token", content: problemContent },
+        404: { description: "No such image", content: problemContent },
+        503: { description: "Storage or queue unavailable", content: problemContent },
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { method, threshold } = c.req.valid("json");
+      c.set("imageId", id);
+      const rendition = renditionName(method, method === "fixed" ? threshold : undefined);
+      const existing = await unavailableOnError(() => readRenditionStatus(store, id, rendition));
+      c.header("Location", renditionLinks(id, rendition).self);
+      if (existing?.status === "done") return c.json(withLinks(existing), 200);
+      if (existing?.status === "queued") return c.json(withLinks(existing), 202);
+      const original = await unavailableOnError(() => readOriginal(store, id));
+      if (!original) throw new AppError("not-found", `No image with id ${id}.`);
+      const requestedAt = new Date().toISOString();
+      const request = { id, rendition, method, threshold: method === "fixed" ? threshold : undefined, requestedAt };
+      const key = await unavailableOnError(() => storeRenditionRequest(store, request));
+      try {
+        await sendInputMessage(sqs, queueUrls.input, {
+          version: 2,
+          ...request,
+          bucket: config.inputBucket,
+          key: original.key,
+          contentType: original.contentType,
+          bytes: original.bytes,
+          width: original.width,
+          height: original.height,
+          filename: original.filename,
+          uploadedAt: original.uploadedAt,
+        });
+      } catch (error) {
+        await deleteStored(store, [key]).catch(() => {});
+        throw new AppError("service-unavailable", "The rendition could not be queued; try again.", { cause: error });
+      }
+      c.var.log.info({ id, rendition }, "rendition requested");
+      const queued = await unavailableOnError(() => readRenditionStatus(store, id, rendition));
+      return c.json(withLinks(queued as RenditionStatus), 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/images/{id}/renditions",
+      summary: "Every rendition asked for of an image",
+      request: { params: idParamsSchema },
+      responses: {
+        200: { description: "The renditions", content: { "application/json": { schema: renditionListSchema } } },
+        400: { description: "Malformed id", content: problemContent },
+        503: { description: "Storage unavailable", content: problemContent },
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      c.set("imageId", id);
+      const items = await unavailableOnError(() => listRenditions(store, id));
+      return c.json({ items: items.map(withLinks) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/images/{id}/renditions/{rendition}",
+      summary: "A rendition's status",
+      request: { params: renditionParamsSchema },
+      responses: {
+        200: {
+          description: "Queued, done or failed",
+          content: { "application/json": { schema: renditionStatusSchema } },
+        },
+        400: { description: "Malformed id or rendition name", content: problemContent },
+        404: { description: "No such rendition", content: problemContent },
+        503: { description: "Storage unavailable", content: problemContent },
+      },
+    }),
+    async (c) => {
+      const { id, rendition } = c.req.valid("param");
+      c.set("imageId", id);
+      const status = await unavailableOnError(() => readRenditionStatus(store, id, rendition));
+      if (!status) throw new AppError("not-found", `No rendition ${rendition} of image ${id}.`);
+      return c.json(withLinks(status), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/images/{id}/renditions/{rendition}/processed",
+      summary: "A rendition's bitonal PNG",
+      request: { params: renditionParamsSchema },
+      responses: imageBytes("rendition's"),
+    }),
+    async (c) => {
+      const { id, rendition } = c.req.valid("param");
+      c.set("imageId", id);
+      const key = resultKeys(id, rendition).output;
+      const opened = await unavailableOnError(() => openObject(store, config.outputBucket, key, readOptions(c)));
+      return streamObject(c, opened, `Rendition ${rendition} of ${id} is not processed (yet).`, cacheControl);
     },
   );
 

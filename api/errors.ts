@@ -11,6 +11,7 @@ const PROBLEMS = {
   "not-found": { status: 404, title: "Not found" },
   "payload-too-large": { status: 413, title: "Upload too large" },
   "unsupported-media-type": { status: 415, title: "Not a PNG, JPEG or WebP image" },
+  "json-expected": { status: 415, title: "This route takes a JSON body" },
   "unprocessable-image": { status: 422, title: "The image is damaged or too large to decode" },
   "service-unavailable": { status: 503, title: "Storage or queue unavailable" },
   internal: { status: 500, title: "Internal server error" },
@@ -50,6 +51,14 @@ export function errorHandler(logger: Logger) {
     }
     // Middleware that answers for itself (bearer auth) has already built a problem response.
     if (error instanceof HTTPException && error.res) return error.getResponse();
+    // Hono's JSON validator refuses another Content-Type with a bare 400 "Unsupported Media Type".
+    if (error instanceof HTTPException && error.message === "Unsupported Media Type") {
+      return problemJson(
+        c,
+        "json-expected",
+        'Send Content-Type: application/json and a body like {"method": "sauvola"}.',
+      );
+    }
     if (error instanceof HTTPException && error.status < 500) {
       return problemJson(c, error.status === 413 ? "payload-too-large" : "bad-request", error.message);
     }

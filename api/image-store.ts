@@ -12,6 +12,7 @@ import {
 } from "@aws-sdk/client-s3";
 import type { Config } from "../infra/config.ts";
 import {
+  decodeMetadata,
   encodeMetadata,
   failureKey,
   type ImageExtension,
@@ -21,6 +22,9 @@ import {
   inputKey,
   inputKeyPrefix,
   outputKey,
+  renditionOfKey,
+  renditionRequestKey,
+  renditionsPrefix,
 } from "../infra/image-objects.ts";
 import type { BinarizationMethod } from "../infra/messages.ts";
 import { headObject, readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
@@ -45,10 +49,35 @@ export interface ImageStatus {
   width: number | null;
   height: number | null;
   method: string | null;
+  /** What made the pixels: for `auto`, the method it chose. */
+  appliedMethod: string | null;
+  /** Why `auto` chose it. */
+  reason: string | null;
   threshold: number | null;
   createdAt: string | null;
   completedAt: string | null;
   error?: { code: string; message: string };
+}
+
+export interface RenditionStatus {
+  id: string;
+  rendition: string;
+  status: "queued" | "done" | "failed";
+  method: string | null;
+  appliedMethod: string | null;
+  reason: string | null;
+  threshold: number | null;
+  requestedAt: string | null;
+  completedAt: string | null;
+  error?: { code: string; message: string };
+}
+
+export interface RenditionRequest {
+  id: string;
+  rendition: string;
+  method: BinarizationMethod;
+  threshold?: number;
+  requestedAt: string;
 }
 
 type Deps = { s3: S3Client; config: Config };
@@ -111,10 +140,120 @@ export async function deleteImage({ s3, config }: Deps, id: string): Promise<voi
   const remove = (Bucket: string) => (Key: string) => s3.send(new DeleteObjectCommand({ Bucket, Key }));
   // The original first: a job still queued for it then ends without recreating anything.
   await Promise.all(originalKeys.map(remove(config.inputBucket)));
-  await Promise.all([
-    ...markerKeys.map(remove(config.inputBucket)),
-    ...[outputKey(id), failureKey(id)].map(remove(config.outputBucket)),
+  const [requests, renditions] = await Promise.all([
+    listKeys(s3, config.inputBucket, renditionsPrefix(id)),
+    listKeys(s3, config.outputBucket, renditionsPrefix(id)),
   ]);
+  await Promise.all([
+    ...[...markerKeys, ...requests].map(remove(config.inputBucket)),
+    ...[outputKey(id), failureKey(id), ...renditions].map(remove(config.outputBucket)),
+  ]);
+}
+
+/** Every key under a prefix (renditions of one image: a handful, so pages are followed simply). */
+async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).map((o) => o.Key as string));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+}
+
+/** What an input message says of a stored original, from its object; undefined when there is none. */
+export async function readOriginal(deps: Deps, id: string) {
+  const key = await findOriginalKey(deps, id);
+  if (!key) return undefined;
+  try {
+    const head = await deps.s3.send(new HeadObjectCommand({ Bucket: deps.config.inputBucket, Key: key }));
+    const m = decodeMetadata(head.Metadata);
+    return {
+      key,
+      contentType: head.ContentType ?? "application/octet-stream",
+      bytes: head.ContentLength ?? 0,
+      width: Number(m.width) || 1,
+      height: Number(m.height) || 1,
+      filename: m.filename ?? "",
+      uploadedAt: m["uploaded-at"] ?? head.LastModified?.toISOString() ?? new Date().toISOString(),
+    };
+  } catch (error) {
+    if (error instanceof NotFound) return undefined;
+    throw error;
+  }
+}
+
+/** Records that a rendition was asked for (its "queued" state); returns the key, for a rollback. */
+export async function storeRenditionRequest({ s3, config }: Deps, request: RenditionRequest): Promise<string> {
+  const key = renditionRequestKey(request.id, request.rendition);
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: config.inputBucket,
+      Key: key,
+      Body: JSON.stringify(request),
+      ContentType: "application/json",
+    }),
+  );
+  return key;
+}
+
+/**
+ * A rendition's status: done when its result is stored, failed when its failure record is newer
+ * than its latest request, queued when only a request is; undefined when it was never asked for.
+ */
+export async function readRenditionStatus(
+  { s3, config }: Deps,
+  id: string,
+  rendition: string,
+): Promise<RenditionStatus | undefined> {
+  const [output, failure, request] = await Promise.all([
+    readOutputMetadata(s3, config.outputBucket, id, rendition),
+    readFailureRecord(s3, config.outputBucket, id, rendition),
+    readRenditionRequest(s3, config.inputBucket, id, rendition),
+  ]);
+  const base = {
+    id,
+    rendition,
+    method: request?.method ?? null,
+    appliedMethod: null,
+    reason: null,
+    threshold: request?.threshold ?? null,
+    requestedAt: request?.requestedAt ?? null,
+    completedAt: null,
+  };
+  if (output) {
+    const m = output.metadata;
+    return {
+      ...base,
+      status: "done",
+      method: m.method ?? base.method,
+      appliedMethod: m["applied-method"] ?? null,
+      reason: m.reason ?? null,
+      threshold: numberOrNull(m.threshold),
+      completedAt: m["completed-at"] ?? output.lastModified?.toISOString() ?? null,
+    };
+  }
+  const retried = failure && request && Date.parse(request.requestedAt) > Date.parse(failure.completedAt);
+  if (failure && !retried) return { ...base, status: "failed", completedAt: failure.completedAt, error: failure.error };
+  return request ? { ...base, status: "queued" } : undefined;
+}
+
+async function readRenditionRequest(s3: S3Client, bucket: string, id: string, rendition: string) {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: renditionRequestKey(id, rendition) }));
+    return JSON.parse((await object.Body?.transformToString()) ?? "") as RenditionRequest;
+  } catch (error) {
+    if (error instanceof NoSuchKey) return undefined;
+    throw error;
+  }
+}
+
+/** Every rendition asked for of an image, in the order of their names. */
+export async function listRenditions(deps: Deps, id: string): Promise<RenditionStatus[]> {
+  const requests = await listKeys(deps.s3, deps.config.inputBucket, renditionsPrefix(id));
+  const statuses = await Promise.all(requests.map((key) => readRenditionStatus(deps, id, renditionOfKey(id, key))));
+  return statuses.filter((status) => status !== undefined);
 }
 
 /** The millisecond timestamp in a version-7 UUID (its first 48 bits); undefined for other versions. */
@@ -234,6 +373,8 @@ function describe(id: string, status: ImageStatus["status"], m: Record<string, s
     width: numberOrNull(m.width),
     height: numberOrNull(m.height),
     method: m.method ?? null,
+    appliedMethod: m["applied-method"] ?? null,
+    reason: m.reason ?? null,
     threshold: numberOrNull(m.threshold),
     createdAt: m["uploaded-at"] ?? null,
     completedAt: null,

@@ -1,7 +1,7 @@
 // The HTTP contract as zod schemas: they validate requests and generate /openapi.json, so the
 // documentation cannot drift from what the API does.
 import { z } from "@hono/zod-openapi";
-import { BINARIZATION_METHODS, DEFAULT_METHOD, imageIdSchema } from "../infra/messages.ts";
+import { BINARIZATION_METHODS, DEFAULT_METHOD, imageIdSchema, renditionNameSchema } from "../infra/messages.ts";
 
 export const PAGE_SIZE = { default: 20, max: 100 } as const;
 
@@ -10,7 +10,11 @@ export const uploadOptionsSchema = z.object({
   method: z
     .enum(BINARIZATION_METHODS, { error: `must be one of ${BINARIZATION_METHODS.join(", ")}` })
     .default(DEFAULT_METHOD)
-    .openapi({ description: "Binarization method" }),
+    .openapi({
+      description:
+        "Binarization method. `auto` (default) chooses per image between one global threshold (clean " +
+        "two-tone images) and `document` (pages: uneven light, faint ink, stains), and says which and why",
+    }),
   threshold: z.coerce
     .number({ error: "must be a number" })
     .int("must be an integer")
@@ -25,6 +29,17 @@ export const idParamsSchema = z.object({
   id: imageIdSchema
     .transform((id) => id.toLowerCase())
     .openapi({ param: { name: "id", in: "path" }, example: "019a9b6e-2f1c-7d3a-9b1e-0c4f6a8e2d10" }),
+});
+
+/** Another method for a stored original: the same fields as an upload's options. */
+export const renditionRequestSchema = uploadOptionsSchema.openapi("RenditionRequest");
+
+export const renditionParamsSchema = idParamsSchema.extend({
+  rendition: renditionNameSchema.openapi({
+    param: { name: "rendition", in: "path" },
+    description: "The method, and for fixed its threshold: `sauvola`, `document`, `fixed-140`",
+    example: "sauvola",
+  }),
 });
 
 export const listQuerySchema = z.object({
@@ -56,13 +71,35 @@ export const imageStatusSchema = z
     width: z.number().int().nullable(),
     height: z.number().int().nullable(),
     method: z.string().nullable(),
-    threshold: z.number().nullable().openapi({ description: "The threshold used; null for Sauvola" }),
+    appliedMethod: z.string().nullable().openapi({ description: "What made the pixels; for `auto`, what it chose" }),
+    reason: z.string().nullable().openapi({ description: "Why `auto` chose it", example: "uneven background" }),
+    threshold: z.number().nullable().openapi({ description: "The global threshold used; null for local methods" }),
     createdAt: z.string().nullable(),
     completedAt: z.string().nullable(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
     links: linksSchema,
   })
   .openapi("ImageStatus");
+
+const renditionLinksSchema = z.object({ self: z.string(), processed: z.string() });
+
+export const renditionStatusSchema = z
+  .object({
+    id: z.string(),
+    rendition: z.string(),
+    status: z.enum(["queued", "done", "failed"]),
+    method: z.string().nullable(),
+    appliedMethod: z.string().nullable(),
+    reason: z.string().nullable(),
+    threshold: z.number().nullable(),
+    requestedAt: z.string().nullable(),
+    completedAt: z.string().nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    links: renditionLinksSchema,
+  })
+  .openapi("RenditionStatus");
+
+export const renditionListSchema = z.object({ items: z.array(renditionStatusSchema) }).openapi("RenditionList");
 
 export const imagePageSchema = z
   .object({ items: z.array(imageStatusSchema), nextCursor: z.string().nullable() })

@@ -23,6 +23,32 @@ export function outputKey(id: string): string {
   return `${id}.png`;
 }
 
+// Renditions (another method applied to a stored original) live under renditions/<id>/ in both
+// buckets: the request record in the input bucket (written by the API: "queued"), the result
+// or failure record in the output bucket (written by the worker). An upload's own result keeps
+// its key above, so objects stored before renditions existed read as they always did.
+const RENDITIONS_PREFIX = "renditions/";
+
+export function renditionsPrefix(id: string): string {
+  return `${RENDITIONS_PREFIX}${id}/`;
+}
+
+export function renditionRequestKey(id: string, rendition: string): string {
+  return `${renditionsPrefix(id)}${rendition}.json`;
+}
+
+/** The rendition named at the end of a key under renditionsPrefix(id) (`…/<name>.<suffix>`). */
+export function renditionOfKey(id: string, key: string): string {
+  return key.slice(renditionsPrefix(id).length).split(".")[0];
+}
+
+/** Where the worker stores a processing's result and its failure record: the upload's own, or a rendition's. */
+export function resultKeys(id: string, rendition?: string): { output: string; failure: string } {
+  return rendition
+    ? { output: `${renditionsPrefix(id)}${rendition}.png`, failure: `${renditionsPrefix(id)}${rendition}.failed.json` }
+    : { output: outputKey(id), failure: failureKey(id) };
+}
+
 // Newest-first listing: S3 lists keys in ascending order only, so each upload also writes an
 // empty marker whose key counts down with time. A page is one ascending list after a cursor,
 // and images uploaded meanwhile sort before the cursor, so pages never shift.

@@ -1,5 +1,9 @@
-// The queue message contract between api/ and worker/: schemas (version 1) and the one place
-// that sends them, choosing MessageGroupId and MessageDeduplicationId.
+// The queue message contract between api/ and worker/: schemas and the one place that sends
+// them, choosing MessageGroupId and MessageDeduplicationId.
+//
+// Version 1: an upload's own processing. Version 2: a rendition, another method applied to a
+// stored original, named by `rendition`; a worker that knows only version 1 refuses it (to the
+// DLQ) rather than overwrite the upload's own result with it.
 import { type Message, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 
@@ -7,6 +11,17 @@ export const BINARIZATION_METHODS = ["auto", "document", "otsu", "sauvola", "fix
 export type BinarizationMethod = (typeof BINARIZATION_METHODS)[number];
 export const DEFAULT_METHOD: BinarizationMethod = "auto";
 export const DEFAULT_FIXED_THRESHOLD = 127;
+/** The methods `auto` chooses between, and the others: what made a result's pixels. */
+export const APPLIED_METHODS = ["document", "otsu", "sauvola", "fixed"] as const;
+
+/** A rendition's name says what it is: the method, and for `fixed` its threshold (`fixed-140`). */
+export const renditionNameSchema = z
+  .string()
+  .regex(/^(auto|document|otsu|sauvola|fixed-(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))$/, "is not a rendition name");
+
+export function renditionName(method: BinarizationMethod, threshold: number | undefined): string {
+  return method === "fixed" ? `fixed-${threshold ?? DEFAULT_FIXED_THRESHOLD}` : method;
+}
 
 // We generate v7 ids (keys sort by upload time); any RFC 9562 UUID from another producer (v4 is
 // most libraries' default, and the original Flask pipeline's) is accepted.
@@ -14,24 +29,35 @@ export const imageIdSchema = z.uuid();
 const objectRef = z.object({ bucket: z.string().min(1), key: z.string().min(1) });
 const timestamp = z.iso.datetime();
 
-export const inputMessageSchema = z.object({
-  version: z.literal(1),
-  id: imageIdSchema,
-  bucket: z.string().min(1),
-  key: z.string().min(1),
-  contentType: z.string().min(1),
-  bytes: z.number().int().nonnegative(),
-  width: z.number().int().positive(),
-  height: z.number().int().positive(),
-  filename: z.string(),
-  method: z.enum(BINARIZATION_METHODS),
-  threshold: z.number().int().min(0).max(255).optional(),
-  uploadedAt: timestamp,
-});
+export const inputMessageSchema = z
+  .object({
+    version: z.union([z.literal(1), z.literal(2)]),
+    id: imageIdSchema,
+    bucket: z.string().min(1),
+    key: z.string().min(1),
+    contentType: z.string().min(1),
+    bytes: z.number().int().nonnegative(),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    filename: z.string(),
+    method: z.enum(BINARIZATION_METHODS),
+    threshold: z.number().int().min(0).max(255).optional(),
+    uploadedAt: timestamp,
+    /** Version 2 only: the rendition this message makes, `renditionName(method, threshold)`. */
+    rendition: renditionNameSchema.optional(),
+    /** Version 2 only: when the rendition was asked for (each request is its own job). */
+    requestedAt: timestamp.optional(),
+  })
+  .refine((m) => (m.version === 2) === (m.rendition !== undefined && m.requestedAt !== undefined), {
+    message: "version 2 messages, and only they, name a rendition and when it was requested",
+  })
+  .refine((m) => m.rendition === undefined || m.rendition === renditionName(m.method, m.threshold), {
+    message: "the rendition's name does not match its method and threshold",
+  });
 export type InputMessage = z.infer<typeof inputMessageSchema>;
-
 const doneMessageSchema = z.object({
-  version: z.literal(1),
+  /** 2 for a rendition's completion. */
+  version: z.union([z.literal(1), z.literal(2)]),
   id: imageIdSchema,
   status: z.literal("done"),
   input: objectRef,
@@ -39,8 +65,13 @@ const doneMessageSchema = z.object({
   width: z.number().int().positive(),
   height: z.number().int().positive(),
   method: z.enum(BINARIZATION_METHODS),
-  /** null for Sauvola, whose threshold differs per pixel. */
+  /** The method that made the pixels (what `auto` chose); absent in messages from before auto. */
+  appliedMethod: z.enum(APPLIED_METHODS).optional(),
+  /** Why `auto` chose it, in a few words (`uneven background`); absent for other methods. */
+  reason: z.string().optional(),
+  /** null for the local methods (document, sauvola), whose threshold differs per pixel. */
   threshold: z.number().min(0).max(255).nullable(),
+  rendition: renditionNameSchema.optional(),
   durationMs: z.number().nonnegative(),
   completedAt: timestamp,
   /** Milliseconds per stage (queue: from upload to the job's start; get, binarize, put). */
@@ -54,10 +85,11 @@ const doneMessageSchema = z.object({
 });
 
 const failedMessageSchema = z.object({
-  version: z.literal(1),
+  version: z.union([z.literal(1), z.literal(2)]),
   id: imageIdSchema,
   status: z.literal("failed"),
   input: objectRef,
+  rendition: renditionNameSchema.optional(),
   error: z.object({ code: z.string().min(1), message: z.string() }),
   completedAt: timestamp,
   processingId: z.uuid().optional(),
@@ -74,7 +106,8 @@ export function parseMessage<T extends z.ZodType>(schema: T, body: string | unde
 /**
  * One message group per image: an image that is slow or poison blocks only itself, never
  * the images behind it. Deduplicating on the id makes a retried send within SQS's
- * five-minute window a no-op instead of a second job.
+ * five-minute window a no-op instead of a second job; a rendition's request is deduplicated
+ * on the id, the rendition and the time it was asked for.
  */
 export async function sendInputMessage(sqs: SQSClient, queueUrl: string, message: InputMessage): Promise<void> {
   await sqs.send(
@@ -82,7 +115,9 @@ export async function sendInputMessage(sqs: SQSClient, queueUrl: string, message
       QueueUrl: queueUrl,
       MessageBody: JSON.stringify(inputMessageSchema.parse(message)),
       MessageGroupId: message.id,
-      MessageDeduplicationId: message.id,
+      MessageDeduplicationId: message.rendition
+        ? `${message.id}:${message.rendition}:${Date.parse(message.requestedAt ?? "")}`
+        : message.id,
     }),
   );
 }

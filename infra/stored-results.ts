@@ -1,7 +1,7 @@
 // Reads back what the worker stored for an image: the output object's metadata, or the
 // failure record. The status API and the worker's redelivery check both start here.
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, type S3Client } from "@aws-sdk/client-s3";
-import { decodeMetadata, failureKey, outputKey } from "./image-objects.ts";
+import { decodeMetadata, resultKeys } from "./image-objects.ts";
 import { type CompletionMessage, completionMessageSchema, parseMessage } from "./messages.ts";
 
 export type FailedCompletion = Extract<CompletionMessage, { status: "failed" }>;
@@ -25,9 +25,9 @@ export async function headObject(
   }
 }
 
-/** The processed image's metadata, when the worker has written it. */
-export function readOutputMetadata(s3: S3Client, outputBucket: string, id: string) {
-  return headObject(s3, outputBucket, outputKey(id));
+/** The processed image's metadata (the upload's own, or a rendition's), when the worker has written it. */
+export function readOutputMetadata(s3: S3Client, outputBucket: string, id: string, rendition?: string) {
+  return headObject(s3, outputBucket, resultKeys(id, rendition).output);
 }
 
 /** The worker stores the `failed` completion message itself as the failure record. */
@@ -35,9 +35,11 @@ export async function readFailureRecord(
   s3: S3Client,
   outputBucket: string,
   id: string,
+  rendition?: string,
 ): Promise<FailedCompletion | undefined> {
   try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: outputBucket, Key: failureKey(id) }));
+    const key = resultKeys(id, rendition).failure;
+    const object = await s3.send(new GetObjectCommand({ Bucket: outputBucket, Key: key }));
     const record = parseMessage(completionMessageSchema, await object.Body?.transformToString());
     return record.status === "failed" ? record : undefined;
   } catch (error) {

@@ -6,10 +6,10 @@
 // meaning beyond which keys belong to an image.
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { findOriginalKey } from "../api/image-store.ts";
 import type { Config } from "../infra/config.ts";
-import { decodeMetadata, failureKey, indexKey, outputKey } from "../infra/image-objects.ts";
+import { decodeMetadata, failureKey, indexKey, outputKey, renditionsPrefix } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
 
 interface StoredObject {
@@ -46,6 +46,16 @@ export function createImageKeeper(
     }
   }
 
+  async function renditionKeys(
+    bucket: StoredObject["bucket"],
+    id: string,
+  ): Promise<[StoredObject["bucket"], string][]> {
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucketName(bucket), Prefix: renditionsPrefix(id) }),
+    );
+    return (listed.Contents ?? []).map((o) => [bucket, o.Key as string]);
+  }
+
   return {
     async save(id) {
       const originalKey = await findOriginalKey({ s3, config }, id);
@@ -57,6 +67,9 @@ export function createImageKeeper(
         ["output", outputKey(id)],
         ["output", failureKey(id)],
         ...(uploadedAt ? [["input", indexKey(id, Date.parse(uploadedAt))] as [StoredObject["bucket"], string]] : []),
+        // Renditions: their requests and their results or failure records.
+        ...(await renditionKeys("input", id)),
+        ...(await renditionKeys("output", id)),
       ];
       const folder = join(dataDir, id);
       await mkdir(folder, { recursive: true });

@@ -1,4 +1,4 @@
-// `npm run upload -- <dir|files…> [--concurrency N] [--method otsu|fixed|sauvola]
+// `npm run upload -- <dir|files…> [--concurrency N] [--method auto|document|otsu|sauvola|fixed]
 //   [--threshold T] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]`
 // Uploads many images through the API with a progress bar; exits 1 if any failed.
 // `npm run upload -- --delete [--url BASE_URL] [--manifest FILE]` deletes what it uploaded.

@@ -222,8 +222,8 @@ async function renderResult(image) {
   reveal();
 
   const facts = [
-    ["Method", image.method],
-    ["Threshold", image.threshold ?? "local (Sauvola)"],
+    ["Method", describeMethod(image)],
+    ["Threshold", image.threshold ?? "local (per pixel)"],
     ["Size", image.width && image.height ? `${image.width} × ${image.height} px` : "—"],
     ["Original", original ? formatBytes(original.size) : "—"],
     ["Black and white", processed ? formatBytes(processed.size) : "—"],
@@ -237,7 +237,104 @@ async function renderResult(image) {
     el("a", { class: "button download", href: processedUrl, download: downloadName, text: "Download PNG" }),
     deleteControl(image.id, name),
   );
+  tryAnotherMethod(node, image, name);
   return node;
+}
+
+/** "auto → document: uneven background", or just the method when nothing was chosen. */
+function describeMethod(image) {
+  if (image.method === "auto" && image.appliedMethod) {
+    return `auto → ${image.appliedMethod}${image.reason ? `: ${image.reason}` : ""}`;
+  }
+  return image.method ?? "—";
+}
+
+// ---------- renditions: another method on the same upload, side by side ----------
+
+function tryAnotherMethod(node, image, name) {
+  const form = $(".try-another", node);
+  const list = $(".renditions", node);
+  const thresholdLabel = $(".try-threshold", node);
+  const status = $(".try-status", node);
+  const shown = new Map();
+  const show = (rendition) => {
+    const item = shown.get(rendition.rendition) ?? el("li", { class: "rendition" });
+    if (!shown.has(rendition.rendition)) {
+      shown.set(rendition.rendition, item);
+      list.append(item);
+    }
+    renderRendition(item, rendition, name);
+    return item;
+  };
+  form.elements.method.addEventListener("change", () => {
+    thresholdLabel.hidden = form.elements.method.value !== "fixed";
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const method = form.elements.method.value;
+    const body = { method };
+    if (method === "fixed") body.threshold = Number(form.elements.threshold.value);
+    status.textContent = "Queued…";
+    const response = await apiFetch(`/api/images/${image.id}/renditions`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    }).catch(() => undefined);
+    if (!response || (response.status !== 200 && response.status !== 202)) {
+      const problem = await response?.json().catch(() => undefined);
+      status.textContent = `Refused: ${problem?.detail ?? "no connection"}`;
+      return;
+    }
+    status.textContent = "";
+    const rendition = await response.json();
+    show(rendition);
+    if (rendition.status === "queued") show(await settle(rendition.links.self));
+  });
+  // Renditions asked for earlier (in this tab or another), shown as they are or as they settle.
+  apiFetch(`/api/images/${image.id}/renditions`)
+    .then((response) => (response.ok ? response.json() : { items: [] }))
+    .then(async ({ items }) => {
+      for (const rendition of items) show(rendition);
+      for (const rendition of items.filter((r) => r.status === "queued")) show(await settle(rendition.links.self));
+    })
+    .catch(() => {});
+}
+
+/** Polls a status URL with backoff until it is no longer queued. */
+async function settle(url) {
+  let delay = 250;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 1.5, 3000);
+    const response = await apiFetch(url).catch(() => undefined);
+    if (!response?.ok) continue;
+    const status = await response.json();
+    if (status.status !== "queued") return status;
+  }
+}
+
+async function renderRendition(item, rendition, name) {
+  const caption = el("figcaption", { text: describeMethod(rendition) });
+  if (rendition.status === "queued") {
+    item.replaceChildren(el("figure", {}, el("p", { class: "badge queued", text: "processing…" }), caption));
+    return;
+  }
+  if (rendition.status === "failed") {
+    item.replaceChildren(
+      el("figure", {}, el("p", { class: "badge failed", text: rendition.error?.message ?? "failed" }), caption),
+    );
+    return;
+  }
+  const blob = await blobOf(rendition.links.processed);
+  const url = blob ? URL.createObjectURL(blob) : rendition.links.processed;
+  const img = el("img", { src: url, alt: `${rendition.rendition}: ${name}` });
+  const download = el("a", {
+    class: "quiet",
+    href: url,
+    download: `${name.replace(/\.[^.]*$/, "")}-${rendition.rendition}.png`,
+    text: "Download",
+  });
+  item.replaceChildren(el("figure", {}, img, caption, download));
 }
 
 /**

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Config } from "../infra/config.ts";
-import { decodeMetadata, encodeMetadata, failureKey, outputKey } from "../infra/image-objects.ts";
+import { decodeMetadata, encodeMetadata, resultKeys } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
 import {
   type CompletionMessage,
@@ -53,9 +53,16 @@ export async function processJob(
       last = now;
     };
   })();
-  const log = logger.child({ id: job.id });
+  const log = logger.child({ id: job.id, ...(job.rendition ? { rendition: job.rendition } : {}) });
   const input = { bucket: job.bucket, key: job.key };
   const processingId = randomUUID();
+  const keys = resultKeys(job.id, job.rendition);
+  // A rendition's messages are version 2, and so are its completions.
+  const about = {
+    version: job.rendition ? 2 : 1,
+    id: job.id,
+    ...(job.rendition ? { rendition: job.rendition } : {}),
+  } as const;
 
   // A redelivered message (a worker died after its effects, before its delete) republishes
   // the stored result instead of redoing the work: one output, no conflicting completion.
@@ -86,7 +93,7 @@ export async function processJob(
     lap("binarize");
     const completedAt = new Date().toISOString();
     const durationMs = Math.round(performance.now() - started);
-    const output = { bucket: config.outputBucket, key: outputKey(job.id) };
+    const output = { bucket: config.outputBucket, key: keys.output };
     await s3.send(
       new PutObjectCommand({
         Bucket: output.bucket,
@@ -98,7 +105,10 @@ export async function processJob(
           width: result.width,
           height: result.height,
           method: result.method,
+          "applied-method": result.appliedMethod,
+          reason: result.reason,
           threshold: result.threshold ?? undefined,
+          rendition: job.rendition,
           "uploaded-at": uploadedAt || undefined,
           "completed-at": completedAt,
           "duration-ms": durationMs,
@@ -108,14 +118,15 @@ export async function processJob(
     );
     lap("put");
     completion = {
-      version: 1,
-      id: job.id,
+      ...about,
       status: "done",
       input,
       output,
       width: result.width,
       height: result.height,
       method: result.method,
+      appliedMethod: result.appliedMethod,
+      ...(result.reason ? { reason: result.reason } : {}),
       threshold: result.threshold,
       durationMs,
       completedAt,
@@ -125,8 +136,7 @@ export async function processJob(
   } catch (error) {
     if (!(error instanceof PermanentJobError)) throw error;
     completion = {
-      version: 1,
-      id: job.id,
+      ...about,
       status: "failed",
       input,
       error: { code: error.code, message: error.message },
@@ -144,7 +154,7 @@ export async function processJob(
     await s3.send(
       new PutObjectCommand({
         Bucket: config.outputBucket,
-        Key: failureKey(job.id),
+        Key: keys.failure,
         Body: JSON.stringify(completion),
         ContentType: "application/json",
       }),
@@ -155,7 +165,13 @@ export async function processJob(
   await sendCompletionMessage(sqs, queueUrls.output, completion);
   if (completion.status === "done") {
     log.info(
-      { durationMs: completion.durationMs, method: completion.method, threshold: completion.threshold },
+      {
+        durationMs: completion.durationMs,
+        method: completion.method,
+        appliedMethod: completion.appliedMethod,
+        reason: completion.reason,
+        threshold: completion.threshold,
+      },
       "image done",
     );
   }
@@ -167,19 +183,22 @@ async function storedCompletion(
   config: Config,
   job: InputMessage,
 ): Promise<CompletionMessage | undefined> {
-  const output = await readOutputMetadata(s3, config.outputBucket, job.id);
-  if (!output) return readFailureRecord(s3, config.outputBucket, job.id);
+  const output = await readOutputMetadata(s3, config.outputBucket, job.id, job.rendition);
+  if (!output) return readFailureRecord(s3, config.outputBucket, job.id, job.rendition);
   const m = output.metadata;
   return completionMessageSchema.parse({
-    version: 1,
+    version: job.rendition ? 2 : 1,
     id: job.id,
     status: "done",
     input: { bucket: job.bucket, key: job.key },
-    output: { bucket: config.outputBucket, key: outputKey(job.id) },
+    output: { bucket: config.outputBucket, key: resultKeys(job.id, job.rendition).output },
     width: Number(m.width),
     height: Number(m.height),
     method: m.method,
+    appliedMethod: m["applied-method"],
+    reason: m.reason,
     threshold: m.threshold === undefined ? null : Number(m.threshold),
+    rendition: job.rendition,
     durationMs: Number(m["duration-ms"] ?? 0),
     completedAt: m["completed-at"],
     processingId: m["processing-id"],

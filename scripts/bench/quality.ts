@@ -29,6 +29,8 @@ export interface QualityRow {
   floorRatio: number;
   /** Mean F-measure per folder of pages (a competition, a collection). */
   fMeasureBySet: Record<string, number>;
+  /** For `auto`: how many pages went to each method. */
+  choices?: Record<string, number>;
 }
 
 export async function benchQuality(options: string[] = []): Promise<QualityRow[]> {
@@ -52,9 +54,11 @@ export async function benchQuality(options: string[] = []): Promise<QualityRow[]
   const figure = new Map<string, Uint8Array[]>();
   for (const method of BINARIZATION_METHODS) {
     const results: { page: Page; scores: ReturnType<typeof dibcoScores> }[] = [];
+    const choices: Record<string, number> = {};
     const ms = await cpuMs(async () => {
       for (const page of pages) {
-        const { png } = await binarize(page.bytes, { method, maxInputPixels: 100_000_000 });
+        const { png, appliedMethod } = await binarize(page.bytes, { method, maxInputPixels: 100_000_000 });
+        choices[appliedMethod] = (choices[appliedMethod] ?? 0) + 1;
         results.push({ page, scores: dibcoScores(page.truth, await greyOf(png)) });
         if (!data && FIGURE_PAGES.includes(page.name)) figure.set(page.name, [...(figure.get(page.name) ?? []), png]);
       }
@@ -81,6 +85,7 @@ export async function benchQuality(options: string[] = []): Promise<QualityRow[]
           ),
         ]),
       ),
+      ...(method === "auto" ? { choices } : {}),
     });
   }
   printQuality(rows, pages.length, megapixels, floorPerMegapixel);
@@ -180,5 +185,10 @@ function printQuality(rows: QualityRow[], pages: number, megapixels: number, flo
       `${r.method.padEnd(8)} | ${r.fMeasure.toFixed(2).padStart(6)} | ${r.psnr.toFixed(2).padStart(9)} | ` +
         `${r.drd.toFixed(2).padStart(8)} | ${r.cpuMsPerMegapixel.toFixed(1).padStart(9)} | ${r.floorRatio.toFixed(2).padStart(7)} | ${bySet}`,
     );
+  }
+  const auto = rows.find((r) => r.choices);
+  if (auto?.choices) {
+    const chosen = Object.entries(auto.choices).map(([method, n]) => `${method} on ${n}`);
+    console.log(`auto chose ${chosen.join(", ")} of ${pages} pages`);
   }
 }

@@ -65,7 +65,10 @@ describe("the page", () => {
       const loaded = await card.locator(selector).evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth);
       expect(loaded, selector).toBeGreaterThan(0);
     }
-    await expect(card.locator(".facts").textContent()).resolves.toMatch(/Threshold\d+/);
+    // The default is auto, and the card says what it chose for this page and why.
+    await expect(card.locator(".facts").textContent()).resolves.toMatch(
+      /Methodauto → document: uneven backgroundThresholdlocal \(per pixel\)/,
+    );
     expect(await card.locator("a.download").getAttribute("download")).toBe("scan-bitonal.png");
     expect(problems).toEqual([]);
     await page.close();
@@ -122,6 +125,42 @@ describe("the page", () => {
     await viewer.locator(".processed").waitFor();
     await expect(page.locator("#viewer-title").textContent()).resolves.toBe("gallery-photo.png");
     await page.keyboard.press("Escape");
+    await page.close();
+  });
+
+  it("tries other methods on an upload without uploading again, and shows them side by side", async () => {
+    const page = await openPage();
+    await page.setInputFiles("#file-input", [await file("renditions.png", await samplePng("document", 0.1, 3))]);
+    const card = page.locator(".upload", { hasText: "renditions.png" });
+    await card.locator(".status", { hasText: "Done." }).waitFor({ timeout: 30_000 });
+    const form = card.locator("form.try-another");
+    await form.locator("select[name=method]").selectOption("sauvola");
+    await expect(form.locator(".try-threshold").isHidden()).resolves.toBe(true);
+    await form.locator("button[type=submit]").click();
+    await form.locator("select[name=method]").selectOption("fixed");
+    await form.locator("input[name=threshold]").fill("90");
+    await form.locator("button[type=submit]").click();
+
+    const renditions = card.locator(".renditions .rendition");
+    for (const caption of ["sauvola", "fixed"]) {
+      const item = renditions.filter({ has: page.locator("figcaption", { hasText: new RegExp(`^${caption}$`) }) });
+      const image = item.locator("img");
+      await image.waitFor({ timeout: 30_000 });
+      await expect
+        .poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 10_000 })
+        .toBeGreaterThan(0);
+    }
+    expect(
+      await renditions.locator("a[download]").evaluateAll((links) => links.map((a) => a.getAttribute("download"))),
+    ).toEqual(["renditions-sauvola.png", "renditions-fixed-90.png"]);
+    await page.screenshot({ path: new URL("page-renditions.png", ARTIFACTS).pathname, fullPage: true });
+    // The renditions are stored: the card opened again from the gallery shows them too.
+    const id = await card.getAttribute("data-id");
+    const listed = await (await fetch(`${stack.url}/api/images/${id}/renditions`)).json();
+    expect(listed.items.map((r: { rendition: string }) => r.rendition)).toEqual(["fixed-90", "sauvola"]);
+    await page.locator(".gallery .thumb", { hasText: "renditions.png" }).click();
+    await expect.poll(() => page.locator("#viewer .renditions .rendition img").count(), { timeout: 10_000 }).toBe(2);
+    expect(problems).toEqual([]);
     await page.close();
   });
 

@@ -1,6 +1,5 @@
 // An upload travels the whole pipeline: API → S3 + SQS → worker → S3 + completion message.
 import { randomUUID } from "node:crypto";
-import { crc32 } from "node:zlib";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +7,7 @@ import { createApp } from "../../api/app.ts";
 import { outputKey } from "../../infra/image-objects.ts";
 import { createWorker, type Worker } from "../../worker/consumer.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
-import { distinctValues, greyPixels, makePng } from "../support/images.ts";
+import { damagedDeflatePng, distinctValues, greyPixels, makePng } from "../support/images.ts";
 import { injectJob } from "../support/jobs.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
@@ -116,17 +115,6 @@ describe("the pipeline", () => {
     expect(status.error.message).toMatch(/damaged and cannot be decoded, though the file looked whole at upload/);
   });
 });
-
-/** A PNG whose IDAT bytes are overwritten, its CRC then recomputed so the chunk looks intact. */
-async function damagedDeflatePng(): Promise<Uint8Array<ArrayBuffer>> {
-  const png = Buffer.from(await makePng(200, 150, (x, y) => [(x * 7 + y) % 256, (y * 5) % 256, 60]));
-  let offset = 8;
-  while (png.toString("latin1", offset + 4, offset + 8) !== "IDAT") offset += 12 + png.readUInt32BE(offset);
-  const length = png.readUInt32BE(offset);
-  png.fill(0xff, offset + 8 + 2, offset + 8 + Math.min(length, 400)); // after the zlib header
-  png.writeUInt32BE(crc32(png.subarray(offset + 4, offset + 8 + length)), offset + 8 + length);
-  return new Uint8Array(png);
-}
 
 /** A lossless WebP whose bitstream is overwritten; the RIFF and chunk sizes stay right. */
 async function damagedBitstreamWebp(): Promise<Uint8Array<ArrayBuffer>> {

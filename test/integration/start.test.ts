@@ -84,6 +84,15 @@ describe("npm start with BITONAL_DATA_DIR", () => {
       const first = await startOnce();
       expect(first.output()).toContain(`Images are kept in ${dataDir}`);
       const kept = await upload(first.url, "kept.png");
+      const rendition = await fetch(`${first.url}/api/images/${kept}/renditions`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ method: "sauvola" }),
+      });
+      expect(rendition.status).toBe(202);
+      const renditionDone = async () =>
+        (await (await fetch(`${first.url}/api/images/${kept}/renditions/sauvola`)).json()).status === "done";
+      expect(await eventually(renditionDone, 30_000)).toBe(true);
       const deleted = await upload(first.url, "deleted.png");
       expect((await fetch(`${first.url}/api/images/${deleted}`, { method: "DELETE" })).status).toBe(204);
       await first.stop();
@@ -93,6 +102,7 @@ describe("npm start with BITONAL_DATA_DIR", () => {
         const listed = await (await fetch(`${second.url}/api/images`)).json();
         expect(listed.items.map((i: { id: string; status: string }) => [i.id, i.status])).toEqual([[kept, "done"]]);
         expect((await fetch(`${second.url}/api/images/${kept}/processed`)).status).toBe(200);
+        expect((await fetch(`${second.url}/api/images/${kept}/renditions/sauvola/processed`)).status).toBe(200);
         expect((await fetch(`${second.url}/api/images/${deleted}`)).status).toBe(404);
       } finally {
         await second.stop();

@@ -1,4 +1,5 @@
 // Images the tests make for themselves, and ways to look at the pixels of a result.
+import { crc32 } from "node:zlib";
 import sharp, { type PngOptions } from "sharp";
 
 type Pixel = (x: number, y: number) => number[];
@@ -32,4 +33,15 @@ export async function greyPixels(image: Uint8Array) {
 
 export function distinctValues(values: Uint8Array): number[] {
   return [...new Set(values)].sort((a, b) => a - b);
+}
+
+/** A PNG whose IDAT bytes are overwritten, its CRC then recomputed so the chunk looks intact. */
+export async function damagedDeflatePng(): Promise<Uint8Array<ArrayBuffer>> {
+  const png = Buffer.from(await makePng(200, 150, (x, y) => [(x * 7 + y) % 256, (y * 5) % 256, 60]));
+  let offset = 8;
+  while (png.toString("latin1", offset + 4, offset + 8) !== "IDAT") offset += 12 + png.readUInt32BE(offset);
+  const length = png.readUInt32BE(offset);
+  png.fill(0xff, offset + 8 + 2, offset + 8 + Math.min(length, 400)); // after the zlib header
+  png.writeUInt32BE(crc32(png.subarray(offset + 4, offset + 8 + length)), offset + 8 + length);
+  return new Uint8Array(png);
 }

@@ -1,6 +1,12 @@
 import { v7 as uuidv7 } from "uuid";
 import { describe, expect, it } from "vitest";
-import { completionMessageSchema, inputMessageSchema, parseMessage } from "../../infra/messages.ts";
+import {
+  completionMessageSchema,
+  inputMessageSchema,
+  parseMessage,
+  renditionName,
+  renditionNameSchema,
+} from "../../infra/messages.ts";
 
 const id = uuidv7();
 const input = {
@@ -29,7 +35,9 @@ describe("input message", () => {
   });
 
   it.each([
-    ["an unknown version", { version: 2 }],
+    ["an unknown version", { version: 3 }],
+    ["version 2 without a rendition", { version: 2 }],
+    ["a rendition in a version-1 message", { rendition: "fixed-127", requestedAt: "2026-11-23T10:00:00.000Z" }],
     ["an id that is not a UUID", { id: "../../etc/passwd" }],
     ["an unknown method", { method: "magic" }],
     ["a threshold over 255", { threshold: 300 }],
@@ -41,6 +49,36 @@ describe("input message", () => {
 
   it("rejects a body that is not JSON", () => {
     expect(() => parseMessage(inputMessageSchema, "not json")).toThrow(SyntaxError);
+  });
+
+  describe("version 2: a rendition of a stored original", () => {
+    const rendition = { ...input, version: 2, rendition: "fixed-127", requestedAt: "2026-11-24T09:00:00.000Z" };
+
+    it("round-trips, naming the rendition and when it was asked for", () => {
+      expect(parseMessage(inputMessageSchema, JSON.stringify(rendition))).toEqual(rendition);
+    });
+
+    it.each([
+      ["a name that does not match the method", { rendition: "sauvola" }],
+      ["a name that does not match the threshold", { rendition: "fixed-128" }],
+      ["a name that could be a path", { rendition: "../x" }],
+      ["no request time", { requestedAt: undefined }],
+    ])("rejects %s", (_, change) => {
+      expect(() => inputMessageSchema.parse({ ...rendition, ...change })).toThrow();
+    });
+  });
+});
+
+describe("renditionName", () => {
+  it.each([
+    ["sauvola", undefined, "sauvola"],
+    ["auto", undefined, "auto"],
+    ["fixed", 140, "fixed-140"],
+    ["fixed", undefined, "fixed-127"],
+    ["fixed", 0, "fixed-0"],
+  ] as const)("%s with threshold %s is %s", (method, threshold, name) => {
+    expect(renditionName(method, threshold)).toBe(name);
+    expect(renditionNameSchema.parse(name)).toBe(name);
   });
 });
 

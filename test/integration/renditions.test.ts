@@ -1,0 +1,179 @@
+// Another method for a stored original, without uploading it again: each rendition its own
+// object and status, through the real API, queue, worker and LocalStack.
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../api/app.ts";
+import { renditionsPrefix } from "../../infra/image-objects.ts";
+import { syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
+import { createWorker, type Worker } from "../../worker/consumer.ts";
+import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
+import { damagedDeflatePng, greyPixels } from "../support/images.ts";
+import { collectCompletions } from "../support/queues.ts";
+
+let env: TestEnvironment;
+let app: ReturnType<typeof createApp>;
+let worker: Worker;
+
+beforeAll(async () => {
+  env = await createTestEnvironment();
+  app = createApp(env);
+  worker = createWorker(env);
+  worker.start();
+});
+
+afterAll(async () => {
+  await worker?.stop();
+});
+
+async function uploadPage(): Promise<string> {
+  const page = await syntheticPage("phone-photo", 1, 300, 220);
+  const form = new FormData();
+  form.set("image", new File([new Uint8Array(page.bytes)], "page.jpg", { type: "image/jpeg" }));
+  const response = await app.request("/api/images", { method: "POST", body: form });
+  expect(response.status).toBe(202);
+  return (await response.json()).id;
+}
+
+function requestRendition(id: string, body: unknown, contentType = "application/json") {
+  return app.request(`/api/images/${id}/renditions`, {
+    method: "POST",
+    headers: { "Content-Type": contentType },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+async function settled(path: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await (await app.request(path)).json();
+    if (status.status !== "queued" || Date.now() > deadline) return status;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe("renditions", () => {
+  let id: string;
+  beforeAll(async () => {
+    id = await uploadPage();
+  });
+
+  it("an upload with the default method is `auto`, and its status says what auto chose and why", async () => {
+    const status = await settled(`/api/images/${id}`);
+    expect(status).toMatchObject({
+      status: "done",
+      method: "auto",
+      appliedMethod: "document",
+      reason: "uneven background",
+      threshold: null,
+    });
+  });
+
+  it("queues another method for the stored original; its result is its own object, the upload's stays", async () => {
+    const before = await app.request(`/api/images/${id}/processed`);
+    const response = await requestRendition(id, { method: "sauvola" });
+    expect(response.status).toBe(202);
+    expect(response.headers.get("location")).toBe(`/api/images/${id}/renditions/sauvola`);
+    const queued = await response.json();
+    expect(queued).toMatchObject({ id, rendition: "sauvola", status: "queued", method: "sauvola" });
+    expect(queued.links).toEqual({
+      self: `/api/images/${id}/renditions/sauvola`,
+      processed: `/api/images/${id}/renditions/sauvola/processed`,
+    });
+
+    const done = await settled(queued.links.self);
+    expect(done).toMatchObject({ status: "done", method: "sauvola", appliedMethod: "sauvola", threshold: null });
+    const png = await app.request(done.links.processed);
+    expect(png.status).toBe(200);
+    expect(png.headers.get("content-type")).toBe("image/png");
+    const pixels = await greyPixels(new Uint8Array(await png.arrayBuffer()));
+    expect([pixels.width, pixels.height]).toEqual([300, 220]);
+
+    const after = await app.request(`/api/images/${id}/processed`);
+    expect(after.headers.get("etag")).toBe(before.headers.get("etag"));
+    expect(await (await app.request(`/api/images/${id}`)).json()).toMatchObject({ method: "auto", status: "done" });
+  });
+
+  it("asking again for a done rendition changes nothing (200, same request time, no second job)", async () => {
+    const first = await settled(`/api/images/${id}/renditions/sauvola`);
+    const again = await requestRendition(id, { method: "sauvola" });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ status: "done", requestedAt: first.requestedAt });
+  });
+
+  it("names fixed renditions by their threshold, lists every rendition, and publishes version-2 completions", async () => {
+    const fixed = await (await requestRendition(id, { method: "fixed", threshold: 140 })).json();
+    expect(fixed.rendition).toBe("fixed-140");
+    const defaultFixed = await (await requestRendition(id, { method: "fixed" })).json();
+    expect(defaultFixed.rendition).toBe("fixed-127");
+    expect(await settled(fixed.links.self)).toMatchObject({ status: "done", method: "fixed", threshold: 140 });
+    expect(await settled(defaultFixed.links.self)).toMatchObject({ status: "done", threshold: 127 });
+
+    const list = await (await app.request(`/api/images/${id}/renditions`)).json();
+    expect(list.items.map((r: { rendition: string }) => r.rendition)).toEqual(["fixed-127", "fixed-140", "sauvola"]);
+    expect(list.items.every((r: { status: string }) => r.status === "done")).toBe(true);
+
+    // Every processing of this image so far (the upload, three renditions) published its own completion.
+    const completions = (await collectCompletions(env.sqs, env.queueUrls.output, [id], { settleMs: 1_000 })).get(id);
+    const byRendition = new Map(completions?.map((c) => [c.rendition ?? "(upload)", c]));
+    expect([...byRendition.keys()].sort()).toEqual(["(upload)", "fixed-127", "fixed-140", "sauvola"]);
+    expect(byRendition.get("(upload)")).toMatchObject({ version: 1, status: "done", appliedMethod: "document" });
+    expect(byRendition.get("fixed-140")).toMatchObject({
+      version: 2,
+      status: "done",
+      threshold: 140,
+      output: { key: `${renditionsPrefix(id)}fixed-140.png` },
+    });
+    expect(new Set(completions?.map((c) => c.processingId)).size).toBe(completions?.length);
+  });
+
+  it.each([
+    ["an unknown method", { method: "magic" }, 400, /`method` must be one of auto, document, otsu, sauvola, fixed/],
+    ["a threshold over 255", { method: "fixed", threshold: 300 }, 400, /`threshold` must be 0–255/],
+    ["malformed JSON", '{"method": "sauv', 400, /Malformed JSON/],
+    ["a form instead of JSON", "method=sauvola", 415, /Content-Type: application\/json/],
+  ])("refuses %s with a problem, and stores nothing", async (name, body, status, detail) => {
+    const contentType = name === "a form instead of JSON" ? "application/x-www-form-urlencoded" : "application/json";
+    const response = await requestRendition(id, body, contentType);
+    expect(response.status).toBe(status);
+    expect(response.headers.get("content-type")).toMatch(/application\/problem\+json/);
+    expect((await response.json()).detail).toMatch(detail);
+    const list = await (await app.request(`/api/images/${id}/renditions`)).json();
+    expect(list.items.map((r: { rendition: string }) => r.rendition)).toEqual(["fixed-127", "fixed-140", "sauvola"]);
+  });
+
+  it("answers 404 for an image or a rendition that does not exist, and 400 for a malformed name", async () => {
+    expect((await requestRendition("01900000-0000-7000-8000-000000000000", { method: "otsu" })).status).toBe(404);
+    expect((await app.request(`/api/images/${id}/renditions/document`)).status).toBe(404);
+    expect((await app.request(`/api/images/${id}/renditions/document/processed`)).status).toBe(404);
+    expect((await app.request(`/api/images/${id}/renditions/fixed-999`)).status).toBe(400);
+    expect((await app.request(`/api/images/${id}/renditions/..%2Fx`)).status).toBe(400);
+  });
+
+  it("a failed rendition says why, and asking again tries again", async () => {
+    const form = new FormData();
+    form.set("image", new File([await damagedDeflatePng()], "damaged.png", { type: "image/png" }));
+    const broken = (await (await app.request("/api/images", { method: "POST", body: form })).json()).id;
+    const first = await (await requestRendition(broken, { method: "otsu" })).json();
+    const failed = await settled(first.links.self);
+    expect(failed).toMatchObject({ status: "failed", error: { code: "undecodable" } });
+    const retry = await requestRendition(broken, { method: "otsu" });
+    expect(retry.status).toBe(202);
+    const retried = await retry.json();
+    expect(retried.status).toBe("queued");
+    expect(Date.parse(retried.requestedAt)).toBeGreaterThan(Date.parse(failed.requestedAt));
+    expect(await settled(first.links.self)).toMatchObject({ status: "failed", error: { code: "undecodable" } });
+  });
+
+  it("deleting the image deletes its renditions, requests and results alike", async () => {
+    const other = await uploadPage();
+    const rendition = await (await requestRendition(other, { method: "otsu" })).json();
+    expect(await settled(rendition.links.self)).toMatchObject({ status: "done" });
+    expect((await app.request(`/api/images/${other}`, { method: "DELETE" })).status).toBe(204);
+    expect((await app.request(rendition.links.self)).status).toBe(404);
+    expect((await app.request(rendition.links.processed)).status).toBe(404);
+    for (const bucket of [env.config.inputBucket, env.config.outputBucket]) {
+      const left = await env.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: renditionsPrefix(other) }));
+      expect(left.KeyCount ?? 0, bucket).toBe(0);
+    }
+  });
+});
