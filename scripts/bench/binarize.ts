@@ -49,6 +49,7 @@ export async function benchBinarizeKernel() {
       printRow(row);
     }
   }
+  printTargets(rows);
   return { rows, encoding: await compareEncoders() };
 }
 
@@ -84,6 +85,21 @@ async function compareEncoders() {
       `1-bit ${result.oneBitMs.toFixed(1)} ms, ${(result.oneBitBytes / 1024).toFixed(0)} KiB`,
   );
   return result;
+}
+
+// The quality issue's limits, on 12 MP pages: the default at most 3x the decode floor, any method at most 5x.
+const TARGET_MEGAPIXELS = 12;
+const TARGETS = { auto: 3, any: 5 };
+
+function printTargets(rows: KernelRow[]): void {
+  for (const row of rows.filter((r) => r.megapixels === TARGET_MEGAPIXELS)) {
+    const worst = Object.entries(row.methods).reduce((a, b) => (b[1].ratio > a[1].ratio ? b : a));
+    const auto = row.methods.auto.ratio;
+    console.log(
+      `${TARGET_MEGAPIXELS} MP ${row.kind}: auto ${auto.toFixed(2)}x (limit ${TARGETS.auto}x: ${auto <= TARGETS.auto ? "met" : "MISSED"}); ` +
+        `slowest ${worst[0]} ${worst[1].ratio.toFixed(2)}x (limit ${TARGETS.any}x: ${worst[1].ratio <= TARGETS.any ? "met" : "MISSED"})`,
+    );
+  }
 }
 
 function printRow(row: KernelRow): void {

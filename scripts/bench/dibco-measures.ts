@@ -1,10 +1,12 @@
-// DIBCO's measures of a binarization against its ground truth: F-measure, PSNR and DRD. Pure
-// functions over 8-bit images where 0 is ink and 255 is paper, defined as the DIBCO contests and
-// Doxa compute them. (The pseudo F-measure needs the ground truth's skeleton weights, not yet
-// ported; test/fixtures/dibco-scores.json holds doxapy's values for when they are.)
+// DIBCO's measures of a binarization against its ground truth: F-measure, pseudo F-measure,
+// PSNR and DRD. Pure functions over 8-bit images where 0 is ink and 255 is paper, defined as the
+// DIBCO contests and Doxa compute them. The pseudo F-measure needs the ground truth's weights
+// (pseudo-weights.ts), costly on a large page: compute them once per page, pass them to each result.
 //
 // By hand because no JavaScript library implements them; the test checks them against doxapy's
 // calculate_performance (the reference the contests' own tool agrees with).
+
+import type { PseudoWeights } from "./pseudo-weights.ts";
 
 export interface BinaryImage {
   /** One byte per pixel: 0 = ink, 255 = paper. */
@@ -16,6 +18,8 @@ export interface BinaryImage {
 export interface DibcoScores {
   /** F-measure of ink, percent. */
   fMeasure: number;
+  /** Pseudo F-measure, percent (when the ground truth's weights were given). */
+  pseudoFMeasure?: number;
   /** Peak signal-to-noise ratio, dB (C = 1: ink and paper differ by one). */
   psnr: number;
   /** Distance-reciprocal distortion, per non-uniform 8×8 block of the ground truth. */
@@ -24,7 +28,7 @@ export interface DibcoScores {
 
 const INK = 0;
 
-export function dibcoScores(truth: BinaryImage, result: BinaryImage): DibcoScores {
+export function dibcoScores(truth: BinaryImage, result: BinaryImage, weights?: PseudoWeights): DibcoScores {
   if (truth.width !== result.width || truth.height !== result.height) {
     throw new Error(`sizes differ: ${truth.width}×${truth.height} and ${result.width}×${result.height}`);
   }
@@ -51,9 +55,37 @@ export function dibcoScores(truth: BinaryImage, result: BinaryImage): DibcoScore
   const mse = (falsePositive + falseNegative) / t.length;
   return {
     fMeasure,
+    ...(weights ? { pseudoFMeasure: pseudoFMeasure(truth, result, weights) } : {}),
     psnr: mse === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(1 / mse),
     drd: distanceReciprocalDistortion(truth, result),
   };
+}
+
+/**
+ * Recall weighted by the ground truth's recall weights; precision with each ink pixel of the
+ * result counting 1 + its precision weight (true and false alike), as DIBCO's tool counts them.
+ */
+function pseudoFMeasure(truth: BinaryImage, result: BinaryImage, weights: PseudoWeights): number {
+  let recalled = 0;
+  let missed = 0;
+  let rightInk = 0;
+  let wrongInk = 0;
+  for (let i = 0; i < truth.data.length; i++) {
+    const truthInk = truth.data[i] === INK;
+    const resultInk = result.data[i] === INK;
+    if (resultInk && truthInk) {
+      recalled += weights.recall[i];
+      rightInk += 1 + weights.precision[i];
+    } else if (resultInk) {
+      wrongInk += 1 + weights.precision[i];
+    } else if (truthInk) {
+      missed += weights.recall[i];
+    }
+  }
+  if (recalled === 0 || rightInk === 0) return 0;
+  const recall = recalled / (recalled + missed);
+  const precision = rightInk / (rightInk + wrongInk);
+  return ((2 * recall * precision) / (recall + precision)) * 100;
 }
 
 // Lu et al. 2004: reciprocal distances to the centre of a 5×5 window, normalised to sum 1, in

@@ -50,6 +50,8 @@ async function workerProcess(sources: Buffer[], cores: number) {
     WORKER_POLL_WAIT_S: "1",
     WORKER_METRICS_PORT: "0",
     LOG_LEVEL: "warn",
+    // The 12 MP photo's PNG is 24 MiB, over the API's default limit that the worker also applies.
+    MAX_UPLOAD_BYTES: String(64 * 1024 * 1024),
   };
   const config = loadConfig(env);
   const s3 = createS3Client(config);
