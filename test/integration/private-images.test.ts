@@ -62,6 +62,28 @@ describe("with API_TOKEN set, images are private", () => {
       expect(links.processed).toMatch(/\?expires=\d+&sig=/);
       expect((await app.request(status.links.processed)).status).toBe(200);
       expect((await app.request(status.links.original, { method: "HEAD" })).status).toBe(200);
+
+      // Renditions alike: asking, listing and reading need the token; their image link is signed.
+      const renditions = `${self}/renditions`;
+      const ask = { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"method":"otsu"}' };
+      expect((await app.request(renditions, ask)).status).toBe(401);
+      const asked = await app.request(renditions, { ...ask, headers: { ...ask.headers, ...bearer } });
+      expect(asked.status).toBe(202);
+      const rendition = await asked.json();
+      expect(rendition.links.processed).toMatch(/^\/api\/images\/[^/]+\/renditions\/otsu\/processed\?expires=\d+&sig=/);
+      for (const path of [renditions, rendition.links.self, `${rendition.links.self}/processed`]) {
+        expect((await app.request(path)).status, path).toBe(401);
+      }
+      let done = false;
+      for (let tries = 0; tries < 150 && !done; tries++) {
+        const current = await (await app.request(rendition.links.self, { headers: bearer })).json();
+        done = current.status === "done";
+        if (!done) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(done).toBe(true);
+      const image = await app.request(rendition.links.processed);
+      expect(image.status).toBe(200);
+      expect(image.headers.get("cache-control")).toMatch(/^private/);
     } finally {
       await worker.stop();
     }
