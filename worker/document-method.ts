@@ -53,10 +53,10 @@ export interface DocumentResult {
 }
 
 /**
- * Pages over 3 MP are measured at a coarser scale: 12 MP is measured on 2 × 2 means, 27 MP on
- * 3 × 3. Strokes of such pages are several pixels wide, their statistics barely change, and the
- * cost of every step but the last falls by the square of the factor. Ink is still decided per
- * pixel of the full image, against the threshold of its place.
+ * Pages of 3 MP and more are measured at a coarser scale, on f × f means with
+ * f = ⌊√(pixels ÷ 0.75 MP)⌋: 4 MP on 2 × 2, 12 MP on 4 × 4. Strokes of such pages are several
+ * pixels wide, their statistics barely change, and the cost of every step but the last falls
+ * by f². Ink is still decided per pixel of the full image, against the threshold of its place.
  */
 const WORKING_PIXELS = 750_000;
 
@@ -103,7 +103,7 @@ function shrink(luma: Uint8Array, width: number, height: number, factor: number)
     for (let y = by * factor; y < by * factor + rows; y++) {
       let x = 0;
       let i = y * width;
-      // The common cases (4–25 MP) a block at a time: a third or half of the read-modify-writes.
+      // Factors 2 and 3 (3–12 MP) a block at a time: a half or a third of the read-modify-writes.
       if (factor === 2) {
         for (let bx = 0; x + 2 <= width; x += 2, i += 2, bx++) sums[bx] += luma[i] + luma[i + 1];
       } else if (factor === 3) {
