@@ -17,6 +17,7 @@ import { findUnavailableResources, type QueueUrls } from "../infra/resources.ts"
 import { mountDocs } from "./docs.ts";
 import { AppError, errorHandler, problemJson } from "./errors.ts";
 import {
+  countRenditions,
   deleteImage,
   deleteStored,
   findOriginalKey,
@@ -61,6 +62,9 @@ export interface AppDeps {
 
 type Env = { Variables: { requestId: string; log: Logger; acceptedBytes: number; imageId: string } };
 
+// Every rendition is a whole job for one upload's bytes: without a cap, one small upload could
+// buy 260 (5 methods, 256 fixed thresholds). Delete the image to start again.
+const MAX_RENDITIONS_PER_IMAGE = 16;
 // Ids are keys and never reused, so what is stored under one never changes.
 const IMMUTABLE = "max-age=31536000, immutable";
 // How long a signed link to an image lasts (one to two of these: see createLinkSigner).
@@ -342,6 +346,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
         400: { description: "Malformed id, method or threshold", content: problemContent },
         401: { description: "Missing or wrong API token", content: problemContent },
         404: { description: "No such image", content: problemContent },
+        409: { description: "The image has 16 renditions already", content: problemContent },
+        415: { description: "The body is not JSON", content: problemContent },
         503: { description: "Storage or queue unavailable", content: problemContent },
       },
     }),
@@ -356,6 +362,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       if (existing?.status === "queued") return c.json(withLinks(existing), 202);
       const original = await unavailableOnError(() => readOriginal(store, id));
       if (!original) throw new AppError("not-found", `No image with id ${id}.`);
+      const count = existing ? 0 : await unavailableOnError(() => countRenditions(store, id));
+      if (count >= MAX_RENDITIONS_PER_IMAGE) {
+        throw new AppError(
+          "too-many-renditions",
+          `Image ${id} has ${count} renditions, the most one image may have; ask again for one of them, or upload it again.`,
+        );
+      }
       const requestedAt = new Date().toISOString();
       const request = { id, rendition, method, threshold: method === "fixed" ? threshold : undefined, requestedAt };
       const key = await unavailableOnError(() => storeRenditionRequest(store, request));

@@ -249,6 +249,11 @@ async function readRenditionRequest(s3: S3Client, bucket: string, id: string, re
   }
 }
 
+/** How many renditions were ever asked for of an image (one request record each). */
+export async function countRenditions(deps: Deps, id: string): Promise<number> {
+  return (await listKeys(deps.s3, deps.config.inputBucket, renditionsPrefix(id))).length;
+}
+
 /** Every rendition asked for of an image, in the order of their names. */
 export async function listRenditions(deps: Deps, id: string): Promise<RenditionStatus[]> {
   const requests = await listKeys(deps.s3, deps.config.inputBucket, renditionsPrefix(id));

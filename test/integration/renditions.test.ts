@@ -164,6 +164,21 @@ describe("renditions", () => {
     expect(await settled(first.links.self)).toMatchObject({ status: "failed", error: { code: "undecodable" } });
   });
 
+  // Catches: one small upload buying unbounded work (5 methods and 256 thresholds are 260 jobs).
+  it("caps an image at 16 renditions with a 409 that says so; those it has can still be asked for", async () => {
+    const capped = await uploadPage();
+    const asked = await Promise.all(
+      Array.from({ length: 16 }, (_, t) => requestRendition(capped, { method: "fixed", threshold: t * 10 })),
+    );
+    expect(asked.map((r) => r.status)).toEqual(Array(16).fill(202));
+    const refused = await requestRendition(capped, { method: "sauvola" });
+    expect(refused.status).toBe(409);
+    expect((await refused.json()).detail).toMatch(/has 16 renditions, the most one image may have/);
+    expect([200, 202]).toContain((await requestRendition(capped, { method: "fixed", threshold: 30 })).status);
+    const list = await (await app.request(`/api/images/${capped}/renditions`)).json();
+    expect(list.items).toHaveLength(16);
+  });
+
   it("deleting the image deletes its renditions, requests and results alike", async () => {
     const other = await uploadPage();
     const rendition = await (await requestRendition(other, { method: "otsu" })).json();
