@@ -14,8 +14,9 @@ export interface MethodChoice {
 const CLEAN_SEPARABILITY = 0.9;
 const UNEVEN = 0.15;
 
-export function chooseMethod(paper: PaperBackground, luma: { separability: number }): MethodChoice {
+/** `paper` is asked for only when the image is not clean: estimating it costs a pass over the pixels. */
+export function chooseMethod(luma: { separability: number }, paper: () => PaperBackground): MethodChoice {
   if (luma.separability >= CLEAN_SEPARABILITY) return { method: "otsu", reason: "clean two-tone image" };
-  if (paper.unevenness > UNEVEN) return { method: "document", reason: "uneven background" };
+  if (paper().unevenness > UNEVEN) return { method: "document", reason: "uneven background" };
   return { method: "document", reason: "faint or degraded ink" };
 }

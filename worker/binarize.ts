@@ -4,8 +4,10 @@ import sharp, { type OutputInfo } from "sharp";
 import { type BinarizationMethod, DEFAULT_FIXED_THRESHOLD } from "../infra/messages.ts";
 import { chooseMethod } from "./auto-method.ts";
 import { encodeBitonalPng, packedRowBytes } from "./bitonal-png.ts";
-import { documentMethod, workingImage } from "./document-method.ts";
+import { documentMethod, type WorkingImage, workingImage } from "./document-method.ts";
 import { countValues, otsu } from "./histogram.ts";
+
+type AppliedMethod = Exclude<BinarizationMethod, "auto">;
 
 export interface BinarizeOptions {
   method: BinarizationMethod;
@@ -24,7 +26,7 @@ export interface BinarizeResult {
   /** The method asked for. */
   method: BinarizationMethod;
   /** The method that made the pixels: `auto` resolves to one of the others. */
-  appliedMethod: Exclude<BinarizationMethod, "auto">;
+  appliedMethod: AppliedMethod;
   /** Why `auto` chose what it did, in a few words; absent for the other methods. */
   reason?: string;
   /** The global threshold applied; null for the local methods, whose threshold differs per pixel. */
@@ -64,20 +66,24 @@ export async function binarize(input: Uint8Array, options: BinarizeOptions): Pro
   // Otsu's histogram is counted while luma is taken: one pass over the pixels fewer.
   const histogram = method === "otsu" || method === "auto" ? new Uint32Array(256) : undefined;
   const { luma, width, height } = await decodeLuma(input, options.maxInputPixels, histogram);
-  const work = method === "document" || method === "auto" ? workingImage(luma, width, height) : undefined;
-  let applied = method;
-  let reason: string | undefined;
-  if (method === "auto" && work && histogram) {
-    ({ method: applied, reason } = chooseMethod(work.paper, otsu(histogram)));
-  }
+  // The document method's measuring image, made once and only when needed: a clean page that
+  // auto sends to Otsu never pays for it.
+  let work: WorkingImage | undefined;
+  const working = () => {
+    work ??= workingImage(luma, width, height);
+    return work;
+  };
+  const global = histogram && otsu(histogram);
+  const choice = method === "auto" && global ? chooseMethod(global, () => working().paper) : undefined;
+  const applied: AppliedMethod = choice?.method ?? (method === "auto" ? "otsu" : method);
   let packed: Uint8Array;
   let threshold: number | null = null;
-  if (applied === "document" && work) {
-    packed = documentMethod(luma, width, height, work).packed;
+  if (applied === "document") {
+    packed = documentMethod(luma, width, height, working()).packed;
   } else if (applied === "sauvola") {
     packed = sauvola(luma, width, height, options.sauvola ?? {});
   } else {
-    threshold = histogram ? otsu(histogram).threshold : (options.threshold ?? DEFAULT_FIXED_THRESHOLD);
+    threshold = global ? global.threshold : (options.threshold ?? DEFAULT_FIXED_THRESHOLD);
     packed = packAboveThreshold(luma, width, height, threshold);
   }
   return {
@@ -85,8 +91,8 @@ export async function binarize(input: Uint8Array, options: BinarizeOptions): Pro
     width,
     height,
     method,
-    appliedMethod: applied as BinarizeResult["appliedMethod"],
-    ...(reason ? { reason } : {}),
+    appliedMethod: applied,
+    ...(choice ? { reason: choice.reason } : {}),
     threshold,
   };
 }
