@@ -56,12 +56,16 @@ export async function startLocalStack(options: LaunchOptions): Promise<LocalStac
   return startOnHost(options, endpoint, log);
 }
 
+// S3 and SQS for the pipeline; CloudFormation and what the data stack holds (IAM policies, a
+// CloudWatch alarm) for `npm run deploy:local` and its test.
+const SERVICES = "s3,sqs,cloudformation,iam,sts,cloudwatch";
+
 async function startInContainer(options: LaunchOptions, log: (m: string) => void): Promise<LocalStack> {
   const { LocalstackContainer } = await import("@testcontainers/localstack");
   log(`starting ${options.image} with testcontainers`);
   const container = await new LocalstackContainer(options.image)
     .withEnvironment({
-      SERVICES: "s3,sqs",
+      SERVICES,
       EAGER_SERVICE_LOADING: "1",
       ...(options.authToken && { LOCALSTACK_AUTH_TOKEN: options.authToken }),
     })
@@ -83,7 +87,7 @@ async function startOnHost(options: LaunchOptions, endpoint: string, log: (m: st
     env: {
       ...baseChildEnv(),
       GATEWAY_LISTEN: `127.0.0.1:${options.port}`,
-      SERVICES: "s3,sqs",
+      SERVICES,
       EAGER_SERVICE_LOADING: "1",
       DNS_ADDRESS: "0",
       SKIP_SSL_CERT_DOWNLOAD: "1",
