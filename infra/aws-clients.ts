@@ -118,6 +118,11 @@ export function createSqsClient(config: Config): SQSClient {
   return client;
 }
 
+/** Options for another AWS client (deploy/'s CloudFormation): the same endpoint, credentials and timeouts. */
+export function awsClientOptions(config: Config) {
+  return commonOptions(config).options;
+}
+
 /** How much of a client's connection pool is in use, over all the hosts it talks to. */
 export function poolUsage(client: S3Client | SQSClient): PoolUsage {
   const agents = pools.get(client);
