@@ -16,6 +16,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct, IConstruct } from "constructs";
+import { RETENTION_RULE_ID } from "../infra/bucket-retention.ts";
 import type { Config } from "../infra/config.ts";
 import { type QueueUrls, queueDefinitions } from "../infra/resources.ts";
 
@@ -31,7 +32,7 @@ export function acknowledge(constructs: IConstruct[], id: string, reason: string
   for (const construct of constructs) Validations.of(construct).acknowledge({ id, reason });
 }
 
-/** The failure records are small JSON files nobody needs after the image itself is gone. */
+/** The uploads' failure records (failed/<id>.json) are small files nobody needs for long. */
 const FAILURE_RECORD_DAYS = 30;
 
 export class DataStack extends Stack {
@@ -55,7 +56,7 @@ export class DataStack extends Stack {
         lifecycleRules: [
           ...lifecycleRules,
           ...(config.retentionDays
-            ? [{ id: "bitonal-retention", expiration: Duration.days(config.retentionDays) }]
+            ? [{ id: RETENTION_RULE_ID, expiration: Duration.days(config.retentionDays) }]
             : []),
         ],
       });
