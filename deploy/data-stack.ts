@@ -55,9 +55,7 @@ export class DataStack extends Stack {
         removalPolicy,
         lifecycleRules: [
           ...lifecycleRules,
-          ...(config.retentionDays
-            ? [{ id: RETENTION_RULE_ID, expiration: Duration.days(config.retentionDays) }]
-            : []),
+          ...(config.retentionDays ? [{ id: RETENTION_RULE_ID, expiration: Duration.days(config.retentionDays) }] : []),
         ],
       });
     this.inputBucket = bucket("InputBucket", []);

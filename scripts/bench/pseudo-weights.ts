@@ -539,16 +539,12 @@ function zhangSuenDeletes(n: number, subIteration: 1 | 2): boolean {
 const ZHANG_SUEN = [1, 2].map((s) => Array.from({ length: 256 }, (_, n) => zhangSuenDeletes(n, s as 1 | 2)));
 
 // Lee and Chen (1992), Table 1: which neighbourhoods (index P9…P2 as bits 7…0) may still be
-// deleted after Zhang–Suen, one bit per entry, as the reference's weights need it.
-const LEE_CHEN_DELETES = Array.from({ length: 256 }, (_, n) =>
-  [
-    0x6020, 0x20d0, 0x0000, 0x20f0, 0xa0aa, 0x5b59, 0xa0aa, 0x0a5a, 0x2020, 0x20a0, 0x0000, 0xa0a0, 0x2020, 0x5b5b,
-    0xa021, 0x4850,
-  ][n >> 4] &
-  (1 << (n & 15))
-    ? true
-    : false,
-);
+// deleted after Zhang–Suen, one bit per entry (16 entries a word), as the reference's weights need it.
+const LEE_CHEN_DELETE_BITS = [
+  0x6020, 0x20d0, 0x0000, 0x20f0, 0xa0aa, 0x5b59, 0xa0aa, 0x0a5a, 0x2020, 0x20a0, 0x0000, 0xa0a0, 0x2020, 0x5b5b,
+  0xa021, 0x4850,
+];
+const LEE_CHEN_DELETES = Array.from({ length: 256 }, (_, n) => (LEE_CHEN_DELETE_BITS[n >> 4] & (1 << (n & 15))) !== 0);
 
 function thin(mask: Uint8Array, width: number, height: number, bit: number): void {
   const off = (x: number, y: number) => x < 0 || x >= width || y < 0 || y >= height || !(mask[y * width + x] & bit);
