@@ -209,7 +209,7 @@ export async function ensureVenv(pythonOverride: string | undefined, log: (m: st
   if (existsSync(venvPython) && (await readFile(stamp, "utf8").catch(() => "")) === requirements) return venvPython;
 
   const python = await findPython(pythonOverride);
-  log(`creating the LocalStack venv in ${VENV_DIR} with ${python} (once; about half a minute)`);
+  log(`creating the LocalStack venv in ${VENV_DIR} with ${python} (once; about a minute)`);
   await rm(VENV_DIR, { recursive: true, force: true });
   await run(python, ["-m", "venv", VENV_DIR]);
   await pipInstall(venvPython, log);
