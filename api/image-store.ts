@@ -26,6 +26,7 @@ import {
   renditionRequestKey,
   renditionsPrefix,
 } from "../infra/image-objects.ts";
+import { listKeys } from "../infra/inspect.ts";
 import type { BinarizationMethod } from "../infra/messages.ts";
 import { headObject, readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
 
@@ -148,18 +149,6 @@ export async function deleteImage({ s3, config }: Deps, id: string): Promise<voi
     ...[...markerKeys, ...requests].map(remove(config.inputBucket)),
     ...[outputKey(id), failureKey(id), ...renditions].map(remove(config.outputBucket)),
   ]);
-}
-
-/** Every key under a prefix (renditions of one image: a handful, so pages are followed simply). */
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    keys.push(...(page.Contents ?? []).map((o) => o.Key as string));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
 }
 
 /** What an input message says of a stored original, from its object; undefined when there is none. */

@@ -2,11 +2,12 @@
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 
-export async function listKeys(s3: S3Client, bucket: string): Promise<string[]> {
+/** Every key of a bucket, or of the part of it under `prefix`, following every page. */
+export async function listKeys(s3: S3Client, bucket: string, prefix?: string): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
     keys.push(...(page.Contents ?? []).map((o) => o.Key as string));
     token = page.NextContinuationToken;
   } while (token);

@@ -79,7 +79,7 @@ export async function binarize(input: Uint8Array, options: BinarizeOptions): Pro
   let packed: Uint8Array;
   let threshold: number | null = null;
   if (applied === "document") {
-    packed = documentMethod(luma, width, height, working()).packed;
+    packed = documentMethod(luma, width, height, working());
   } else if (applied === "sauvola") {
     packed = sauvola(luma, width, height, options.sauvola ?? {});
   } else {

@@ -18,7 +18,7 @@
 // bytes per pixel whatever the window.
 import { packedRowBytes } from "./bitonal-png.ts";
 import { removeSmallComponents } from "./components.ts";
-import { otsuThreshold } from "./histogram.ts";
+import { countValues, otsuThreshold } from "./histogram.ts";
 
 const CELL = 8;
 const BACKGROUND_MAX_RADIUS = 3; // cells: ink up to about 56 px thick is taken for ink, not paper
@@ -47,11 +47,6 @@ export interface WorkingImage {
   paper: PaperBackground;
 }
 
-export interface DocumentResult {
-  packed: Uint8Array;
-  strokeWidth: number;
-}
-
 /**
  * Pages of 3 MP and more are measured at a coarser scale, on f × f means with
  * f = ⌊√(pixels ÷ 0.75 MP)⌋: 4 MP on 2 × 2, 12 MP on 4 × 4. Strokes of such pages are several
@@ -66,7 +61,8 @@ export function workingImage(luma: Uint8Array, width: number, height: number): W
   return { ...work, factor, paper: paperBackground(work.luma, work.width, work.height) };
 }
 
-export function documentMethod(luma: Uint8Array, width: number, height: number, work: WorkingImage): DocumentResult {
+/** Packed bits, set = white, eight pixels a byte, rows led by PNG's filter byte. */
+export function documentMethod(luma: Uint8Array, width: number, height: number, work: WorkingImage): Uint8Array {
   const { smoothed, histogram } = normaliseAndSmooth(work.luma, work.width, work.height, work.paper);
   const otsu = otsuThreshold(histogram);
   const { contrast, edgeThreshold } = localContrast(smoothed, work.width, work.height);
@@ -85,9 +81,9 @@ export function documentMethod(luma: Uint8Array, width: number, height: number, 
   for (let i = 0; i < ink.length; i++) ink[i] = smoothed[i] <= thresholds[i] ? 1 : 0;
   const before = work.factor === 1 ? ink : ink.slice();
   removeSmallComponents(ink, work.width, work.height, 1, Math.round(SPECK * strokeWidth * strokeWidth));
-  if (work.factor === 1) return { packed: packPaper(ink, width, height), strokeWidth };
+  if (work.factor === 1) return packPaper(ink, width, height);
   for (let i = 0; i < ink.length; i++) if (before[i] !== ink[i]) thresholds[i] = -1;
-  return { packed: packedAtFullScale(luma, width, height, work, thresholds), strokeWidth: strokeWidth * work.factor };
+  return packedAtFullScale(luma, width, height, work, thresholds);
 }
 
 /** Means of factor × factor blocks (fewer at the right and bottom edges). */
@@ -307,22 +303,9 @@ function normaliseAndSmooth(luma: Uint8Array, width: number, height: number, pap
     const start = y * width;
     // (sum × 7282 + 2¹⁵) >> 16 is sum / 9 rounded, in integers (exact to within one level).
     for (let x = 0; x < width; x++) smoothed[start + x] = ((previous[x] + here[x] + next[x]) * 7282 + 32768) >> 16;
-    if ((y & 1) === 0) countRow(smoothed, start, width, histogram);
+    if ((y & 1) === 0) countValues(smoothed.subarray(start, start + width), histogram);
   }
   return { smoothed, histogram };
-}
-
-/** Adds values[start, start + length) to a histogram, two bins in flight so repeats do not stall. */
-function countRow(values: Uint8Array, start: number, length: number, histogram: Uint32Array): void {
-  const odd = new Uint32Array(256);
-  const end = start + length;
-  let i = start;
-  for (; i + 1 < end; i += 2) {
-    histogram[values[i]]++;
-    odd[values[i + 1]]++;
-  }
-  if (i < end) histogram[values[i]]++;
-  for (let v = 0; v < 256; v++) histogram[v] += odd[v];
 }
 
 /**
@@ -351,7 +334,7 @@ function localContrast(image: Uint8Array, width: number, height: number) {
       least = smaller(least, minRing[down][x]);
       contrast[start + x] = most - least;
     }
-    if ((y & 1) === 0) countRow(contrast, start, width, histogram);
+    if ((y & 1) === 0) countValues(contrast.subarray(start, start + width), histogram);
   }
   return { contrast, edgeThreshold: otsuThreshold(histogram) };
 }

@@ -6,6 +6,7 @@ import { listKeys } from "../../infra/inspect.ts";
 import { createWorker } from "../../worker/consumer.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
+import { eventually } from "../support/processes.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
 const TOKEN = "private-images-test-token";
@@ -74,13 +75,9 @@ describe("with API_TOKEN set, images are private", () => {
       for (const path of [renditions, rendition.links.self, `${rendition.links.self}/processed`]) {
         expect((await app.request(path)).status, path).toBe(401);
       }
-      let done = false;
-      for (let tries = 0; tries < 150 && !done; tries++) {
-        const current = await (await app.request(rendition.links.self, { headers: bearer })).json();
-        done = current.status === "done";
-        if (!done) await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      expect(done).toBe(true);
+      const done = async () =>
+        (await (await app.request(rendition.links.self, { headers: bearer })).json()).status === "done";
+      expect(await eventually(done, 30_000)).toBe(true);
       const image = await app.request(rendition.links.processed);
       expect(image.status).toBe(200);
       expect(image.headers.get("cache-control")).toMatch(/^private/);

@@ -125,7 +125,7 @@ describe("messages are untrusted input", () => {
     ["another image's original", async () => ({ bucket: env.config.inputBucket, key: `${uuidv7()}.png` })],
   ])("a message naming %s goes to the DLQ; nothing is read or written", async (_, target) => {
     const { bucket, key } = await target();
-    await env.s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
+    if (bucket !== env.config.inputBucket) await env.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await makePng(12, 12, () => [40]) }));
     const deadBefore = await messageCount(env.sqs, env.queueUrls.deadLetter);
     const id = uuidv7();
