@@ -25,6 +25,7 @@ import {
   listRenditions,
   type OpenedObject,
   openObject,
+  queuedRendition,
   type RenditionStatus,
   readImageStatus,
   readOriginal,
@@ -390,8 +391,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
         throw new AppError("service-unavailable", "The rendition could not be queued; try again.", { cause: error });
       }
       c.var.log.info({ id, rendition }, "rendition requested");
-      const queued = await unavailableOnError(() => readRenditionStatus(store, id, rendition));
-      return c.json(withLinks(queued as RenditionStatus), 202);
+      return c.json(withLinks(queuedRendition(request)), 202);
     },
   );
 

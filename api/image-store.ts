@@ -201,16 +201,7 @@ export async function readRenditionStatus(
     readFailureRecord(s3, config.outputBucket, id, rendition),
     readRenditionRequest(s3, config.inputBucket, id, rendition),
   ]);
-  const base = {
-    id,
-    rendition,
-    method: request?.method ?? null,
-    appliedMethod: null,
-    reason: null,
-    threshold: request?.threshold ?? null,
-    requestedAt: request?.requestedAt ?? null,
-    completedAt: null,
-  };
+  const base = queuedRendition(request ?? { id, rendition });
   if (output) {
     const m = output.metadata;
     return {
@@ -225,7 +216,24 @@ export async function readRenditionStatus(
   }
   const retried = failure && request && Date.parse(request.requestedAt) > Date.parse(failure.completedAt);
   if (failure && !retried) return { ...base, status: "failed", completedAt: failure.completedAt, error: failure.error };
-  return request ? { ...base, status: "queued" } : undefined;
+  return request ? base : undefined;
+}
+
+/** What a rendition's status says from its request alone: queued, as asked. */
+export function queuedRendition(
+  request: Pick<RenditionRequest, "id" | "rendition"> & Partial<RenditionRequest>,
+): RenditionStatus {
+  return {
+    id: request.id,
+    rendition: request.rendition,
+    status: "queued",
+    method: request.method ?? null,
+    appliedMethod: null,
+    reason: null,
+    threshold: request.threshold ?? null,
+    requestedAt: request.requestedAt ?? null,
+    completedAt: null,
+  };
 }
 
 async function readRenditionRequest(s3: S3Client, bucket: string, id: string, rendition: string) {

@@ -17,7 +17,7 @@ import * as s3 from "aws-cdk-lib/aws-s3";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct, IConstruct } from "constructs";
 import { RETENTION_RULE_ID } from "../infra/bucket-retention.ts";
-import type { Config } from "../infra/config.ts";
+import { type Config, loadConfig } from "../infra/config.ts";
 import { type QueueUrls, queueDefinitions } from "../infra/resources.ts";
 
 export interface DataStackProps extends StackProps {
@@ -93,11 +93,11 @@ export class DataStack extends Stack {
 
     this.runtimePolicy = new iam.ManagedPolicy(this, "RuntimePolicy", {
       description: "What the bitonal API and worker call (generated from infra/iam/runtime-policy.json)",
-      document: iam.PolicyDocument.fromJson(this.policyFor("runtime-policy.json", config)),
+      document: iam.PolicyDocument.fromJson(this.policyFor("runtime-policy.json")),
     });
     this.operatorPolicy = new iam.ManagedPolicy(this, "OperatorPolicy", {
       description: "What npm run setup and npm run redrive call (generated from infra/iam/operator-policy.json)",
-      document: iam.PolicyDocument.fromJson(this.policyFor("operator-policy.json", config)),
+      document: iam.PolicyDocument.fromJson(this.policyFor("operator-policy.json")),
     });
     // cdk-nag v3 wants each wildcard finding acknowledged by name: one per bucket's objects.
     for (const bucket of [this.inputBucket, this.outputBucket]) {
@@ -148,16 +148,18 @@ export class DataStack extends Stack {
    * A policy file of infra/iam/ with its default names replaced by this stack's resources: the
    * files stay the one source (npm test checks them against the calls the code makes).
    */
-  private policyFor(file: string, config: Config): Record<string, unknown> {
+  private policyFor(file: string): Record<string, unknown> {
+    // The files name the default resources, whatever this deployment's settings call them.
+    const defaults = loadConfig({});
     const document = JSON.parse(readFileSync(new URL(`../infra/iam/${file}`, import.meta.url), "utf8"));
     const buckets: Record<string, s3.Bucket> = {
-      [config.inputBucket]: this.inputBucket,
-      [config.outputBucket]: this.outputBucket,
+      [defaults.inputBucket]: this.inputBucket,
+      [defaults.outputBucket]: this.outputBucket,
     };
     const queues: Record<string, sqs.Queue> = {
-      [config.inputQueue]: this.queues.input,
-      [config.outputQueue]: this.queues.output,
-      [config.deadLetterQueue]: this.queues.deadLetter,
+      [defaults.inputQueue]: this.queues.input,
+      [defaults.outputQueue]: this.queues.output,
+      [defaults.deadLetterQueue]: this.queues.deadLetter,
     };
     const resource = (arn: string): string => {
       const s3Match = /^arn:aws:s3:::([^/]+)(\/\*)?$/.exec(arn);

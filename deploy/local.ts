@@ -11,25 +11,30 @@ import {
   type Stack,
   UpdateStackCommand,
 } from "@aws-sdk/client-cloudformation";
-import { App } from "aws-cdk-lib";
+import { App, RemovalPolicy } from "aws-cdk-lib";
 import { awsClientOptions } from "../infra/aws-clients.ts";
-import { loadConfig } from "../infra/config.ts";
+import { type Config, loadConfig } from "../infra/config.ts";
 import { runMain } from "../infra/lifecycle.ts";
-import { createBitonalApp } from "./app.ts";
+import { DataStack } from "./data-stack.ts";
 
 export const LOCAL_STACK_NAME = "bitonal-data";
 
-/** The data stack's template as `cdk synth` makes it (throwaway: its buckets go with it). */
-export function dataStackTemplate(): string {
-  const { app, data } = createBitonalApp(new App({ context: { destroyOnDelete: "true" } }));
+/**
+ * The data stack alone, for the pipeline's own settings (queue attributes, retention), and
+ * throwaway: its buckets go with it. The compute stack is not built: it is not deployed here,
+ * and building it would stage the whole project as its image asset.
+ */
+function dataStackTemplate(config: Config): string {
+  const app = new App();
+  const data = new DataStack(app, "BitonalData", { config, removalPolicy: RemovalPolicy.DESTROY });
   return JSON.stringify(app.synth().getStackByName(data.stackName).template);
 }
 
 /** Creates the stack, or updates it when it exists; returns the pipeline settings from its outputs. */
-export async function deployDataStack(cloudFormation: CloudFormationClient, stackName: string) {
+export async function deployDataStack(cloudFormation: CloudFormationClient, stackName: string, config: Config) {
   const request = {
     StackName: stackName,
-    TemplateBody: dataStackTemplate(),
+    TemplateBody: dataStackTemplate(config),
     Capabilities: ["CAPABILITY_IAM"] as const,
   };
   const existing = await describe(cloudFormation, stackName);
@@ -89,7 +94,7 @@ if (import.meta.main) {
     // Without AWS_ENDPOINT_URL: the LocalStack that `npm start` or `npm run localstack` runs.
     const endpointUrl = base.endpointUrl ?? `http://127.0.0.1:${base.localstack.port}`;
     const cloudFormation = new CloudFormationClient(awsClientOptions({ ...base, endpointUrl }));
-    const settings = await deployDataStack(cloudFormation, LOCAL_STACK_NAME);
+    const settings = await deployDataStack(cloudFormation, LOCAL_STACK_NAME, base);
     const lines = [`AWS_ENDPOINT_URL=${endpointUrl}`, ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)];
     await writeFile(".env.stack", `${lines.join("\n")}\n`);
     console.log(`stack ${LOCAL_STACK_NAME} is up in ${endpointUrl}; its settings, written to .env.stack:`);

@@ -159,7 +159,7 @@ describe("the data stack, deployed into LocalStack", () => {
     const local = loadConfig(uniqueResourceEnv());
     const cloudFormation = new CloudFormationClient(awsClientOptions(local));
     const stackName = `bitonal-data-${Date.now()}`;
-    const settings = await deployDataStack(cloudFormation, stackName);
+    const settings = await deployDataStack(cloudFormation, stackName, local);
     const env = await createTestEnvironment(settings);
     const worker = createWorker(env);
     worker.start();
