@@ -328,6 +328,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     },
   );
 
+  // The JSON validator would refuse another Content-Type with a bare 400; say what to send.
+  app.post("/api/images/:id/renditions", async (c, next) => {
+    if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
+      throw new AppError("json-expected", 'Send Content-Type: application/json and a body like {"method": "sauvola"}.');
+    }
+    await next();
+  });
   app.openapi(
     createRoute({
       method: "post",

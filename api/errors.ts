@@ -52,14 +52,6 @@ export function errorHandler(logger: Logger) {
     }
     // Middleware that answers for itself (bearer auth) has already built a problem response.
     if (error instanceof HTTPException && error.res) return error.getResponse();
-    // Hono's JSON validator refuses another Content-Type with a bare 400 "Unsupported Media Type".
-    if (error instanceof HTTPException && error.message === "Unsupported Media Type") {
-      return problemJson(
-        c,
-        "json-expected",
-        'Send Content-Type: application/json and a body like {"method": "sauvola"}.',
-      );
-    }
     if (error instanceof HTTPException && error.status < 500) {
       return problemJson(c, error.status === 413 ? "payload-too-large" : "bad-request", error.message);
     }
