@@ -6,10 +6,11 @@
 // meaning beyond which keys belong to an image.
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { findOriginalKey } from "../api/image-store.ts";
 import type { Config } from "../infra/config.ts";
 import { decodeMetadata, failureKey, indexKey, outputKey, renditionsPrefix } from "../infra/image-objects.ts";
+import { listKeys } from "../infra/inspect.ts";
 import type { Logger } from "../infra/logger.ts";
 
 interface StoredObject {
@@ -50,10 +51,8 @@ export function createImageKeeper(
     bucket: StoredObject["bucket"],
     id: string,
   ): Promise<[StoredObject["bucket"], string][]> {
-    const listed = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucketName(bucket), Prefix: renditionsPrefix(id) }),
-    );
-    return (listed.Contents ?? []).map((o) => [bucket, o.Key as string]);
+    const keys = await listKeys(s3, bucketName(bucket), renditionsPrefix(id));
+    return keys.map((key) => [bucket, key]);
   }
 
   return {
