@@ -88,8 +88,12 @@ export async function readMultipart(
   try {
     await new Promise<void>((resolve, reject) => {
       parser.once("close", resolve);
-      parser.once("error", reject);
-      body.once("error", reject);
+      // \`on\`, never \`once\`: busboy can emit a second error after the first (a refused field,
+      // then a malformed header further on), and an emitter with no 'error' listener left
+      // throws it out of the event loop, which ends the whole process. The first error settles
+      // the promise; the later ones land here and are dropped.
+      parser.on("error", reject);
+      body.on("error", reject);
       body.on("data", counted);
       body.pipe(parser);
     });

@@ -85,7 +85,8 @@ function readRawBody(body: Readable, maxBytes: number): Promise<Buffer> {
     };
     body.on("data", onData);
     body.once("end", () => resolve(Buffer.concat(chunks, received)));
-    body.once("error", reject);
+    // \`on\`: a client that aborts can make the stream fail more than once (see multipart.ts).
+    body.on("error", reject);
   });
 }
 

@@ -1,19 +1,19 @@
 // `npm start`: the whole pipeline on one machine. An embedded LocalStack unless
-// AWS_ENDPOINT_URL is set, then the resources, then the API and a worker in this process.
+// AWS_ENDPOINT_URL is set, then the resources, then the API and a worker, each in a process of
+// its own that is restarted if it crashes (scripts/supervisor.ts): one bad request or image can
+// cost a restart of one part, never the emulator and the images it holds.
 // Ctrl-C drains the worker, closes the API, and stops LocalStack last.
-import { createApp } from "../api/app.ts";
-import { serveApp } from "../api/serve.ts";
+import { fileURLToPath } from "node:url";
 import { createS3Client, createSqsClient } from "../infra/aws-clients.ts";
 import { loadConfig } from "../infra/config.ts";
 import { onShutdownSignal, runMain } from "../infra/lifecycle.ts";
 import { type LocalStack, startLocalStack } from "../infra/localstack.ts";
 import { createLogger } from "../infra/logger.ts";
 import { ensureResources } from "../infra/resources.ts";
-import { configureSharpForJobs } from "../worker/binarize.ts";
-import { createWorker } from "../worker/consumer.ts";
-import { createWorkerMetrics, serveWorkerMetrics } from "../worker/metrics.ts";
-import { processJob } from "../worker/process-job.ts";
 import { createImageKeeper } from "./image-keeper.ts";
+import { superviseChild } from "./supervisor.ts";
+
+const PART_SCRIPT = fileURLToPath(new URL("./start-part.ts", import.meta.url));
 
 runMain(async () => {
   const started = performance.now();
@@ -36,7 +36,7 @@ runMain(async () => {
   const config = { ...loaded, endpointUrl: localstack?.endpoint ?? loaded.endpointUrl };
   const s3 = createS3Client(config);
   const sqs = createSqsClient(config);
-  const { report, queueUrls } = await ensureResources({ s3, sqs }, config);
+  const { report } = await ensureResources({ s3, sqs }, config);
   logger.info({ resources: report.map((r) => `${r.action} ${r.name}`) }, "resources ready");
   const keeper = config.dataDir ? createImageKeeper({ s3, config, logger }, config.dataDir) : undefined;
   if (keeper) {
@@ -48,31 +48,18 @@ runMain(async () => {
     });
   }
 
-  const server = await serveApp(createApp({ config, s3, sqs, queueUrls, logger: createLogger(config, "api") }), config);
-  stopped.push(() => server.close());
-  configureSharpForJobs(config.workerConcurrency);
-  const metrics = createWorkerMetrics();
-  const metricsServer = await serveWorkerMetrics(metrics, { host: config.host, port: config.workerMetricsPort });
-  stopped.push(() => metricsServer.close());
-  const worker = createWorker(
-    { config, s3, sqs, queueUrls, logger: createLogger(config, "worker") },
-    {
-      observer: metrics,
-      // With BITONAL_DATA_DIR, each image is copied to disk as its job ends.
-      handle: keeper
-        ? async (job, deps, attempt) => {
-            const completion = await processJob(job, deps, attempt);
-            await keeper.save(job.id).catch((error) => logger.warn({ err: error, id: job.id }, "could not keep image"));
-            return completion;
-          }
-        : undefined,
-    },
-  );
-  worker.start();
+  // The parts read the same environment, pointed at the emulator this process started; a
+  // restarted API keeps the port the first one took (PORT=0 picks one).
+  const partEnv: Record<string, string | undefined> = { ...process.env, AWS_ENDPOINT_URL: config.endpointUrl };
+  const worker = superviseChild("worker", PART_SCRIPT, () => partEnv, logger);
   stopped.push(() => worker.stop());
+  const api = superviseChild("api", PART_SCRIPT, () => partEnv, logger);
+  stopped.push(() => api.stop());
+  const [{ url = "" }] = await Promise.all([api.ready, worker.ready]);
+  partEnv.PORT = new URL(url).port;
 
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  logger.info({ url: server.url, seconds }, "bitonal ready");
+  logger.info({ url, seconds }, "bitonal ready");
   const kept = config.dataDir
     ? `Images are kept in ${config.dataDir} (BITONAL_DATA_DIR) and put back at the next start.`
     : "It keeps everything in memory only: Ctrl-C empties the buckets and queues\n" +
@@ -82,7 +69,7 @@ runMain(async () => {
       `Other commands reach it with AWS_ENDPOINT_URL=${config.endpointUrl} (in .env or the environment).`
     : `S3 and SQS: ${config.endpointUrl ?? `real AWS (${config.region})`}.`;
   console.log(
-    `\nbitonal is ready in ${seconds} s: open ${server.url}\n${storage}\n` +
-      `upload: curl -F image=@photo.png ${server.url}/api/images\nCtrl-C stops everything.\n`,
+    `\nbitonal is ready in ${seconds} s: open ${url}\n${storage}\n` +
+      `upload: curl -F image=@photo.png ${url}/api/images\nCtrl-C stops everything.\n`,
   );
 });

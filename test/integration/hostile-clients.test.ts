@@ -201,6 +201,17 @@ describe("malformed bodies are 400 with a specific detail and leave nothing behi
       /more than once/,
     ],
     [
+      // Catches: busboy's second error (the header, after the refused repeat) with no listener
+      // left, which ended the whole process: this file's own API and worker run in it.
+      "a field given twice, then a control character in a later part header",
+      async () =>
+        postMultipart(
+          `${part("image", await pngText(), "a.png")}${part("method", "otsu")}${part("method", "fixed")}` +
+            `${part("threshold", "9", undefined, "X-Bad: a\u0001b\r\n")}--XyZ--\r\n`,
+        ),
+      /more than once|part header/,
+    ],
+    [
       "an oversized part header",
       async () =>
         postMultipart(`${part("image", await pngText(), "a.png", `X-Padding: ${"p".repeat(20_000)}\r\n`)}--XyZ--\r\n`),
@@ -227,6 +238,9 @@ describe("malformed bodies are 400 with a specific detail and leave nothing behi
     expect(answer.body.type).toBe("/problems/bad-request");
     expect(answer.body.detail).toMatch(detail);
     expect(await listKeys(stack.env.s3, stack.env.config.inputBucket)).toEqual(before);
+    // Still serving after it: the process did not die of an unheard error event.
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await fetch(`${stack.url}/healthz`)).status).toBe(200);
   });
 
   it("a valid hand-made body is still accepted (the cases above fail for their own reason)", async () => {

@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { baseChildEnv } from "../../infra/config.ts";
 import { makePng } from "../support/images.ts";
-import { eventually, portIsOpen, processesWithEnv, startScript } from "../support/processes.ts";
+import {
+  eventually,
+  portIsOpen,
+  processesWithEnv,
+  processesWithEnvAndArgs,
+  startScript,
+} from "../support/processes.ts";
 
 describe("npm start", () => {
   it("runs the whole pipeline on an embedded LocalStack and stops all of it on Ctrl-C", async () => {
@@ -38,6 +44,25 @@ describe("npm start", () => {
         return status.status === "done";
       }, 30_000);
       expect(done).toBe(true);
+
+      // Catches: a crash of the API (or the worker) taking LocalStack and every image with it.
+      for (const part of ["api", "worker"]) {
+        const [pid] = await processesWithEnvAndArgs(`LOCALSTACK_PORT=${localstackPort}`, [part]);
+        expect(pid).toBeGreaterThan(0);
+        process.kill(pid, "SIGKILL");
+        const servedAgain = async () => {
+          const [restarted] = await processesWithEnvAndArgs(`LOCALSTACK_PORT=${localstackPort}`, [part]);
+          const status = await fetch(`${url}/api/images/${id}`).catch(() => undefined);
+          return restarted !== undefined && restarted !== pid && status?.status === 200;
+        };
+        expect(await eventually(servedAgain, 20_000)).toBe(true);
+      }
+      expect(start.output()).toMatch(/api exited unexpectedly; restarting it/);
+      const again = new FormData();
+      again.set("image", new File([await makePng(20, 20, (x) => [x * 9])], "again.png"));
+      const second = await (await fetch(`${url}/api/images`, { method: "POST", body: again })).json();
+      const secondDone = async () => (await (await fetch(`${url}/api/images/${second.id}`)).json()).status === "done";
+      expect(await eventually(secondDone, 30_000)).toBe(true);
     } finally {
       start.interrupt();
     }

@@ -55,6 +55,16 @@ export async function processesWithEnv(entry: string): Promise<number[]> {
   return pids;
 }
 
+/** Pids of live processes whose environment holds `entry` and whose command line ends with `lastArgs`. */
+export async function processesWithEnvAndArgs(entry: string, lastArgs: string[]): Promise<number[]> {
+  const pids: number[] = [];
+  for (const pid of await processesWithEnv(entry)) {
+    const args = (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0").filter(Boolean);
+    if (lastArgs.every((arg, n) => args.at(n - lastArgs.length) === arg)) pids.push(pid);
+  }
+  return pids;
+}
+
 export async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
