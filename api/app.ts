@@ -4,6 +4,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
+import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { endTime, startTime, timing } from "hono/timing";
@@ -17,7 +18,7 @@ import { findUnavailableResources, type QueueUrls } from "../infra/resources.ts"
 import { mountDocs } from "./docs.ts";
 import { AppError, errorHandler, problemJson } from "./errors.ts";
 import {
-  countRenditions,
+  claimRendition,
   deleteImage,
   deleteStored,
   findOriginalKey,
@@ -30,8 +31,8 @@ import {
   readImageStatus,
   readOriginal,
   readRenditionStatus,
+  type StoredOriginal,
   storeOriginal,
-  storeRenditionRequest,
   uuidV7Time,
 } from "./image-store.ts";
 import { createApiMetrics } from "./metrics.ts";
@@ -61,12 +62,23 @@ export interface AppDeps {
   logger: Logger;
 }
 
-type Env = { Variables: { requestId: string; log: Logger; acceptedBytes: number; imageId: string } };
+type Env = {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    acceptedBytes: number;
+    imageId: string;
+    /** The stored original a rendition request is for, found before its body is read. */
+    original: StoredOriginal;
+  };
+};
 
 // Every rendition is a whole job for one upload's bytes: without a cap, one small upload could
 // buy 260 (5 methods, 256 fixed thresholds). Delete the image to start again.
 const MAX_RENDITIONS_PER_IMAGE = 16;
 // Ids are keys and never reused, so what is stored under one never changes.
+// A rendition request is a method and a threshold: a few dozen bytes.
+const MAX_JSON_BODY_BYTES = 4 * 1024;
 const IMMUTABLE = "max-age=31536000, immutable";
 // How long a signed link to an image lasts (one to two of these: see createLinkSigner).
 const SIGNED_LINK_LIFETIME_S = 3600;
@@ -85,7 +97,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   });
   const metrics = createApiMetrics(() => ({ s3: poolUsage(s3), sqs: poolUsage(sqs) }));
   app.onError(errorHandler(logger));
-  app.notFound((c) => problemJson(c, "not-found", `No route for ${c.req.method} ${c.req.path}.`));
+  app.notFound((c) => {
+    // A path that exists, asked with a method it does not have (TRACE, PUT, …), is a 405 that says which it has.
+    const allowed = allowedMethods(app.routes, c.req.path);
+    if (allowed.length === 0) return problemJson(c, "not-found", `No route for ${c.req.method} ${c.req.path}.`);
+    c.header("Allow", allowed.join(", "));
+    return problemJson(c, "method-not-allowed", `${c.req.path} answers ${allowed.join(", ")}, not ${c.req.method}.`);
+  });
 
   app.use(requestId());
   app.use(async (c, next) => {
@@ -280,11 +298,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     },
   );
 
-  const imageBytes = (which: string) =>
+  const binary = { schema: { type: "string", format: "binary" } } as const;
+  const imageBytes = (which: string, types: readonly string[] = ["image/png"]) =>
     ({
       200: {
         description: `The ${which} image, streamed`,
-        content: { "image/png": { schema: { type: "string", format: "binary" } } },
+        content: Object.fromEntries(types.map((type) => [type, binary])),
       },
       304: { description: "Not modified (If-None-Match)" },
       400: { description: "Malformed id", content: problemContent },
@@ -296,9 +315,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     createRoute({
       method: "get",
       path: "/api/images/{id}/original",
-      summary: "The uploaded image",
+      summary: "The uploaded image, as it was sent",
       request: { params: idParamsSchema },
-      responses: imageBytes("original"),
+      responses: imageBytes("original", ["image/png", "image/jpeg", "image/webp"]),
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -328,13 +347,34 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     },
   );
 
-  // The JSON validator would refuse another Content-Type with a bare 400; say what to send.
-  app.post("/api/images/:id/renditions", async (c, next) => {
-    if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
-      throw new AppError("json-expected", 'Send Content-Type: application/json and a body like {"method": "sauvola"}.');
-    }
-    await next();
-  });
+  // Before a byte of the body is read: the JSON validator would refuse another Content-Type
+  // with a bare 400 (say what to send instead); an unknown image is answered without reading
+  // the body at all; and a body is bounded by its declared length, or while it streams in.
+  app.post(
+    "/api/images/:id/renditions",
+    async (c, next) => {
+      if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
+        throw new AppError(
+          "json-expected",
+          'Send Content-Type: application/json and a body like {"method": "sauvola"}.',
+        );
+      }
+      const id = idParamsSchema.safeParse({ id: c.req.param("id") });
+      // A malformed id is left to the route's own validator, which names it.
+      if (id.success) {
+        const original = await unavailableOnError(() => readOriginal(store, id.data.id));
+        if (!original) throw new AppError("not-found", `No image with id ${id.data.id}.`);
+        c.set("original", original);
+      }
+      await next();
+    },
+    bodyLimit({
+      maxSize: MAX_JSON_BODY_BYTES,
+      onError: () => {
+        throw new AppError("payload-too-large", `A JSON body may be at most ${MAX_JSON_BODY_BYTES} bytes.`);
+      },
+    }),
+  );
   app.openapi(
     createRoute({
       method: "post",
@@ -355,6 +395,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
         401: { description: "Missing or wrong API token", content: problemContent },
         404: { description: "No such image", content: problemContent },
         409: { description: "The image has 16 renditions already", content: problemContent },
+        413: { description: "A body over 4 KiB", content: problemContent },
         415: { description: "The body is not JSON", content: problemContent },
         503: { description: "Storage or queue unavailable", content: problemContent },
       },
@@ -364,22 +405,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       const { method, threshold } = c.req.valid("json");
       c.set("imageId", id);
       const rendition = renditionName(method, method === "fixed" ? threshold : undefined);
-      const existing = await unavailableOnError(() => readRenditionStatus(store, id, rendition));
+      const original = c.var.original;
       c.header("Location", renditionLinks(id, rendition).self);
-      if (existing?.status === "done") return c.json(withLinks(existing), 200);
-      if (existing?.status === "queued") return c.json(withLinks(existing), 202);
-      const original = await unavailableOnError(() => readOriginal(store, id));
-      if (!original) throw new AppError("not-found", `No image with id ${id}.`);
-      const count = existing ? 0 : await unavailableOnError(() => countRenditions(store, id));
-      if (count >= MAX_RENDITIONS_PER_IMAGE) {
-        throw new AppError(
-          "too-many-renditions",
-          `Image ${id} has ${count} renditions, the most one image may have; ask again for one of them, or upload it again.`,
-        );
-      }
       const requestedAt = new Date().toISOString();
       const request = { id, rendition, method, threshold: method === "fixed" ? threshold : undefined, requestedAt };
-      const key = await unavailableOnError(() => storeRenditionRequest(store, request));
+      const claim = await unavailableOnError(() => claimRendition(store, request, MAX_RENDITIONS_PER_IMAGE));
+      if (claim.outcome === "existing")
+        return c.json(withLinks(claim.status), claim.status.status === "done" ? 200 : 202);
+      if (claim.outcome === "full") {
+        throw new AppError(
+          "too-many-renditions",
+          `Image ${id} has ${MAX_RENDITIONS_PER_IMAGE} renditions, the most one image may have; ask again for one of them, or upload it again.`,
+        );
+      }
       try {
         await sendInputMessage(sqs, queueUrls.input, {
           version: 2,
@@ -394,8 +432,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
           uploadedAt: original.uploadedAt,
         });
       } catch (error) {
-        await deleteStored(store, [key]).catch(() => {});
+        await claim.release().catch(() => {});
         throw new AppError("service-unavailable", "The rendition could not be queued; try again.", { cause: error });
+      }
+      // A DELETE that listed the image's renditions before this request was stored would leave
+      // it queued for ever; deletes remove the original first, so if it is gone now, so is the image.
+      if (!(await unavailableOnError(() => findOriginalKey(store, id)))) {
+        await claim.release().catch(() => {});
+        throw new AppError("not-found", `Image ${id} was deleted.`);
       }
       c.var.log.info({ id, rendition }, "rendition requested");
       return c.json(withLinks(queuedRendition(request)), 202);
@@ -411,13 +455,17 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       responses: {
         200: { description: "The renditions", content: { "application/json": { schema: renditionListSchema } } },
         400: { description: "Malformed id", content: problemContent },
+        404: { description: "No such image", content: problemContent },
         503: { description: "Storage unavailable", content: problemContent },
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       c.set("imageId", id);
-      const items = await unavailableOnError(() => listRenditions(store, id));
+      const [original, items] = await unavailableOnError(() =>
+        Promise.all([findOriginalKey(store, id), listRenditions(store, id)]),
+      );
+      if (!original) throw new AppError("not-found", `No image with id ${id}.`);
       return c.json({ items: items.map(withLinks) }, 200);
     },
   );
@@ -512,4 +560,17 @@ function streamObject(c: Context, opened: OpenedObject, missing: string, cacheCo
   if (opened.contentType) headers["Content-Type"] = opened.contentType;
   if (opened.contentLength !== undefined) headers["Content-Length"] = String(opened.contentLength);
   return opened.body ? c.body(opened.body, 200, headers) : c.body(null, 200, headers);
+}
+
+/** The methods that routes (not middleware) answer on `path`; HEAD wherever GET is. */
+function allowedMethods(routes: readonly { method: string; path: string }[], path: string): string[] {
+  const methods = new Set<string>();
+  for (const route of routes) {
+    if (route.method === "ALL" || route.path.includes("*")) continue;
+    const pattern = new RegExp(`^${route.path.replace(/:[^/]+/g, "[^/]+")}$`);
+    if (!pattern.test(path)) continue;
+    methods.add(route.method);
+    if (route.method === "GET") methods.add("HEAD");
+  }
+  return [...methods].sort();
 }

@@ -9,6 +9,7 @@ const PROBLEMS = {
   "bad-request": { status: 400, title: "Bad request" },
   unauthorized: { status: 401, title: "Missing or wrong API token" },
   "not-found": { status: 404, title: "Not found" },
+  "method-not-allowed": { status: 405, title: "Method not allowed" },
   "too-many-renditions": { status: 409, title: "This image has as many renditions as it may" },
   "payload-too-large": { status: 413, title: "Upload too large" },
   "unsupported-media-type": { status: 415, title: "Not a PNG, JPEG or WebP image" },

@@ -21,9 +21,11 @@ import {
   indexPrefix,
   inputKey,
   inputKeyPrefix,
+  isRenditionRequestKey,
   outputKey,
   renditionOfKey,
   renditionRequestKey,
+  renditionSlotKey,
   renditionsPrefix,
 } from "../infra/image-objects.ts";
 import { listKeys } from "../infra/inspect.ts";
@@ -79,6 +81,8 @@ export interface RenditionRequest {
   method: BinarizationMethod;
   threshold?: number;
   requestedAt: string;
+  /** The slot it holds (see claimRendition); absent while it is being claimed. */
+  slot?: number;
 }
 
 type Deps = { s3: S3Client; config: Config };
@@ -151,6 +155,8 @@ export async function deleteImage({ s3, config }: Deps, id: string): Promise<voi
   ]);
 }
 
+export type StoredOriginal = NonNullable<Awaited<ReturnType<typeof readOriginal>>>;
+
 /** What an input message says of a stored original, from its object; undefined when there is none. */
 export async function readOriginal(deps: Deps, id: string) {
   const key = await findOriginalKey(deps, id);
@@ -173,18 +179,105 @@ export async function readOriginal(deps: Deps, id: string) {
   }
 }
 
-/** Records that a rendition was asked for (its "queued" state); returns the key, for a rollback. */
-export async function storeRenditionRequest({ s3, config }: Deps, request: RenditionRequest): Promise<string> {
-  const key = renditionRequestKey(request.id, request.rendition);
+export type RenditionClaim =
+  /** This request made the job: send its message, or `release` what it stored if that fails. */
+  | { outcome: "claimed"; release(): Promise<void> }
+  /** Asked for before, and queued or done: nothing to do. */
+  | { outcome: "existing"; status: RenditionStatus }
+  /** Every slot is held: the image has as many renditions as it may. */
+  | { outcome: "full" };
+
+// A winner stores its request record, then claims a slot and notes it in the record; one who
+// finds a record without a slot waits this long for it (or for the record to go, refused).
+const SLOT_WAIT_MS = 5_000;
+const CLAIM_ATTEMPTS = 200;
+
+/**
+ * Decides, once for however many requests race, whether this one makes the rendition's job.
+ * Both decisions are S3 conditional writes, so they hold across API replicas: the request
+ * record is created only if absent (one job per rendition; a retry of a failed one replaces
+ * the record only if it is unchanged, so one retry per failure), and each rendition holds one
+ * of `maxRenditions` slot objects, created only if absent (never more renditions than slots).
+ */
+export async function claimRendition(
+  deps: Deps,
+  request: RenditionRequest,
+  maxRenditions: number,
+): Promise<RenditionClaim> {
+  const { s3, config } = deps;
+  const bucket = config.inputBucket;
+  const recordKey = renditionRequestKey(request.id, request.rendition);
+  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+    if (await putIfAbsent(s3, bucket, recordKey, JSON.stringify(request))) {
+      const slot = await claimSlot(deps, request, maxRenditions);
+      if (slot === undefined) {
+        await deleteStored(deps, [recordKey]);
+        return { outcome: "full" };
+      }
+      await putJson(s3, bucket, recordKey, { ...request, slot });
+      return { outcome: "claimed", release: () => deleteStored(deps, [recordKey, renditionSlotKey(request.id, slot)]) };
+    }
+    const record = await readRenditionRequest(s3, bucket, request.id, request.rendition);
+    if (!record) continue; // refused or deleted meanwhile: decide again
+    const claiming = record.request.slot === undefined && Date.now() - record.lastModified < SLOT_WAIT_MS;
+    if (claiming) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      continue;
+    }
+    const status = await readRenditionStatus(deps, request.id, request.rendition);
+    if (status?.status !== "failed") {
+      if (status) return { outcome: "existing", status };
+      continue;
+    }
+    // Asked again after a failure: a new request record marks the retry, written only over
+    // the record read above, so of the requests racing here exactly one retries.
+    const retry = { ...request, slot: record.request.slot };
+    if (await putIfMatch(s3, bucket, recordKey, JSON.stringify(retry), record.etag)) {
+      return { outcome: "claimed", release: () => putJson(s3, bucket, recordKey, record.request) };
+    }
+  }
+  throw new Error(`rendition ${request.rendition} of ${request.id} could not be decided`);
+}
+
+/** The first free slot, claimed; undefined when every slot is held. */
+async function claimSlot(deps: Deps, request: RenditionRequest, maxRenditions: number) {
+  const held = new Set(await listKeys(deps.s3, deps.config.inputBucket, renditionsPrefix(request.id)));
+  for (let slot = 0; slot < maxRenditions; slot++) {
+    const key = renditionSlotKey(request.id, slot);
+    if (!held.has(key) && (await putIfAbsent(deps.s3, deps.config.inputBucket, key, request.rendition))) return slot;
+  }
+  return undefined;
+}
+
+async function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
   await s3.send(
-    new PutObjectCommand({
-      Bucket: config.inputBucket,
-      Key: key,
-      Body: JSON.stringify(request),
-      ContentType: "application/json",
-    }),
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(value), ContentType: "application/json" }),
   );
-  return key;
+}
+
+/** Creates the object only if no object has the key; false when one has (or another write won the race). */
+function putIfAbsent(s3: S3Client, bucket: string, key: string, body: string): Promise<boolean> {
+  return conditionalPut(s3, { Bucket: bucket, Key: key, Body: body, IfNoneMatch: "*" });
+}
+
+/** Replaces the object only if it is still the version `etag` names. */
+function putIfMatch(s3: S3Client, bucket: string, key: string, body: string, etag: string): Promise<boolean> {
+  return conditionalPut(s3, { Bucket: bucket, Key: key, Body: body, IfMatch: etag });
+}
+
+async function conditionalPut(
+  s3: S3Client,
+  input: { Bucket: string; Key: string; Body: string; IfNoneMatch?: string; IfMatch?: string },
+): Promise<boolean> {
+  try {
+    await s3.send(new PutObjectCommand({ ...input, ContentType: "application/json" }));
+    return true;
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    // 412: the condition failed; 409: S3 saw a concurrent conditional write to the key.
+    if (status === 412 || status === 409) return false;
+    throw error;
+  }
 }
 
 /**
@@ -199,7 +292,7 @@ export async function readRenditionStatus(
   const [output, failure, request] = await Promise.all([
     readOutputMetadata(s3, config.outputBucket, id, rendition),
     readFailureRecord(s3, config.outputBucket, id, rendition),
-    readRenditionRequest(s3, config.inputBucket, id, rendition),
+    readRenditionRequest(s3, config.inputBucket, id, rendition).then((record) => record?.request),
   ]);
   const base = queuedRendition(request ?? { id, rendition });
   if (output) {
@@ -239,21 +332,22 @@ export function queuedRendition(
 async function readRenditionRequest(s3: S3Client, bucket: string, id: string, rendition: string) {
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: renditionRequestKey(id, rendition) }));
-    return JSON.parse((await object.Body?.transformToString()) ?? "") as RenditionRequest;
+    return {
+      request: JSON.parse((await object.Body?.transformToString()) ?? "") as RenditionRequest,
+      etag: object.ETag ?? "",
+      lastModified: object.LastModified?.getTime() ?? 0,
+    };
   } catch (error) {
     if (error instanceof NoSuchKey) return undefined;
     throw error;
   }
 }
 
-/** How many renditions were ever asked for of an image (one request record each). */
-export async function countRenditions(deps: Deps, id: string): Promise<number> {
-  return (await listKeys(deps.s3, deps.config.inputBucket, renditionsPrefix(id))).length;
-}
-
 /** Every rendition asked for of an image, in the order of their names. */
 export async function listRenditions(deps: Deps, id: string): Promise<RenditionStatus[]> {
-  const requests = await listKeys(deps.s3, deps.config.inputBucket, renditionsPrefix(id));
+  const requests = (await listKeys(deps.s3, deps.config.inputBucket, renditionsPrefix(id))).filter(
+    isRenditionRequestKey,
+  );
   const statuses = await Promise.all(requests.map((key) => readRenditionStatus(deps, id, renditionOfKey(id, key))));
   return statuses.filter((status) => status !== undefined);
 }

@@ -1,7 +1,7 @@
 // The parts of /openapi.json that no route definition carries: uploads, whose handler parses
 // its own body (with the same option schema documented here), and the plain endpoints.
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { acceptedSchema, problemContent, uploadOptionsSchema } from "./schemas.ts";
+import { acceptedSchema, problemContent, uploadOptionFields } from "./schemas.ts";
 
 /**
  * Routes whose handlers parse their own input, documented here from the same schemas:
@@ -13,7 +13,7 @@ export function documentUncheckedRoutes(app: OpenAPIHono<any>): void {
   const uploadBody = {
     content: {
       "multipart/form-data": {
-        schema: uploadOptionsSchema.extend({
+        schema: uploadOptionFields.extend({
           image: z.string().openapi({ format: "binary", description: "The image: PNG, JPEG or WebP" }),
         }),
       },
@@ -36,7 +36,7 @@ export function documentUncheckedRoutes(app: OpenAPIHono<any>): void {
       method: "post",
       path,
       summary: path === "/upload" ? "Upload (the original Flask pipeline's route)" : "Upload an image",
-      request: { body: uploadBody, query: uploadOptionsSchema },
+      request: { body: uploadBody, query: uploadOptionFields },
       responses: uploadResponses,
     });
   }

@@ -5,24 +5,42 @@ import { BINARIZATION_METHODS, DEFAULT_METHOD, imageIdSchema, renditionNameSchem
 
 export const PAGE_SIZE = { default: 20, max: 100 } as const;
 
-/** The upload's options, from multipart fields or from the query of a raw-body upload. */
-export const uploadOptionsSchema = z.object({
-  method: z
-    .enum(BINARIZATION_METHODS, { error: `must be one of ${BINARIZATION_METHODS.join(", ")}` })
-    .default(DEFAULT_METHOD)
-    .openapi({
-      description:
-        "Binarization method. `auto` (default) chooses per image between one global threshold (clean " +
-        "two-tone images) and `document` (pages: uneven light, faint ink, stains), and says which and why",
-    }),
-  threshold: z.coerce
-    .number({ error: "must be a number" })
-    .int("must be an integer")
-    .min(0, "must be 0–255")
-    .max(255, "must be 0–255")
+const methodSchema = z
+  .enum(BINARIZATION_METHODS, { error: `must be one of ${BINARIZATION_METHODS.join(", ")}` })
+  .default(DEFAULT_METHOD)
+  .openapi({
+    description:
+      "Binarization method. `auto` (default) chooses per image between one global threshold (clean " +
+      "two-tone images) and `document` (pages: uneven light, faint ink, stains), and says which and why",
+  });
+const thresholdDescription = "Only with `fixed`: luma above it is white (default 127)";
+const thresholdNumber = z
+  .number({ error: "must be a number" })
+  .int("must be an integer")
+  .min(0, "must be 0–255")
+  .max(255, "must be 0–255");
+
+// A threshold means something to `fixed` alone: with another method it would be stored and
+// shown, yet change nothing, so it is refused rather than ignored.
+function thresholdOnlyForFixed<T extends z.ZodType<{ method: string; threshold?: number }>>(schema: T) {
+  return schema.refine((o) => o.threshold === undefined || o.method === "fixed", {
+    message: "is only for method fixed",
+    path: ["threshold"],
+  });
+}
+
+/** The upload's options, from multipart fields or the query: text, so the threshold is a numeral. */
+export const uploadOptionFields = z.object({
+  method: methodSchema,
+  threshold: z
+    .string()
+    .regex(/^\d{1,3}$/, "must be an integer 0–255")
+    .transform(Number)
+    .pipe(thresholdNumber)
     .optional()
-    .openapi({ description: "For `fixed`: luma above it is white (default 127)" }),
+    .openapi({ description: thresholdDescription }),
 });
+export const uploadOptionsSchema = thresholdOnlyForFixed(uploadOptionFields);
 
 export const idParamsSchema = z.object({
   // UUIDs are case-insensitive (RFC 9562); keys, links and messages use the lower-case form.
@@ -31,8 +49,13 @@ export const idParamsSchema = z.object({
     .openapi({ param: { name: "id", in: "path" }, example: "019a9b6e-2f1c-7d3a-9b1e-0c4f6a8e2d10" }),
 });
 
-/** Another method for a stored original: the same fields as an upload's options. */
-export const renditionRequestSchema = uploadOptionsSchema.openapi("RenditionRequest");
+/** Another method for a stored original: the upload's options, as JSON (a threshold is a number). */
+export const renditionRequestSchema = thresholdOnlyForFixed(
+  z.object({
+    method: methodSchema,
+    threshold: thresholdNumber.optional().openapi({ description: thresholdDescription }),
+  }),
+).openapi("RenditionRequest");
 
 export const renditionParamsSchema = idParamsSchema.extend({
   rendition: renditionNameSchema.openapi({

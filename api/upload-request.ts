@@ -37,11 +37,11 @@ export async function readUploadRequest(c: Context, maxUploadBytes: number): Pro
     });
     bytes = form.image.bytes;
     filename = form.image.filename;
-    fields = { method: emptyAsUnset(form.fields.method), threshold: emptyAsUnset(form.fields.threshold) };
+    fields = optionsFromFieldsAndQuery(form.fields, c.req.query());
   } else if (contentType.startsWith("image/") || contentType === "application/octet-stream") {
     bytes = await readRawBody(requestBody(c), maxUploadBytes);
     filename = c.req.query("filename") ?? "";
-    fields = { method: c.req.query("method"), threshold: c.req.query("threshold") };
+    fields = optionsFromFieldsAndQuery({}, c.req.query());
   } else {
     throw new AppError("bad-request", "Send the image as multipart/form-data field `image`, or as a raw image body.");
   }
@@ -96,6 +96,26 @@ function tooLarge(maxUploadBytes: number): AppError {
 
 function emptyAsUnset(value: string | undefined): string | undefined {
   return value === "" ? undefined : value;
+}
+
+/**
+ * A multipart upload's options: from its fields, or from the query (which the OpenAPI document
+ * allows on every upload), never silently one of two. The same option in both is refused.
+ */
+function optionsFromFieldsAndQuery(form: Record<string, string>, query: Record<string, string>) {
+  const options: Record<string, string | undefined> = {};
+  for (const name of ["method", "threshold"]) {
+    const fromForm = emptyAsUnset(form[name]);
+    const fromQuery = emptyAsUnset(query[name]);
+    if (fromForm !== undefined && fromQuery !== undefined) {
+      throw new AppError(
+        "bad-request",
+        `Option \`${name}\` is given both as a form field and in the query; give it once.`,
+      );
+    }
+    options[name] = fromForm ?? fromQuery;
+  }
+  return options;
 }
 
 // The name is shown back to people and stored as S3 user metadata, percent-encoded. S3 allows

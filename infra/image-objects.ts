@@ -37,6 +37,19 @@ export function renditionRequestKey(id: string, rendition: string): string {
   return `${renditionsPrefix(id)}${rendition}.json`;
 }
 
+/** Whether a key under renditionsPrefix(id) in the input bucket is a request record (not a slot). */
+export function isRenditionRequestKey(key: string): boolean {
+  return key.endsWith(".json");
+}
+
+/**
+ * The claim on one of an image's rendition slots (n < the cap): created only if absent (an S3
+ * conditional write), so however many requests race, no two hold one slot and no more exist.
+ */
+export function renditionSlotKey(id: string, slot: number): string {
+  return `${renditionsPrefix(id)}slot-${String(slot).padStart(2, "0")}.claim`;
+}
+
 /** The rendition named at the end of a key under renditionsPrefix(id) (`…/<name>.<suffix>`). */
 export function renditionOfKey(id: string, key: string): string {
   return key.slice(renditionsPrefix(id).length).split(".")[0];

@@ -1,6 +1,6 @@
 // One image's journey through the worker: the one place that knows both S3 and pixels.
 import { randomUUID } from "node:crypto";
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Config } from "../infra/config.ts";
 import { decodeMetadata, encodeMetadata, resultKeys } from "../infra/image-objects.ts";
@@ -12,7 +12,7 @@ import {
   sendCompletionMessage,
 } from "../infra/messages.ts";
 import type { QueueUrls } from "../infra/resources.ts";
-import { readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
+import { headObject, readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
 import { binarize, ImageError } from "./binarize.ts";
 
 export interface JobDeps {
@@ -162,6 +162,25 @@ export async function processJob(
     log.warn({ code: error.code, reason: error.message }, "image failed");
   }
 
+  // A DELETE that ran while this job worked removed the original first, then the results;
+  // what was stored after that would bring a deleted image back. Deletes remove the original
+  // first, so if it is still here now, any later delete also removes what was just stored.
+  if (!(await objectExists(s3, job.bucket, job.key))) {
+    const stored = completion.status === "done" ? keys.output : keys.failure;
+    await s3.send(new DeleteObjectCommand({ Bucket: config.outputBucket, Key: stored }));
+    completion = {
+      ...about,
+      status: "failed",
+      input,
+      error: { code: "object-missing", message: `s3://${job.bucket}/${job.key} was deleted while it was processed` },
+      completedAt: new Date().toISOString(),
+      processingId,
+    };
+    await sendCompletionMessage(sqs, queueUrls.output, completion);
+    log.info("deleted while processed; its result was removed");
+    return completion;
+  }
+
   await sendCompletionMessage(sqs, queueUrls.output, completion);
   if (completion.status === "done") {
     log.info(
@@ -231,4 +250,8 @@ async function readOriginal(s3: S3Client, job: InputMessage, maxBytes: number): 
     }
     throw error;
   }
+}
+
+async function objectExists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
+  return (await headObject(s3, bucket, key)) !== undefined;
 }

@@ -25,7 +25,7 @@ function countCalls(client: S3Client | SQSClient): Record<string, number> {
 }
 
 describe("calls per image", () => {
-  it("upload: 2 PutObject and 1 SendMessage; first receive: GetObject, PutObject, SendMessage, DeleteMessage", async () => {
+  it("upload: 2 PutObject and 1 SendMessage; first receive: GetObject, PutObject, HeadObject, SendMessage, DeleteMessage", async () => {
     const env = await createTestEnvironment();
     // Separate clients for each side, so the counts say who made each call.
     const api = { s3: createS3Client(env.config), sqs: createSqsClient(env.config) };
@@ -53,8 +53,9 @@ describe("calls per image", () => {
     } finally {
       await running.stop();
     }
-    // No HeadObject or failure-record GetObject: on a first receive nothing can be stored yet.
-    expect(workerS3).toEqual({ GetObjectCommand: 1, PutObjectCommand: 1 });
+    // No failure-record GetObject: on a first receive nothing can be stored yet. One HeadObject
+    // after the put: the original still there, so a DELETE that ran meanwhile cannot be undone.
+    expect(workerS3).toEqual({ GetObjectCommand: 1, PutObjectCommand: 1, HeadObjectCommand: 1 });
     const { ReceiveMessageCommand: receives, ...perImage } = workerSqs;
     expect(perImage).toEqual({ SendMessageCommand: 1, DeleteMessageCommand: 1 });
     expect(receives).toBeGreaterThanOrEqual(1);
