@@ -125,6 +125,11 @@ describe("refusals leave nothing behind", () => {
     ["a threshold over 255", async () => form(await png(), { method: "fixed", threshold: "300" }), /`threshold`/],
     ["a threshold that is not a number", async () => form(await png(), { threshold: "dark" }), /`threshold`/],
     [
+      "a threshold with a method other than fixed",
+      async () => form(await png(), { method: "otsu", threshold: "90" }),
+      /`threshold` is only for method fixed/,
+    ],
+    [
       "two files",
       async () => {
         const body = form(await png());
@@ -359,3 +364,76 @@ describe("a real socket", () => {
     }
   });
 });
+
+describe("options in the query of a multipart upload are read, not ignored", () => {
+  // Catches: `?threshold=256` accepted on a multipart upload because only its fields were read.
+  it.each([
+    ["an out-of-range threshold in the query", "?method=fixed&threshold=256", {}, /`threshold`/],
+    ["a threshold in the query with otsu", "?method=otsu&threshold=90", {}, /only for method fixed/],
+    [
+      "an option both in the query and as a field",
+      "?method=otsu",
+      { method: "fixed" },
+      /both as a form field and in the query/,
+    ],
+  ])("400 for %s", async (_, query, fields, detail) => {
+    const { env, app } = await setup();
+    const response = await app.request(`/api/images${query}`, { method: "POST", body: form(await png(), fields) });
+    const problem = await expectProblem(response, 400, "bad-request");
+    expect(problem.detail).toMatch(detail);
+    await expectNothingStored(env);
+  });
+
+  it("the query's method applies when the form has none", async () => {
+    const { app } = await setup();
+    const response = await app.request("/api/images?method=fixed&threshold=80", {
+      method: "POST",
+      body: form(await png()),
+    });
+    expect(response.status).toBe(202);
+    const status = await (await app.request((await response.json()).links.self)).json();
+    expect(status).toMatchObject({ method: "fixed", threshold: 80 });
+  });
+});
+
+describe("a method a path does not have", () => {
+  it.each([
+    ["TRACE", "/api/images", "GET, HEAD, POST"],
+    ["PUT", `/api/images/${UNKNOWN_ID}`, "DELETE, GET, HEAD"],
+    ["GET", "/upload", "POST"],
+    ["PATCH", "/healthz", "GET, HEAD"],
+  ])("%s %s is a 405 problem with Allow", async (method, path, allow) => {
+    const answer = await rawRequest(method, path);
+    expect(answer.status).toBe(405);
+    expect(answer.headers["content-type"]).toBe("application/problem+json");
+    expect(JSON.parse(answer.body)).toMatchObject({ type: "/problems/method-not-allowed", status: 405 });
+    expect(answer.headers.allow).toBe(allow);
+  });
+
+  it("a path that does not exist is still a 404", async () => {
+    expect((await rawRequest("TRACE", "/api/nothing-here")).status).toBe(404);
+  });
+});
+
+/** Any method over real HTTP (fetch refuses TRACE and CONNECT). */
+async function rawRequest(method: string, path: string) {
+  const { env } = await setup();
+  const server = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
+  try {
+    return await new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>(
+      (resolve, reject) => {
+        const req = httpRequest(`${server.url}${path}`, { method }, (res) => {
+          let body = "";
+          res.on("data", (chunk) => {
+            body += chunk;
+          });
+          res.on("end", () => resolve({ status: res.statusCode as number, headers: res.headers, body }));
+        });
+        req.on("error", reject);
+        req.end();
+      },
+    );
+  } finally {
+    await server.close();
+  }
+}
