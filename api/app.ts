@@ -1,4 +1,5 @@
 // Builds the HTTP API from its dependencies. It never listens: api/main.ts and the tests do.
+import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
@@ -38,6 +39,7 @@ import {
 import { createApiMetrics } from "./metrics.ts";
 import { documentUncheckedRoutes } from "./openapi.ts";
 import { mountPage } from "./page.ts";
+import { hostAllowList, sameOriginWrites } from "./request-origin.ts";
 import {
   idParamsSchema,
   imagePageSchema,
@@ -122,6 +124,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   // Server-Timing: the upload's stages for benchmarks and browsers' dev tools (no total, no app names).
   app.use(timing({ total: false, autoEnd: false }));
   app.use(securityHeaders());
+  if (!config.apiToken) app.use(hostAllowList(config.publicHosts));
+  app.use(sameOriginWrites({ allowedOrigins: config.corsOrigins, publicHosts: config.publicHosts }));
   if (config.corsOrigins.length > 0) {
     app.use("/api/*", cors({ origin: config.corsOrigins, exposeHeaders: ["Location", "X-Request-Id", "ETag"] }));
   }
@@ -155,7 +159,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     : async (_: Context, next: () => Promise<void>) => next();
   // With a token, reads need the same right as writes: every /api route wants the token, and
   // an image's bytes also accept a signed link (what <img> tags and shared links carry).
-  const signer = config.apiToken ? createLinkSigner(config.apiToken, SIGNED_LINK_LIFETIME_S) : undefined;
+  if (config.apiToken && !config.linkSigningKeys) {
+    logger.warn(
+      "LINK_SIGNING_KEY is not set: image links are signed with a key of this process, valid until it restarts and on no other replica",
+    );
+  }
+  const signer = config.apiToken
+    ? createLinkSigner(config.linkSigningKeys ?? [randomBytes(32).toString("base64url")], SIGNED_LINK_LIFETIME_S)
+    : undefined;
   app.use("/api/*", async (c, next) => {
     const signedRead =
       signer &&

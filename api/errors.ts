@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 const PROBLEMS = {
   "bad-request": { status: 400, title: "Bad request" },
   unauthorized: { status: 401, title: "Missing or wrong API token" },
+  forbidden: { status: 403, title: "Not from here" },
   "not-found": { status: 404, title: "Not found" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },
   "too-many-renditions": { status: 409, title: "This image has as many renditions as it may" },

@@ -15,6 +15,17 @@ const queueName = z.string().regex(/^[A-Za-z0-9_-]{1,75}\.fifo$/, "must be a FIF
 // S3 bucket naming rules, simplified to the characters they allow.
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name");
 
+// A bearer token (RFC 6750's token68) long enough that nobody guesses it: what no client can send
+// in an Authorization header, or a word like "change-me", would lock everyone out or let anyone in.
+const MIN_SECRET_LENGTH = 32;
+const MAKE_ONE = "make one with: node -e \"console.log(crypto.randomBytes(32).toString('base64url'))\"";
+function secretSchema(what: string) {
+  return z
+    .string()
+    .regex(/^[A-Za-z0-9\-._~+/]+=*$/, `${what} may hold only A-Z a-z 0-9 - . _ ~ + / (and = at its end); ${MAKE_ONE}`)
+    .min(MIN_SECRET_LENGTH, `${what} must be at least ${MIN_SECRET_LENGTH} characters; ${MAKE_ONE}`);
+}
+
 const envSchema = z.object({
   AWS_ENDPOINT_URL: optionalString.pipe(z.url().optional()),
   AWS_REGION: z.string().min(1).default("us-east-1"),
@@ -31,7 +42,35 @@ const envSchema = z.object({
   VISIBILITY_TIMEOUT_S: integer(5, 43_200, 60),
   WORKER_POLL_WAIT_S: integer(0, 20, 20),
   MAX_RECEIVE_COUNT: integer(1, 1000, 5),
-  API_TOKEN: optionalString,
+  API_TOKEN: optionalString.pipe(secretSchema("API_TOKEN").optional()),
+  // The keys that sign image links: the first signs, every one verifies (two during a rotation).
+  LINK_SIGNING_KEY: optionalString.pipe(
+    z
+      .string()
+      .transform((v) => v.split(",").map((key) => key.trim()))
+      .pipe(z.array(secretSchema("each key")).min(1).max(2, "holds at most two keys: the new one, then the old one"))
+      .optional(),
+  ),
+  // Without a token, the API answers only requests addressed to these names (and loopback ones).
+  PUBLIC_HOSTS: z
+    .string()
+    .default("")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/,
+            "each must be a host name, optionally with :port",
+          ),
+      ),
+    ),
   RETENTION_DAYS: z.preprocess(
     (v) => (v === "" ? undefined : v),
     z.coerce.number().int().min(1).max(36_500).optional(),
@@ -80,6 +119,10 @@ export interface Config {
   workerMetricsPort: number;
   maxReceiveCount: number;
   apiToken: string | undefined;
+  /** Keys for signed image links, newest first; unset means a random key per process. */
+  linkSigningKeys: string[] | undefined;
+  /** Host names (with an optional port) a token-less API answers besides loopback ones. */
+  publicHosts: string[];
   /** Days after which S3 expires every stored object (a lifecycle rule set by setup); unset keeps them. */
   retentionDays: number | undefined;
   /** Origins allowed to call the API from a browser; empty means CORS off. */
@@ -132,6 +175,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerMetricsPort: e.WORKER_METRICS_PORT,
     maxReceiveCount: e.MAX_RECEIVE_COUNT,
     apiToken: e.API_TOKEN,
+    linkSigningKeys: e.LINK_SIGNING_KEY,
+    publicHosts: e.PUBLIC_HOSTS,
     retentionDays: e.RETENTION_DAYS,
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,

@@ -220,12 +220,12 @@ describe("the page", () => {
 
   // Catches: a page that stops working once the API wants a token for reads too.
   it("works with API_TOKEN set: upload, result and gallery through the token and signed links", async () => {
-    const privateStack = await startStack({ API_TOKEN: "page-token" });
+    const privateStack = await startStack({ API_TOKEN: "page-token-0123456789abcdef0123456789" });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
       await page.goto(privateStack.url);
       await page.locator("details.token summary").click();
-      await page.locator("#api-token").fill("page-token");
+      await page.locator("#api-token").fill("page-token-0123456789abcdef0123456789");
       await page.locator("#api-token").dispatchEvent("change");
       await page.setInputFiles("#file-input", [await file("private.png", await samplePng("document", 0.05))]);
       const card = page.locator(".upload", { hasText: "private.png" });

@@ -18,7 +18,10 @@ async function freeLocalPort() {
 describe("what the API lets out", () => {
   // Catches: a log line with the token, the user's filename or the image's bytes, at any level.
   it("logs never hold the token, the filename or image bytes, even at trace level", async () => {
-    const env = await createTestEnvironment({ API_TOKEN: "tok-SECRET-4c1e", LOG_LEVEL: "trace" });
+    const env = await createTestEnvironment({
+      API_TOKEN: "tok-SECRET-4c1e-0123456789abcdef012345",
+      LOG_LEVEL: "trace",
+    });
     const port = await freeLocalPort();
     const api = startScript("api/main.ts", { ...baseChildEnv(), ...env.env, PORT: String(port) });
     const worker = startScript("worker/main.ts", { ...baseChildEnv(), ...env.env });
@@ -36,7 +39,7 @@ describe("what the API lets out", () => {
       const response = await fetch(`http://127.0.0.1:${port}/api/images`, {
         method: "POST",
         body: form,
-        headers: { Authorization: "Bearer tok-SECRET-4c1e" },
+        headers: { Authorization: "Bearer tok-SECRET-4c1e-0123456789abcdef012345" },
       });
       expect(response.status).toBe(202);
       const { id } = await response.json();
@@ -45,7 +48,12 @@ describe("what the API lets out", () => {
       await api.waitFor(new RegExp(`"path":"/api/images/${id}"`), 5_000);
       const logs = api.output() + worker.output();
       expect(logs).toContain(id); // the logs are there, and name the image
-      for (const secret of ["tok-SECRET-4c1e", "wrong-token", "private-name-of-a-contract", "IMAGE-BYTES-MARKER-77"]) {
+      for (const secret of [
+        "tok-SECRET-4c1e-0123456789abcdef012345",
+        "wrong-token",
+        "private-name-of-a-contract",
+        "IMAGE-BYTES-MARKER-77",
+      ]) {
         expect(logs, secret).not.toContain(secret);
       }
     } finally {

@@ -158,7 +158,7 @@ describe("refusals leave nothing behind", () => {
   });
 
   it("401 without the API token when one is set, compared in constant time by hono's bearerAuth", async () => {
-    const { env, app } = await setup({ API_TOKEN: "s3cret-token" });
+    const { env, app } = await setup({ API_TOKEN: "s3cret-token-0123456789abcdef0123456789" });
     const body = form(await png());
     await expectProblem(await app.request("/api/images", { method: "POST", body }), 401, "unauthorized");
     const wrong = { Authorization: "Bearer guess" };
@@ -167,8 +167,10 @@ describe("refusals leave nothing behind", () => {
       401,
       "unauthorized",
     );
+    // Catches: the Flask-era alias left open when /api is closed.
+    await expectProblem(await app.request("/upload", { method: "POST", body: form(await png()) }), 401, "unauthorized");
     await expectNothingStored(env);
-    const right = { Authorization: "Bearer s3cret-token" };
+    const right = { Authorization: "Bearer s3cret-token-0123456789abcdef0123456789" };
     expect((await app.request("/api/images", { method: "POST", body: form(await png()), headers: right })).status).toBe(
       202,
     );

@@ -1,5 +1,5 @@
 // Reads need the same right as writes, and images can be deleted: against the real LocalStack.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createApp } from "../../api/app.ts";
 import { createLinkSigner } from "../../api/signed-links.ts";
 import { listKeys } from "../../infra/inspect.ts";
@@ -9,7 +9,9 @@ import { makePng } from "../support/images.ts";
 import { eventually } from "../support/processes.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
-const TOKEN = "private-images-test-token";
+const TOKEN = "private-images-test-token-0123456789abcdef";
+const KEY_A = "link-key-a-0123456789abcdef0123456789";
+const KEY_B = "link-key-b-0123456789abcdef0123456789";
 const bearer = { Authorization: `Bearer ${TOKEN}` };
 
 async function uploadWith(app: ReturnType<typeof createApp>, headers: Record<string, string> = {}) {
@@ -106,16 +108,42 @@ describe("with API_TOKEN set, images are private", () => {
     }
   });
 
-  it("signed links expire, and a link signed with another token is refused", () => {
-    const signer = createLinkSigner(TOKEN, 60);
-    const link = signer.sign("/api/images/x/original");
+  // Catches: an expiry that is not checked (the link below is refused for its age alone).
+  it("signed links expire", () => {
+    const signer = createLinkSigner([KEY_A], 60);
+    vi.useFakeTimers({ now: Date.parse("2026-01-01T00:00:00Z") });
+    try {
+      const link = signer.sign("/api/images/x/original");
+      const expires = link.match(/expires=(\d+)/)?.[1] as string;
+      const sig = link.match(/sig=([^&]+)/)?.[1] as string;
+      expect(signer.verify("/api/images/x/original", expires, sig)).toBe(true);
+      expect(Number(expires) - Date.now() / 1000).toBeLessThanOrEqual(120);
+      vi.setSystemTime(Number(expires) * 1000 + 1000);
+      expect(signer.verify("/api/images/x/original", expires, sig)).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  // Catches: links signed with the token (one shared link then lets anyone test guesses at it
+  // offline), or a rotation that breaks every link at once.
+  it("links are signed with LINK_SIGNING_KEY, not the token; during a rotation both keys verify", () => {
+    const link = createLinkSigner([KEY_A], 60).sign("/api/images/x/original");
     const expires = link.match(/expires=(\d+)/)?.[1] as string;
     const sig = link.match(/sig=([^&]+)/)?.[1] as string;
-    expect(signer.verify("/api/images/x/original", expires, sig)).toBe(true);
-    expect(Number(expires) - Date.now() / 1000).toBeLessThanOrEqual(120);
-    const past = String(Math.floor(Date.now() / 1000) - 1);
-    expect(signer.verify("/api/images/x/original", past, sig)).toBe(false);
-    expect(createLinkSigner("another token", 60).verify("/api/images/x/original", expires, sig)).toBe(false);
+    expect(createLinkSigner([KEY_B, KEY_A], 60).verify("/api/images/x/original", expires, sig)).toBe(true);
+    expect(createLinkSigner([KEY_B], 60).verify("/api/images/x/original", expires, sig)).toBe(false);
+    expect(createLinkSigner([TOKEN], 60).verify("/api/images/x/original", expires, sig)).toBe(false);
+  });
+
+  it("replicas with one LINK_SIGNING_KEY accept each other's links; a replica with another key does not", async () => {
+    const env = await createTestEnvironment({ API_TOKEN: TOKEN, LINK_SIGNING_KEY: KEY_A });
+    const { links } = await uploadWith(createApp(env), bearer);
+    expect((await createApp({ ...env }).request(links.original)).status).toBe(200);
+    const rotated = { ...env, config: { ...env.config, linkSigningKeys: [KEY_B, KEY_A] } };
+    expect((await createApp(rotated).request(links.original)).status).toBe(200);
+    const other = { ...env, config: { ...env.config, linkSigningKeys: [KEY_B] } };
+    expect((await createApp(other).request(links.original)).status).toBe(401);
   });
 });
 

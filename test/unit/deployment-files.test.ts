@@ -51,9 +51,11 @@ describe("docker-compose.yml", () => {
     expect(service.command).toEqual(["node", `${name}/main.ts`]);
   });
 
-  it("serves the API on port 3000 and lets workers scale", async () => {
+  // Catches: a token-less API published on every interface of the host.
+  it("serves the API on port 3000 of 127.0.0.1 unless told otherwise, and lets workers scale", async () => {
     const { api, worker } = (await compose()).services;
-    expect(api.ports).toEqual(["3000:3000"]);
+    expect(api.ports).toEqual(["${BITONAL_PUBLISH:-127.0.0.1}:3000:3000"]);
+    expect(api.environment?.API_TOKEN).toBe("${API_TOKEN:-}");
     expect(worker.ports).toBeUndefined();
     expect(worker.container_name).toBeUndefined();
     // Room for one 20 s long poll and the 25 s shutdown deadline.
