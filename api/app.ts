@@ -1,5 +1,6 @@
 // Builds the HTTP API from its dependencies. It never listens: api/main.ts and the tests do.
 import { randomBytes } from "node:crypto";
+import type { ServerResponse } from "node:http";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
@@ -10,7 +11,7 @@ import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { endTime, startTime, timing } from "hono/timing";
 import { v7 as uuidv7 } from "uuid";
-import { poolUsage } from "../infra/aws-clients.ts";
+import { createS3Client, poolUsage } from "../infra/aws-clients.ts";
 import type { Config } from "../infra/config.ts";
 import { outputKey, resultKeys } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
@@ -53,12 +54,15 @@ import {
 } from "./schemas.ts";
 import { securityHeaders } from "./security-headers.ts";
 import { createLinkSigner } from "./signed-links.ts";
+import { holdToMinimumRate } from "./slow-readers.ts";
 import { readUploadRequest } from "./upload-request.ts";
 import { validateImage } from "./upload-validation.ts";
 
 export interface AppDeps {
   config: Config;
   s3: S3Client;
+  /** The client image downloads use: a pool of its own, so that slow readers cannot starve the rest (default: a new one). */
+  downloads?: S3Client;
   sqs: SQSClient;
   queueUrls: QueueUrls;
   logger: Logger;
@@ -89,6 +93,7 @@ const IMAGE_BYTES_PATH = /^\/api\/images\/[^/]+\/(original|processed|renditions\
 export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   const { config, s3, sqs, queueUrls, logger } = deps;
   const store = { s3, config };
+  const downloads = { s3: deps.downloads ?? createS3Client(config) };
   const app = new OpenAPIHono<Env>({
     // A request that fails its schema is a 400 problem naming the field, like every other refusal.
     defaultHook: (result) => {
@@ -97,7 +102,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       throw new AppError("bad-request", `\`${issue.path.join(".") || "request"}\` ${issue.message}.`);
     },
   });
-  const metrics = createApiMetrics(() => ({ s3: poolUsage(s3), sqs: poolUsage(sqs) }));
+  const metrics = createApiMetrics(() => ({
+    s3: poolUsage(s3),
+    "s3-downloads": poolUsage(downloads.s3),
+    sqs: poolUsage(sqs),
+  }));
   app.onError(errorHandler(logger));
   app.notFound((c) => {
     // A path that exists, asked with a method it does not have (TRACE, PUT, …), is a 405 that says which it has.
@@ -335,7 +344,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       c.set("imageId", id);
       const key = await unavailableOnError(() => findOriginalKey(store, id));
       if (!key) throw new AppError("not-found", `No image with id ${id}.`);
-      const opened = await unavailableOnError(() => openObject(store, config.inputBucket, key, readOptions(c)));
+      const opened = await unavailableOnError(() => openObject(downloads, config.inputBucket, key, readOptions(c)));
       return streamObject(c, opened, `The original of ${id} is not stored.`, cacheControl);
     },
   );
@@ -352,7 +361,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       const { id } = c.req.valid("param");
       c.set("imageId", id);
       const opened = await unavailableOnError(() =>
-        openObject(store, config.outputBucket, outputKey(id), readOptions(c)),
+        openObject(downloads, config.outputBucket, outputKey(id), readOptions(c)),
       );
       return streamObject(c, opened, `Image ${id} is not processed (yet).`, cacheControl);
     },
@@ -518,7 +527,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       const { id, rendition } = c.req.valid("param");
       c.set("imageId", id);
       const key = resultKeys(id, rendition).output;
-      const opened = await unavailableOnError(() => openObject(store, config.outputBucket, key, readOptions(c)));
+      const opened = await unavailableOnError(() => openObject(downloads, config.outputBucket, key, readOptions(c)));
       return streamObject(c, opened, `Rendition ${rendition} of ${id} is not processed (yet).`, cacheControl);
     },
   );
@@ -570,7 +579,10 @@ function streamObject(c: Context, opened: OpenedObject, missing: string, cacheCo
   if (opened.state === "not-modified") return c.body(null, 304, headers);
   if (opened.contentType) headers["Content-Type"] = opened.contentType;
   if (opened.contentLength !== undefined) headers["Content-Length"] = String(opened.contentLength);
-  return opened.body ? c.body(opened.body, 200, headers) : c.body(null, 200, headers);
+  if (!opened.body) return c.body(null, 200, headers);
+  if (opened.body instanceof Uint8Array) return c.body(opened.body, 200, headers);
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  return c.body(holdToMinimumRate(opened.body, outgoing), 200, headers);
 }
 
 /** The methods that routes (not middleware) answer on `path`; HEAD wherever GET is. */

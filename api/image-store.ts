@@ -371,20 +371,24 @@ export type OpenedObject =
   | { state: "not-modified"; etag: string | undefined }
   | {
       state: "found";
-      /** Absent for a HEAD request: no body was opened, so none can be left unread. */
-      body: ReadableStream | undefined;
+      /** Bytes when small, a stream otherwise; absent for a HEAD request: no body was opened, so none can be left unread. */
+      body: ReadableStream | Uint8Array<ArrayBuffer> | undefined;
       contentType: string | undefined;
       contentLength: number | undefined;
       etag: string | undefined;
     };
 
+// Slow readers (see api/slow-readers.ts): an object this small (every processed page, most
+// originals) is read whole at once, so its S3 socket returns at once whatever the client does.
+const READ_WHOLE_MAX_BYTES = 512 * 1024;
+
 /**
- * Opens an object as a stream, never buffering it; honours If-None-Match through S3 itself.
- * With `headOnly` it asks for the headers alone (HeadObject): a GetObject whose body is never
- * read keeps its socket out of the SDK's pool, and a storm of HEADs would drain that pool.
+ * Opens an object for a download: small ones read whole, larger ones as a stream; honours If-None-Match through S3 itself. With `headOnly` it asks for the
+ * headers alone (HeadObject): a GetObject whose body is never read keeps its socket out of the
+ * SDK's pool, and a storm of HEADs would drain that pool.
  */
 export async function openObject(
-  { s3 }: Deps,
+  { s3 }: Pick<Deps, "s3">,
   bucket: string,
   key: string,
   { ifNoneMatch, headOnly }: { ifNoneMatch: string | undefined; headOnly: boolean },
@@ -397,6 +401,10 @@ export async function openObject(
     }
     const object = await s3.send(new GetObjectCommand(request));
     if (!object.Body) return { state: "missing" };
+    if ((object.ContentLength ?? Number.POSITIVE_INFINITY) <= READ_WHOLE_MAX_BYTES) {
+      // The SDK reads into a plain ArrayBuffer, never a shared one.
+      return found((await object.Body.transformToByteArray()) as Uint8Array<ArrayBuffer>, object);
+    }
     return found(object.Body.transformToWebStream(), object);
   } catch (error) {
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -407,7 +415,7 @@ export async function openObject(
 }
 
 function found(
-  body: ReadableStream | undefined,
+  body: ReadableStream | Uint8Array<ArrayBuffer> | undefined,
   headers: { ContentType?: string; ContentLength?: number; ETag?: string },
 ): OpenedObject {
   return {

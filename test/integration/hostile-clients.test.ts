@@ -43,12 +43,14 @@ async function waitForDone(id: string) {
   throw new Error(`image ${id} never completed`);
 }
 
-/** Sockets the API holds to S3 should all be back in the pool once nothing is in flight. */
+/** Sockets the API holds to S3 (both pools) should all be back once nothing is in flight. */
 async function expectS3PoolIdle() {
-  for (let attempt = 0; attempt < 50 && poolUsage(stack.env.s3).inUse > 0; attempt++) {
+  const inUse = () => poolUsage(stack.env.s3).inUse + poolUsage(stack.downloads).inUse;
+  for (let attempt = 0; attempt < 50 && inUse() > 0; attempt++) {
     await new Promise((r) => setTimeout(r, 20));
   }
   expect(poolUsage(stack.env.s3)).toMatchObject({ inUse: 0, waiting: 0 });
+  expect(poolUsage(stack.downloads)).toMatchObject({ inUse: 0, waiting: 0 });
 }
 
 describe("HEAD, aborted and conditional requests never leak an S3 socket", () => {
@@ -109,6 +111,63 @@ describe("HEAD, aborted and conditional requests never leak an S3 socket", () =>
     await expectS3PoolIdle();
     expect((await fetch(`${stack.url}/readyz`)).status).toBe(200);
   });
+});
+
+describe("slow readers cannot starve anyone but themselves", () => {
+  // Catches: downloads and uploads sharing one S3 pool, so that readers who take their time
+  // hold every socket and uploads, status and readiness fail (the finding: 60 readers did it).
+  it("20 stalled readers of a large original: uploads stay fast, readyz 200, and each reader is cut", async () => {
+    // Noise, which does not compress: about 20 MB, more than the socket buffers between S3 and
+    // a reader hold together on loopback (up to about 10 MB), so a stalled reader does stall.
+    const noise = () => Math.floor(Math.random() * 256);
+    const large = await makePng(2580, 2580, () => [noise(), noise(), noise()]);
+    const accepted = await upload(imageForm(large, "large.png"));
+    expect(accepted.status).toBe(202);
+    const url = new URL(`${stack.url}${accepted.body.links.original}`);
+    const readers = Array.from(
+      { length: 20 },
+      () =>
+        new Promise<{ received: number; total: number }>((resolve) => {
+          let received = 0;
+          let total = Number.NaN;
+          const request = httpRequest({ host: url.hostname, port: url.port, path: url.pathname }, (response) => {
+            total = Number(response.headers["content-length"]);
+            // A trickle: 1 KB now and then, far below any useful rate, until the grace period
+            // is over; then it reads what is left, to see whether it was all sent.
+            response.pause();
+            const sip = setInterval(() => {
+              const chunk = response.read(1024) as Buffer | null;
+              if (chunk) received += chunk.length;
+            }, 200);
+            setTimeout(() => {
+              clearInterval(sip);
+              response.on("data", (chunk: Buffer) => {
+                received += chunk.length;
+              });
+              response.resume();
+            }, 14_000);
+          });
+          request.on("close", () => resolve({ received, total }));
+          request.on("error", () => {});
+          request.end();
+        }),
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(poolUsage(stack.downloads).inUse).toBeGreaterThan(0);
+    const small = await png();
+    const times = [];
+    for (let n = 0; n < 5; n++) {
+      const started = performance.now();
+      expect((await upload(imageForm(small))).status).toBe(202);
+      times.push(performance.now() - started);
+      expect((await fetch(`${stack.url}/readyz`)).status).toBe(200);
+    }
+    expect(Math.max(...times)).toBeLessThan(1_000);
+    // Below the minimum rate once the grace period is over: every reader is cut, and its socket returns.
+    const ends = await Promise.all(readers);
+    expect(ends.filter((end) => end.received < end.total)).toHaveLength(20);
+    await expectS3PoolIdle();
+  }, 60_000);
 });
 
 describe("readiness sees a saturated S3 pool", () => {

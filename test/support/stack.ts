@@ -2,16 +2,20 @@
 // worker, both on the test LocalStack with resources of their own.
 import { createApp } from "../../api/app.ts";
 import { serveApp } from "../../api/serve.ts";
+import { createS3Client } from "../../infra/aws-clients.ts";
 import { createWorker } from "../../worker/consumer.ts";
 import { createTestEnvironment } from "./environment.ts";
 
 export async function startStack(extraEnv: Record<string, string> = {}) {
   const env = await createTestEnvironment(extraEnv);
-  const server = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
+  // The API's download client, so that tests can read its pool too.
+  const downloads = createS3Client(env.config);
+  const server = await serveApp(createApp({ ...env, downloads }), { host: "127.0.0.1", port: 0 });
   const worker = createWorker(env);
   worker.start();
   return {
     env,
+    downloads,
     url: server.url,
     async stop() {
       await worker.stop();
