@@ -54,7 +54,7 @@ import {
 } from "./schemas.ts";
 import { securityHeaders } from "./security-headers.ts";
 import { createLinkSigner } from "./signed-links.ts";
-import { holdToMinimumRate } from "./slow-readers.ts";
+import { createStreamSlots, holdToMinimumRate, type StreamSlots } from "./slow-readers.ts";
 import { readUploadRequest } from "./upload-request.ts";
 import { validateImage } from "./upload-validation.ts";
 
@@ -83,6 +83,11 @@ type Env = {
 // buy 260 (5 methods, 256 fixed thresholds). Delete the image to start again.
 const MAX_RENDITIONS_PER_IMAGE = 16;
 // Ids are keys and never reused, so what is stored under one never changes.
+// Large downloads streaming at once, each holding a socket of the download pool for as long as
+// its reader takes (see api/slow-readers.ts); one more is told to come back (429). The rest of
+// that pool (50 sockets) stays free for HEADs and small images.
+const STREAMED_DOWNLOADS = 16;
+const BUSY_RETRY_AFTER_S = 5;
 // A rendition request is a method and a threshold: a few dozen bytes.
 const MAX_JSON_BODY_BYTES = 4 * 1024;
 const IMMUTABLE = "max-age=31536000, immutable";
@@ -93,7 +98,8 @@ const IMAGE_BYTES_PATH = /^\/api\/images\/[^/]+\/(original|processed|renditions\
 export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   const { config, s3, sqs, queueUrls, logger } = deps;
   const store = { s3, config };
-  const downloads = { s3: deps.downloads ?? createS3Client(config) };
+  const downloads = deps.downloads ?? createS3Client(config);
+  const streamSlots = createStreamSlots(STREAMED_DOWNLOADS);
   const app = new OpenAPIHono<Env>({
     // A request that fails its schema is a 400 problem naming the field, like every other refusal.
     defaultHook: (result) => {
@@ -104,7 +110,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   });
   const metrics = createApiMetrics(() => ({
     s3: poolUsage(s3),
-    "s3-downloads": poolUsage(downloads.s3),
+    "s3-downloads": poolUsage(downloads),
     sqs: poolUsage(sqs),
   }));
   app.onError(errorHandler(logger));
@@ -328,6 +334,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       304: { description: "Not modified (If-None-Match)" },
       400: { description: "Malformed id", content: problemContent },
       404: { description: `No ${which} image (yet)`, content: problemContent },
+      429: { description: "Too many large downloads at once: retry after Retry-After", content: problemContent },
       503: { description: "Storage unavailable", content: problemContent },
     }) as const;
 
@@ -344,8 +351,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       c.set("imageId", id);
       const key = await unavailableOnError(() => findOriginalKey(store, id));
       if (!key) throw new AppError("not-found", `No image with id ${id}.`);
-      const opened = await unavailableOnError(() => openObject(downloads, config.inputBucket, key, readOptions(c)));
-      return streamObject(c, opened, `The original of ${id} is not stored.`, cacheControl);
+      const opened = await unavailableOnError(() =>
+        openObject(downloads, streamSlots, config.inputBucket, key, readOptions(c)),
+      );
+      return streamObject(c, opened, streamSlots, `The original of ${id} is not stored.`, cacheControl);
     },
   );
 
@@ -361,9 +370,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       const { id } = c.req.valid("param");
       c.set("imageId", id);
       const opened = await unavailableOnError(() =>
-        openObject(downloads, config.outputBucket, outputKey(id), readOptions(c)),
+        openObject(downloads, streamSlots, config.outputBucket, outputKey(id), readOptions(c)),
       );
-      return streamObject(c, opened, `Image ${id} is not processed (yet).`, cacheControl);
+      return streamObject(c, opened, streamSlots, `Image ${id} is not processed (yet).`, cacheControl);
     },
   );
 
@@ -527,8 +536,16 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       const { id, rendition } = c.req.valid("param");
       c.set("imageId", id);
       const key = resultKeys(id, rendition).output;
-      const opened = await unavailableOnError(() => openObject(downloads, config.outputBucket, key, readOptions(c)));
-      return streamObject(c, opened, `Rendition ${rendition} of ${id} is not processed (yet).`, cacheControl);
+      const opened = await unavailableOnError(() =>
+        openObject(downloads, streamSlots, config.outputBucket, key, readOptions(c)),
+      );
+      return streamObject(
+        c,
+        opened,
+        streamSlots,
+        `Rendition ${rendition} of ${id} is not processed (yet).`,
+        cacheControl,
+      );
     },
   );
 
@@ -572,8 +589,21 @@ function readOptions(c: Context) {
   return { ifNoneMatch: c.req.header("if-none-match"), headOnly: c.req.method === "HEAD" };
 }
 
-function streamObject(c: Context, opened: OpenedObject, missing: string, cacheControl: string): Response {
+function streamObject(
+  c: Context,
+  opened: OpenedObject,
+  slots: StreamSlots,
+  missing: string,
+  cacheControl: string,
+): Response {
   if (opened.state === "missing") throw new AppError("not-found", missing);
+  if (opened.state === "busy") {
+    c.header("Retry-After", String(BUSY_RETRY_AFTER_S));
+    throw new AppError(
+      "too-many-downloads",
+      `${STREAMED_DOWNLOADS} large downloads are under way; try again in ${BUSY_RETRY_AFTER_S} s.`,
+    );
+  }
   const headers: Record<string, string> = { "Cache-Control": cacheControl };
   if (opened.etag) headers.ETag = opened.etag;
   if (opened.state === "not-modified") return c.body(null, 304, headers);
@@ -582,7 +612,11 @@ function streamObject(c: Context, opened: OpenedObject, missing: string, cacheCo
   if (!opened.body) return c.body(null, 200, headers);
   if (opened.body instanceof Uint8Array) return c.body(opened.body, 200, headers);
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  return c.body(holdToMinimumRate(opened.body, outgoing), 200, headers);
+  return c.body(
+    holdToMinimumRate(opened.body, outgoing, () => slots.give()),
+    200,
+    headers,
+  );
 }
 
 /** The methods that routes (not middleware) answer on `path`; HEAD wherever GET is. */

@@ -15,6 +15,7 @@ const PROBLEMS = {
   "payload-too-large": { status: 413, title: "Upload too large" },
   "unsupported-media-type": { status: 415, title: "Not a PNG, JPEG or WebP image" },
   "json-expected": { status: 415, title: "This route takes a JSON body" },
+  "too-many-downloads": { status: 429, title: "Too many large downloads at once" },
   "unprocessable-image": { status: 422, title: "The image is damaged or too large to decode" },
   "service-unavailable": { status: 503, title: "Storage or queue unavailable" },
   internal: { status: 500, title: "Internal server error" },

@@ -1,8 +1,9 @@
 // A client that reads slowly holds the S3 socket its download streams from for as long as it
-// takes. Three things bound what slow readers can do: downloads have an S3 pool of their own
+// takes. Four things bound what slow readers can do: downloads have an S3 pool of their own
 // (see createApp), so they can only slow other downloads, never uploads, status or readiness;
-// small objects are read whole (openObject), so their socket returns at once; and a larger one
-// is cut here when its reader stays below a minimum rate for a whole window (a 20 MiB
+// small objects are read whole (openObject), so their socket returns at once; at most a few
+// downloads stream at once (createStreamSlots), so most of that pool stays free for the rest;
+// and a stream is cut here when its reader stays below a minimum rate for a whole window (a 20 MiB
 // original at the minimum still takes about five minutes). The window, not the average since
 // the start: socket buffers on the way take megabytes at once, which would hide a reader that
 // stalls for a minute after them.
@@ -19,6 +20,7 @@ const WINDOW_S = 10;
 export function holdToMinimumRate(
   source: ReadableStream<Uint8Array>,
   outgoing: ServerResponse | undefined,
+  onEnd: () => void,
 ): ReadableStream<Uint8Array> {
   let taken = 0;
   // What had been taken at each of the last WINDOW_S ticks, oldest first.
@@ -47,6 +49,33 @@ export function holdToMinimumRate(
       clearInterval(timer);
     },
   });
-  source.pipeTo(guard.writable).catch(() => clearInterval(timer));
+  // Settles however the download ends: read to its end, cut, or abandoned by the client.
+  const end = () => {
+    clearInterval(timer);
+    onEnd();
+  };
+  source.pipeTo(guard.writable).then(end, end);
   return guard.readable;
+}
+
+export interface StreamSlots {
+  /** Takes a slot for one streamed download; false when all are taken. */
+  tryTake(): boolean;
+  /** Gives back a slot taken. */
+  give(): void;
+}
+
+/** A count of the downloads streaming at once, at most `max`. */
+export function createStreamSlots(max: number): StreamSlots {
+  let taken = 0;
+  return {
+    tryTake() {
+      if (taken >= max) return false;
+      taken++;
+      return true;
+    },
+    give() {
+      taken--;
+    },
+  };
 }

@@ -37,15 +37,17 @@ export interface PoolUsage {
 interface Pool {
   http: HttpAgent;
   https: HttpsAgent;
+  maxSockets: number;
   lastReleaseAt: number;
 }
 
 const pools = new WeakMap<S3Client | SQSClient, Pool>();
 
-function commonOptions(config: Config) {
+function commonOptions(config: Config, maxSockets = MAX_SOCKETS) {
   const agents: Pool = {
-    http: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
-    https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
+    http: new HttpAgent({ keepAlive: true, maxSockets }),
+    https: new HttpsAgent({ keepAlive: true, maxSockets }),
+    maxSockets,
     lastReleaseAt: Date.now(),
   };
   for (const agent of [agents.http, agents.https]) {
@@ -74,8 +76,9 @@ function commonOptions(config: Config) {
   return { options, agents };
 }
 
-export function createS3Client(config: Config): S3Client {
-  const { options, agents } = commonOptions(config);
+/** An S3 client with a pool of its own, of `maxSockets` sockets (the SDK's 50 by default). */
+export function createS3Client(config: Config, { maxSockets = MAX_SOCKETS }: { maxSockets?: number } = {}): S3Client {
+  const { options, agents } = commonOptions(config, maxSockets);
   const client = new S3Client({
     ...options,
     // Emulators serve buckets by path, not by virtual host (which needs DNS for <bucket>.localhost).
@@ -132,7 +135,7 @@ export function poolUsage(client: S3Client | SQSClient): PoolUsage {
     inUse: 0,
     idle: 0,
     waiting: 0,
-    maxSockets: MAX_SOCKETS,
+    maxSockets: agents?.maxSockets ?? MAX_SOCKETS,
     msSinceRelease: agents ? Date.now() - agents.lastReleaseAt : 0,
   };
   for (const agent of agents ? [agents.http, agents.https] : []) {

@@ -1,7 +1,9 @@
 // The hostile-client soak: for a bounded time, on loopback only, normal uploads and downloads
 // mixed with everything an unfriendly or unlucky client does (HEAD storms, abandoned downloads,
 // conditional GETs, trickled bodies, idle keep-alive sockets, malformed and oversize bodies,
-// the same bytes at once). Afterwards every 202 must be done and the API as it was before.
+// the same bytes at once), while 200 slow readers trickle a large original for the whole run.
+// Uploads must keep answering fast and /readyz 200 meanwhile; afterwards every 202 must be
+// done, neither process may have died, and the API must be as it was before.
 // `npm run bench -- soak [--seconds N]`; the 10 s version runs in `npm test`.
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -29,7 +31,21 @@ export interface SoakReport {
   /** The first few of them, request and answer, to say what went wrong. */
   serverErrorSamples: string[];
   readyzAfter: number;
-  uploadMs: { before: number; after: number };
+  /** /readyz polled through the run: answers other than 200 (a load balancer would pull the task). */
+  readyzNotReadyDuring: number;
+  readyzPolls: number;
+  /** p50 and p99: beside the slow readers (`count` uploads), and among the hostile mix. */
+  uploadMs: {
+    before: number;
+    after: number;
+    p50: number;
+    p99: number;
+    count: number;
+    hostile: { p50: number; p99: number };
+  };
+  slowReaders: number;
+  /** Processes (API, worker) that exited during the run: a request must never end one. */
+  crashes: number;
   sockets: { before: SocketFigures; after: SocketFigures };
   fds: { before: number; after: number };
   rssMiB: { before: number; after: number; peak: number };
@@ -41,9 +57,12 @@ interface SocketFigures {
   waiting: number;
 }
 
-// Clients at once, and the few kept open and idle for the whole soak.
+// Clients at once, the few kept open and idle for the whole soak, and the readers who take
+// their time over the big original.
 const ACTORS = 12;
 const IDLE_CONNECTIONS = 100;
+const SLOW_READERS = 200;
+const READER_ARRIVAL_MS = 2_000;
 // Small enough that oversize bodies are cheap to send, large enough for the big image.
 const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
 const SERVER_KEEP_ALIVE_MS = 5_000;
@@ -74,6 +93,16 @@ export async function runSoak({ endpoint, seconds }: { endpoint: string; seconds
 
     const idle = await openIdleConnections(port, IDLE_CONNECTIONS);
     const deadline = Date.now() + seconds * 1000;
+    let readyzPolls = 0;
+    let readyzNotReadyDuring = 0;
+    const polling = setInterval(async () => {
+      readyzPolls++;
+      const status = await fetch(`${base}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status !== 200) readyzNotReadyDuring++;
+    }, 500);
     const targets = seed.map((s) => s.links as { self: string; original: string; processed: string });
     const actions = hostileActions(client, { small, big, targets, port, maxBytes: MAX_UPLOAD_BYTES });
     const names = Object.keys(actions);
@@ -91,10 +120,27 @@ export async function runSoak({ endpoint, seconds }: { endpoint: string; seconds
         }
       }),
     );
-    clearInterval(sampling);
     for (const socket of idle) socket.destroy();
+    const hostileUploadMs = percentiles(client.uploadTimes);
 
-    const notDone = await client.waitUntilDone([...client.accepted], 120_000);
+    // Then the slow readers, and one upload after another beside them: what a user sees while
+    // readers who take their time hold every socket they can get. The mix's backlog is worked
+    // off first, so that the worker's CPU is not what the uploads wait for (two cores here).
+    const notDoneOfMix = await client.waitUntilDone([...client.accepted], 120_000);
+    const slowDeadline = Date.now() + slowPhaseSeconds(seconds) * 1000;
+    // They arrive over the first READER_ARRIVAL_MS (100 a second), not in one millisecond.
+    const slowReaders = Array.from({ length: SLOW_READERS }, async (_, n) => {
+      await new Promise((r) => setTimeout(r, (n * READER_ARRIVAL_MS) / SLOW_READERS));
+      await slowReader(port, seed[1].links.original, slowDeadline);
+    });
+    const probeTimes: number[] = [];
+    while (Date.now() < slowDeadline) probeTimes.push(await client.timedUpload(small));
+    await Promise.all(slowReaders);
+    clearInterval(sampling);
+    clearInterval(polling);
+    const crashes = [api, worker].filter((child) => child.exitCode !== null || child.signalCode !== null).length;
+
+    const notDone = [...notDoneOfMix, ...(await client.waitUntilDone([...client.accepted], 120_000))];
     // Let the soak's own keep-alive connections to the API close (the API drops an idle one
     // after Node's 5 s keepAliveTimeout), so that what stays open is the API's own.
     await new Promise((r) => setTimeout(r, SERVER_KEEP_ALIVE_MS + 500));
@@ -113,7 +159,17 @@ export async function runSoak({ endpoint, seconds }: { endpoint: string; seconds
         .reduce((sum, [, n]) => sum + n, 0),
       serverErrorSamples: client.serverErrors,
       readyzAfter,
-      uploadMs: { before: uploadBefore, after: uploadAfter },
+      readyzNotReadyDuring,
+      readyzPolls,
+      uploadMs: {
+        before: uploadBefore,
+        after: uploadAfter,
+        hostile: hostileUploadMs,
+        ...percentiles(probeTimes),
+        count: probeTimes.length,
+      },
+      slowReaders: SLOW_READERS,
+      crashes,
       sockets: { before: before.sockets, after: after.sockets },
       fds: { before: before.fds, after: after.fds },
       rssMiB: { before: before.rssMiB, after: after.rssMiB, peak: Math.max(peakRss, after.peakRssMiB) },
@@ -152,8 +208,10 @@ function createClient(base: string) {
     }
     return response;
   };
+  const uploadTimes: number[] = [];
   const client = {
     base,
+    uploadTimes,
     requests,
     statuses,
     serverErrors,
@@ -167,8 +225,10 @@ function createClient(base: string) {
     async upload(bytes: Uint8Array) {
       const form = new FormData();
       form.set("image", new File([new Uint8Array(bytes)], "soak.png"));
+      const started = performance.now();
       const response = await client.fetch("/api/images", { method: "POST", body: form });
       const body = await response.json();
+      uploadTimes.push(performance.now() - started);
       if (response.status === 202) accepted.add(body.id);
       return body;
     },
@@ -248,6 +308,9 @@ function hostileActions(
             '--B\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\nshort',
             '--B\r\nContent-Disposition: form-data; name="method"\r\n\r\notsu\r\n--B--\r\n',
             `--B\r\nX: ${"x".repeat(20_000)}\r\n\r\n`,
+            // The body that used to end the process: a field given twice, then a control
+            // character in a later part header (busboy's second error).
+            '--B\r\nContent-Disposition: form-data; name="method"\r\n\r\notsu\r\n--B\r\nContent-Disposition: form-data; name="method"\r\n\r\nfixed\r\n--B\r\nContent-Disposition: form-data; name="x"\r\nX-Bad: a\u0001b\r\n\r\nv\r\n--B--\r\n',
             "garbage",
           ]),
         })
@@ -283,6 +346,34 @@ function abortedDownload(port: number, path: string, fraction: number): Promise<
   });
 }
 
+/** The slow readers' phase follows the hostile mix: half as long, and at least 8 s. */
+function slowPhaseSeconds(seconds: number): number {
+  return Math.max(8, seconds / 2);
+}
+
+/** GET that reads 1 KB every 200 ms (5 KB/s) until `deadline` or until the server cuts it. */
+function slowReader(port: number, path: string, deadline: number): Promise<void> {
+  return new Promise((resolve) => {
+    const request = httpRequest({ host: "127.0.0.1", port, path }, (response) => {
+      response.pause();
+      const sip = setInterval(() => {
+        response.read(1024);
+        if (Date.now() > deadline) request.destroy();
+      }, 200);
+      response.on("close", () => clearInterval(sip));
+    });
+    request.on("error", () => {});
+    request.on("close", () => resolve());
+    request.end();
+  });
+}
+
+function percentiles(values: number[]): { p50: number; p99: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 /** A multipart upload sent a few hundred bytes at a time, with pauses: about a second in all. */
 async function trickledUpload(port: number, image: Uint8Array): Promise<void> {
   const body = Buffer.concat([
@@ -292,7 +383,7 @@ async function trickledUpload(port: number, image: Uint8Array): Promise<void> {
   const socket = connect(port, "127.0.0.1");
   socket.on("error", () => {});
   socket.write(
-    `POST /api/images HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=T\r\nContent-Length: ${body.length + 1000}\r\n\r\n`,
+    `POST /api/images HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=T\r\nContent-Length: ${body.length + 1000}\r\n\r\n`,
   );
   for (let offset = 0; offset < body.length && !socket.destroyed; offset += 400) {
     socket.write(body.subarray(offset, offset + 400));
@@ -335,7 +426,7 @@ async function openIdleConnections(port: number, count: number): Promise<Socket[
       const socket = connect(port, "127.0.0.1");
       socket.on("error", () => {});
       await once(socket, "connect");
-      socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+      socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n");
       socket.resume();
       return socket;
     }),
@@ -351,14 +442,29 @@ async function stop(child: ChildProcess): Promise<void> {
 
 export function printSoak(report: SoakReport): void {
   const line = (label: string, value: unknown) => console.log(`${label.padEnd(28)} ${value}`);
-  line("duration", `${report.seconds} s, ${ACTORS} clients, ${IDLE_CONNECTIONS} idle keep-alive connections`);
+  line(
+    "duration",
+    `${report.seconds} s, ${ACTORS} clients, ${IDLE_CONNECTIONS} idle keep-alive connections, ${SLOW_READERS} slow readers`,
+  );
   for (const [name, n] of Object.entries(report.requests)) line(`  ${name}`, n);
   line("answers by status", JSON.stringify(report.statuses));
   line("5xx answers", report.serverErrors);
   for (const sample of report.serverErrorSamples) line("  5xx", sample);
   line("accepted (202) → done", `${report.accepted} → ${report.done}`);
+  line("slow readers (5 KB/s)", `${report.slowReaders}, for ${slowPhaseSeconds(report.seconds)} s after the mix`);
+  line("crashes (API, worker)", report.crashes);
+  line("/readyz not 200 during", `${report.readyzNotReadyDuring} of ${report.readyzPolls} polls`);
   line("/readyz after", report.readyzAfter);
-  line("upload before → after", `${report.uploadMs.before.toFixed(0)} ms → ${report.uploadMs.after.toFixed(0)} ms`);
+  const u = report.uploadMs;
+  line(
+    "upload p50 / p99, slow readers",
+    `${u.p50.toFixed(0)} ms / ${u.p99.toFixed(0)} ms (${u.count} uploads, one at a time)`,
+  );
+  line(
+    "upload p50 / p99, hostile mix",
+    `${u.hostile.p50.toFixed(0)} ms / ${u.hostile.p99.toFixed(0)} ms (${ACTORS} clients at once)`,
+  );
+  line("upload before → after", `${u.before.toFixed(0)} ms → ${u.after.toFixed(0)} ms`);
   const s = report.sockets;
   line("S3+SQS sockets before", `in use ${s.before.inUse}, idle ${s.before.idle}, waiting ${s.before.waiting}`);
   line("S3+SQS sockets after", `in use ${s.after.inUse}, idle ${s.after.idle}, waiting ${s.after.waiting}`);

@@ -116,7 +116,7 @@ describe("HEAD, aborted and conditional requests never leak an S3 socket", () =>
 describe("slow readers cannot starve anyone but themselves", () => {
   // Catches: downloads and uploads sharing one S3 pool, so that readers who take their time
   // hold every socket and uploads, status and readiness fail (the finding: 60 readers did it).
-  it("20 stalled readers of a large original: uploads stay fast, readyz 200, and each reader is cut", async () => {
+  it("20 stalled readers of a large original: 16 stream, 4 are told 429; uploads stay fast, readyz 200; each stream is cut", async () => {
     // Noise, which does not compress: about 20 MB, more than the socket buffers between S3 and
     // a reader hold together on loopback (up to about 10 MB), so a stalled reader does stall.
     const noise = () => Math.floor(Math.random() * 256);
@@ -127,11 +127,15 @@ describe("slow readers cannot starve anyone but themselves", () => {
     const readers = Array.from(
       { length: 20 },
       () =>
-        new Promise<{ received: number; total: number }>((resolve) => {
+        new Promise<{ status: number; retryAfter: unknown; received: number; total: number }>((resolve) => {
           let received = 0;
           let total = Number.NaN;
+          let status = 0;
+          let retryAfter: unknown;
           const request = httpRequest({ host: url.hostname, port: url.port, path: url.pathname }, (response) => {
             total = Number(response.headers["content-length"]);
+            status = response.statusCode as number;
+            retryAfter = response.headers["retry-after"];
             // A trickle: 1 KB now and then, far below any useful rate, until the grace period
             // is over; then it reads what is left, to see whether it was all sent.
             response.pause();
@@ -147,7 +151,7 @@ describe("slow readers cannot starve anyone but themselves", () => {
               response.resume();
             }, 14_000);
           });
-          request.on("close", () => resolve({ received, total }));
+          request.on("close", () => resolve({ status, retryAfter, received, total }));
           request.on("error", () => {});
           request.end();
         }),
@@ -163,9 +167,13 @@ describe("slow readers cannot starve anyone but themselves", () => {
       expect((await fetch(`${stack.url}/readyz`)).status).toBe(200);
     }
     expect(Math.max(...times)).toBeLessThan(1_000);
-    // Below the minimum rate once the grace period is over: every reader is cut, and its socket returns.
+    // 16 stream at once, the rest are told to come back; below the minimum rate for a whole
+    // window, every stream is cut, and its socket returns.
     const ends = await Promise.all(readers);
-    expect(ends.filter((end) => end.received < end.total)).toHaveLength(20);
+    const streamed = ends.filter((end) => end.status === 200);
+    expect(streamed).toHaveLength(16);
+    expect(streamed.filter((end) => end.received < end.total)).toHaveLength(16);
+    expect(ends.filter((end) => end.status === 429 && end.retryAfter === "5")).toHaveLength(4);
     await expectS3PoolIdle();
   }, 60_000);
 });
