@@ -47,6 +47,7 @@ import {
   imageStatusSchema,
   listQuerySchema,
   problemContent,
+  renditionLinks as renditionLinksSpec,
   renditionListSchema,
   renditionParamsSchema,
   renditionRequestSchema,
@@ -282,6 +283,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
 
   app.openapi(
     createRoute({
+      operationId: "getImage",
       method: "get",
       path: "/api/images/{id}",
       summary: "An image's status",
@@ -304,6 +306,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
 
   app.openapi(
     createRoute({
+      operationId: "deleteImage",
       method: "delete",
       path: "/api/images/{id}",
       summary: "Delete an image: its original, every result, its failure record and its listing entry",
@@ -418,8 +421,16 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
         body: { required: true, content: { "application/json": { schema: renditionRequestSchema } } },
       },
       responses: {
-        200: { description: "Already done", content: { "application/json": { schema: renditionStatusSchema } } },
-        202: { description: "Queued", content: { "application/json": { schema: renditionStatusSchema } } },
+        200: {
+          description: "Already done",
+          content: { "application/json": { schema: renditionStatusSchema } },
+          links: renditionLinksSpec,
+        },
+        202: {
+          description: "Queued",
+          content: { "application/json": { schema: renditionStatusSchema } },
+          links: renditionLinksSpec,
+        },
         400: { description: "Malformed id, method or threshold", content: problemContent },
         401: { description: "Missing or wrong API token", content: problemContent },
         404: { description: "No such image", content: problemContent },
@@ -501,6 +512,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
 
   app.openapi(
     createRoute({
+      operationId: "getRendition",
       method: "get",
       path: "/api/images/{id}/renditions/{rendition}",
       summary: "A rendition's status",

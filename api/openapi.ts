@@ -1,21 +1,23 @@
 // The parts of /openapi.json that no route definition carries: uploads, whose handler parses
 // its own body (with the same option schema documented here), and the plain endpoints.
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { acceptedSchema, problemContent, uploadOptionFields } from "./schemas.ts";
+import { acceptedSchema, imageLinks, problemContent, uploadOptionsSchema } from "./schemas.ts";
 
 /**
  * Routes whose handlers parse their own input, documented here from the same schemas:
- * uploads (multipart or raw body, parsed by readUploadRequest with uploadOptionsSchema),
+ * uploads (multipart or raw body, parsed by readUploadRequest with the same schema),
  * and the plain endpoints.
  */
 // biome-ignore lint/suspicious/noExplicitAny: any OpenAPIHono app, whatever its variables
 export function documentUncheckedRoutes(app: OpenAPIHono<any>): void {
   const uploadBody = {
+    required: true,
     content: {
       "multipart/form-data": {
-        schema: uploadOptionFields.extend({
+        schema: uploadOptionsSchema.extend({
           image: z.string().openapi({ format: "binary", description: "The image: PNG, JPEG or WebP" }),
         }),
+        encoding: { image: { contentType: "image/png, image/jpeg, image/webp" } },
       },
       "image/png": { schema: { type: "string" as const, format: "binary" } },
       "image/jpeg": { schema: { type: "string" as const, format: "binary" } },
@@ -23,8 +25,16 @@ export function documentUncheckedRoutes(app: OpenAPIHono<any>): void {
     },
   };
   const uploadResponses = {
-    202: { description: "Stored and queued", content: { "application/json": { schema: acceptedSchema } } },
-    400: { description: "Malformed request: a field is missing or wrong", content: problemContent },
+    202: {
+      description: "Stored and queued",
+      content: { "application/json": { schema: acceptedSchema } },
+      links: imageLinks,
+    },
+    400: { description: "Malformed request: a field is missing, wrong or unknown", content: problemContent },
+    403: {
+      description: "From another site's page, or (without a token) to a host not allowed",
+      content: problemContent,
+    },
     401: { description: "API token missing or wrong (when API_TOKEN is set)", content: problemContent },
     413: { description: "Larger than MAX_UPLOAD_BYTES", content: problemContent },
     415: { description: "Not a PNG, JPEG or WebP image", content: problemContent },
@@ -36,7 +46,12 @@ export function documentUncheckedRoutes(app: OpenAPIHono<any>): void {
       method: "post",
       path,
       summary: path === "/upload" ? "Upload (the original Flask pipeline's route)" : "Upload an image",
-      request: { body: uploadBody, query: uploadOptionFields },
+      request: {
+        body: uploadBody,
+        query: uploadOptionsSchema.extend({
+          filename: z.string().optional().openapi({ description: "For a raw body: the name to show" }),
+        }),
+      },
       responses: uploadResponses,
     });
   }

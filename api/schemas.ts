@@ -13,34 +13,31 @@ const methodSchema = z
       "Binarization method. `auto` (default) chooses per image between one global threshold (clean " +
       "two-tone images) and `document` (pages: uneven light, faint ink, stains), and says which and why",
   });
-const thresholdDescription = "Only with `fixed`: luma above it is white (default 127)";
+// Validated whatever the method (a 256 or a `false` is refused), used by `fixed` alone: the
+// OpenAPI document cannot say "only with fixed", and a fuzzer rightly counts a refusal of what
+// the document allows as a broken contract.
+const thresholdDescription = "Used by `fixed` (luma above it is white; default 127); other methods ignore it";
 const thresholdNumber = z
   .number({ error: "must be a number" })
   .int("must be an integer")
   .min(0, "must be 0–255")
   .max(255, "must be 0–255");
 
-// A threshold means something to `fixed` alone: with another method it would be stored and
-// shown, yet change nothing, so it is refused rather than ignored.
-function thresholdOnlyForFixed<T extends z.ZodType<{ method: string; threshold?: number }>>(schema: T) {
-  return schema.refine((o) => o.threshold === undefined || o.method === "fixed", {
-    message: "is only for method fixed",
-    path: ["threshold"],
-  });
-}
-
-/** The upload's options, from multipart fields or the query: text, so the threshold is a numeral. */
-export const uploadOptionFields = z.object({
+/**
+ * The upload's options, from multipart fields or the query: text, so the threshold is a numeral.
+ * Strict: a multipart field that is no option is refused, not ignored.
+ */
+export const uploadOptionsSchema = z.strictObject({
   method: methodSchema,
   threshold: z
     .string()
-    .regex(/^\d{1,3}$/, "must be an integer 0–255")
+    // 0–255 as a pattern, so that the OpenAPI document says the range of this text field too.
+    .regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/, "must be an integer 0–255")
     .transform(Number)
     .pipe(thresholdNumber)
     .optional()
     .openapi({ description: thresholdDescription }),
 });
-export const uploadOptionsSchema = thresholdOnlyForFixed(uploadOptionFields);
 
 export const idParamsSchema = z.object({
   // UUIDs are case-insensitive (RFC 9562); keys, links and messages use the lower-case form.
@@ -50,12 +47,12 @@ export const idParamsSchema = z.object({
 });
 
 /** Another method for a stored original: the upload's options, as JSON (a threshold is a number). */
-export const renditionRequestSchema = thresholdOnlyForFixed(
-  z.object({
+export const renditionRequestSchema = z
+  .object({
     method: methodSchema,
     threshold: thresholdNumber.optional().openapi({ description: thresholdDescription }),
-  }),
-).openapi("RenditionRequest");
+  })
+  .openapi("RenditionRequest");
 
 export const renditionParamsSchema = idParamsSchema.extend({
   rendition: renditionNameSchema.openapi({
@@ -139,3 +136,18 @@ export const problemSchema = z
   .openapi("Problem");
 
 export const problemContent = { "application/problem+json": { schema: problemSchema } };
+
+/**
+ * Where a client goes next from an answer about an image or a rendition (OpenAPI links: what a
+ * stateful fuzzer follows, and what a generated client can offer).
+ */
+export const imageLinks = {
+  status: { operationId: "getImage", parameters: { id: "$response.body#/id" } },
+  delete: { operationId: "deleteImage", parameters: { id: "$response.body#/id" } },
+};
+export const renditionLinks = {
+  status: {
+    operationId: "getRendition",
+    parameters: { id: "$response.body#/id", rendition: "$response.body#/rendition" },
+  },
+};

@@ -2,6 +2,7 @@
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { BinarizationMethod } from "../infra/messages.ts";
 import { AppError } from "./errors.ts";
@@ -47,10 +48,7 @@ export async function readUploadRequest(c: Context, maxUploadBytes: number): Pro
   }
 
   const options = uploadOptionsSchema.safeParse(fields);
-  if (!options.success) {
-    const issue = options.error.issues[0];
-    throw new AppError("bad-request", `Field \`${issue.path.join(".")}\` ${issue.message}.`);
-  }
+  if (!options.success) throw optionError(options.error);
   return { bytes, filename: sanitiseFilename(filename), ...options.data };
 }
 
@@ -94,26 +92,30 @@ function tooLarge(maxUploadBytes: number): AppError {
   return new AppError("payload-too-large", `The upload is larger than ${maxUploadBytes} bytes.`);
 }
 
+function optionError(error: z.ZodError): AppError {
+  const issue = error.issues[0];
+  return new AppError("bad-request", `Field \`${issue.path.join(".")}\` ${issue.message}.`);
+}
+
 function emptyAsUnset(value: string | undefined): string | undefined {
   return value === "" ? undefined : value;
 }
 
 /**
- * A multipart upload's options: from its fields, or from the query (which the OpenAPI document
- * allows on every upload), never silently one of two. The same option in both is refused.
+ * A multipart upload's options: its fields, and the query (which the OpenAPI document allows on
+ * every upload). Both are validated, so a bad value is refused wherever it is; where both give
+ * one option, the field wins.
  */
 function optionsFromFieldsAndQuery(form: Record<string, string>, query: Record<string, string>) {
   const options: Record<string, string | undefined> = {};
-  for (const name of ["method", "threshold"]) {
-    const fromForm = emptyAsUnset(form[name]);
-    const fromQuery = emptyAsUnset(query[name]);
-    if (fromForm !== undefined && fromQuery !== undefined) {
-      throw new AppError(
-        "bad-request",
-        `Option \`${name}\` is given both as a form field and in the query; give it once.`,
-      );
+  for (const name of ["method", "threshold"]) options[name] = emptyAsUnset(query[name]);
+  const fromQuery = uploadOptionsSchema.safeParse(options);
+  if (!fromQuery.success) throw optionError(fromQuery.error);
+  for (const name of Object.keys(form)) {
+    if (!(name in uploadOptionsSchema.shape)) {
+      throw new AppError("bad-request", `Field \`${name}\` is not an option; the options are method and threshold.`);
     }
-    options[name] = fromForm ?? fromQuery;
+    options[name] = emptyAsUnset(form[name]) ?? options[name];
   }
   return options;
 }
