@@ -1,6 +1,7 @@
 // The CDK app: `npm run deploy` (cdk deploy of both stacks) and the tests synthesize it.
 // Settings come from the CDK context (`-c key=value`, cdk.json): the pipeline's own settings
-// under their README names (`-c MAX_RECEIVE_COUNT=8`), and `workersMin`, `workersMax`.
+// under their README names (`-c MAX_RECEIVE_COUNT=8`), and `workersMin`, `workersMax`,
+// `domainName` with `certificateArn`.
 import { App, RemovalPolicy, Validations } from "aws-cdk-lib";
 import cdkNag from "cdk-nag";
 import { loadConfig } from "../infra/config.ts";
@@ -39,6 +40,11 @@ export function createBitonalApp(app = new App()): BitonalApp {
     data,
     config,
     workers: { min: Number(setting("workersMin") ?? 1), max: Number(setting("workersMax") ?? 10) },
+    // `-c domainName=api.example.com -c certificateArn=arn:aws:acm:us-east-1:…` for HTTPS on your own name.
+    domain:
+      setting("domainName") && setting("certificateArn")
+        ? { name: setting("domainName") as string, certificateArn: setting("certificateArn") as string }
+        : undefined,
   });
   Validations.of(app).addPlugins(new cdkNag.AwsSolutionsChecks(app));
   return { app, data, compute };

@@ -39,7 +39,8 @@ export class DataStack extends Stack {
   readonly inputBucket: s3.Bucket;
   readonly outputBucket: s3.Bucket;
   readonly queues: Record<keyof QueueUrls, sqs.Queue>;
-  readonly runtimePolicy: iam.ManagedPolicy;
+  readonly apiPolicy: iam.ManagedPolicy;
+  readonly workerPolicy: iam.ManagedPolicy;
   readonly operatorPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
@@ -91,9 +92,14 @@ export class DataStack extends Stack {
     }
     this.queues = queues as Record<keyof QueueUrls, sqs.Queue>;
 
-    this.runtimePolicy = new iam.ManagedPolicy(this, "RuntimePolicy", {
-      description: "What the bitonal API and worker call (generated from infra/iam/runtime-policy.json)",
-      document: iam.PolicyDocument.fromJson(this.policyFor("runtime-policy.json")),
+    // One policy a part: the worker, which parses untrusted images, gets only what it calls.
+    this.apiPolicy = new iam.ManagedPolicy(this, "ApiPolicy", {
+      description: "What the bitonal API calls (generated from infra/iam/api-policy.json)",
+      document: iam.PolicyDocument.fromJson(this.policyFor("api-policy.json")),
+    });
+    this.workerPolicy = new iam.ManagedPolicy(this, "WorkerPolicy", {
+      description: "What the bitonal worker calls (generated from infra/iam/worker-policy.json)",
+      document: iam.PolicyDocument.fromJson(this.policyFor("worker-policy.json")),
     });
     this.operatorPolicy = new iam.ManagedPolicy(this, "OperatorPolicy", {
       description: "What npm run setup and npm run redrive call (generated from infra/iam/operator-policy.json)",
@@ -103,7 +109,7 @@ export class DataStack extends Stack {
     for (const bucket of [this.inputBucket, this.outputBucket]) {
       const logicalId = this.getLogicalId(bucket.node.defaultChild as s3.CfnBucket);
       acknowledge(
-        [this.runtimePolicy],
+        [this.apiPolicy, this.workerPolicy],
         `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/*]`,
         "Objects are named by image id: the object actions must cover <bucket>/*, and nothing else is granted on a wildcard.",
       );

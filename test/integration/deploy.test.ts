@@ -84,7 +84,8 @@ describe("the stacks, synthesized", () => {
 
   it("grant exactly the statements of infra/iam/*.json, on this stack's resources", async () => {
     for (const [file, policyId] of [
-      ["runtime-policy.json", "RuntimePolicy"],
+      ["api-policy.json", "ApiPolicy"],
+      ["worker-policy.json", "WorkerPolicy"],
       ["operator-policy.json", "OperatorPolicy"],
     ]) {
       const source = JSON.parse(await readFile(join(root, "infra/iam", file), "utf8"));
@@ -125,6 +126,62 @@ describe("the stacks, synthesized", () => {
     expect(open).toHaveLength(1);
     expect(open[0]).toMatch(/^ApiLB.*:80$/);
     compute.hasResourceProperties("AWS::ElasticLoadBalancingV2::TargetGroup", { HealthCheckPath: "/readyz" });
+  });
+
+  // Catches: a plain-HTTP edge, a load balancer reachable around it, readiness and metrics on the
+  // internet, no rate limit, or the token missing from the API (or handed to the worker).
+  it("serve HTTPS through CloudFront only, with private operations paths, a rate limit, and the secrets where they belong", () => {
+    compute.hasResourceProperties("AWS::CloudFront::Distribution", {
+      DistributionConfig: Match.objectLike({
+        DefaultCacheBehavior: Match.objectLike({
+          ViewerProtocolPolicy: "redirect-to-https",
+          AllowedMethods: Match.arrayWith(["POST", "DELETE"]),
+        }),
+        Origins: [
+          Match.objectLike({
+            OriginCustomHeaders: [Match.objectLike({ HeaderName: "X-Bitonal-Origin-Verify" })],
+          }),
+        ],
+      }),
+    });
+    // The load balancer forwards only what carries CloudFront's header; anything else is a 403.
+    compute.hasResourceProperties("AWS::ElasticLoadBalancingV2::Listener", {
+      DefaultActions: [
+        Match.objectLike({ Type: "fixed-response", FixedResponseConfig: Match.objectLike({ StatusCode: "403" }) }),
+      ],
+    });
+    compute.hasResourceProperties("AWS::ElasticLoadBalancingV2::ListenerRule", {
+      Conditions: [
+        Match.objectLike({
+          Field: "http-header",
+          HttpHeaderConfig: Match.objectLike({ HttpHeaderName: "X-Bitonal-Origin-Verify" }),
+        }),
+      ],
+      Actions: [Match.objectLike({ Type: "forward" })],
+    });
+    const [firewall] = Object.values(compute.findResources("AWS::WAFv2::WebACL"));
+    const rules = firewall.Properties.Rules as { Name: string; Action: unknown; Statement: Record<string, unknown> }[];
+    const blocked = JSON.stringify(rules.find((r) => r.Name === "OperationsEndpointsArePrivate"));
+    expect(blocked).toMatch(/"SearchString":"\/metrics"/);
+    expect(blocked).toMatch(/"SearchString":"\/readyz"/);
+    expect(rules.find((r) => r.Name === "RatePerClient")?.Statement.RateBasedStatement).toMatchObject({
+      AggregateKeyType: "FORWARDED_IP",
+    });
+    compute.resourceCountIs("AWS::WAFv2::WebACLAssociation", 1);
+    const containers = Object.values(compute.findResources("AWS::ECS::TaskDefinition")).map(
+      (task) => task.Properties.ContainerDefinitions[0] as { Command: string[]; Secrets?: { Name: string }[] },
+    );
+    const api = containers.find((c) => c.Command.includes("api/main.ts"));
+    const worker = containers.find((c) => c.Command.includes("worker/main.ts"));
+    expect(api?.Secrets?.map((secret) => secret.Name).sort()).toEqual(["API_TOKEN", "LINK_SIGNING_KEY"]);
+    expect(worker?.Secrets).toBeUndefined();
+    // Each task role holds its own part's policy only.
+    const roles = Object.values(compute.findResources("AWS::IAM::Role")).map((role) =>
+      JSON.stringify(role.Properties.ManagedPolicyArns ?? []),
+    );
+    expect(roles.filter((arns) => /ApiPolicy/.test(arns) && /WorkerPolicy/.test(arns))).toEqual([]);
+    expect(roles.filter((arns) => /WorkerPolicy/.test(arns))).toHaveLength(1);
+    expect(roles.filter((arns) => /ApiPolicy/.test(arns))).toHaveLength(1);
   });
 
   it("give the worker a stop timeout that fits its drain, and scale it on the backlog per task", () => {

@@ -2,10 +2,11 @@
 import { describe, expect, it, vi } from "vitest";
 import { createApp } from "../../api/app.ts";
 import { createLinkSigner } from "../../api/signed-links.ts";
+import { failureKey } from "../../infra/image-objects.ts";
 import { listKeys } from "../../infra/inspect.ts";
 import { createWorker } from "../../worker/consumer.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
-import { makePng } from "../support/images.ts";
+import { damagedDeflatePng, makePng } from "../support/images.ts";
 import { eventually } from "../support/processes.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
@@ -165,6 +166,27 @@ describe("delete", () => {
       expect(listed.items.map((i: { id: string }) => i.id)).not.toContain(id);
       expect((await app.request(`/api/images/${id}`, { method: "DELETE" })).status).toBe(204);
       expect((await app.request("/api/images/not-a-uuid", { method: "DELETE" })).status).toBe(400);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  // Catches: a DELETE that leaves a failed image's failure record, so that it still reads `failed`.
+  it("deleting a failed image removes its failure record too", async () => {
+    const env = await createTestEnvironment();
+    const app = createApp(env);
+    const worker = createWorker(env);
+    worker.start();
+    try {
+      const form = new FormData();
+      form.set("image", new File([await damagedDeflatePng()], "damaged.png"));
+      const { id } = await (await app.request("/api/images", { method: "POST", body: form })).json();
+      const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
+      expect(completion).toMatchObject({ status: "failed" });
+      expect(await keysOf(env, id)).toContain(failureKey(id));
+      expect((await app.request(`/api/images/${id}`, { method: "DELETE" })).status).toBe(204);
+      expect(await keysOf(env, id)).toEqual([]);
+      expect((await app.request(`/api/images/${id}`)).status).toBe(404);
     } finally {
       await worker.stop();
     }

@@ -1,9 +1,9 @@
 // Another method for a stored original, without uploading it again: each rendition its own
 // object and status, through the real API, queue, worker and LocalStack.
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../api/app.ts";
-import { renditionsPrefix } from "../../infra/image-objects.ts";
+import { renditionRequestKey, renditionsPrefix, resultKeys } from "../../infra/image-objects.ts";
 import { syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
 import { createWorker, type Worker } from "../../worker/consumer.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
@@ -94,13 +94,18 @@ describe("renditions", () => {
   });
 
   it("asking again for a done rendition changes nothing (200, same request time, no second job)", async () => {
-    const first = await settled(`/api/images/${id}/renditions/sauvola`);
-    const again = await requestRendition(id, { method: "sauvola" });
+    const own = await uploadPage();
+    expect((await requestRendition(own, { method: "sauvola" })).status).toBe(202);
+    const first = await settled(`/api/images/${own}/renditions/sauvola`);
+    expect(first.status).toBe("done");
+    const again = await requestRendition(own, { method: "sauvola" });
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ status: "done", requestedAt: first.requestedAt });
   });
 
   it("names fixed renditions by their threshold, lists every rendition, and publishes version-2 completions", async () => {
+    // An image of its own: the list below is every rendition this test asked for, in any test order.
+    const id = await uploadPage();
     const fixed = await (await requestRendition(id, { method: "fixed", threshold: 140 })).json();
     expect(fixed.rendition).toBe("fixed-140");
     const defaultFixed = await (await requestRendition(id, { method: "fixed" })).json();
@@ -109,13 +114,13 @@ describe("renditions", () => {
     expect(await settled(defaultFixed.links.self)).toMatchObject({ status: "done", threshold: 127 });
 
     const list = await (await app.request(`/api/images/${id}/renditions`)).json();
-    expect(list.items.map((r: { rendition: string }) => r.rendition)).toEqual(["fixed-127", "fixed-140", "sauvola"]);
+    expect(list.items.map((r: { rendition: string }) => r.rendition)).toEqual(["fixed-127", "fixed-140"]);
     expect(list.items.every((r: { status: string }) => r.status === "done")).toBe(true);
 
-    // Every processing of this image so far (the upload, three renditions) published its own completion.
+    // Every processing of this image (the upload, two renditions) published its own completion.
     const completions = (await collectCompletions(env.sqs, env.queueUrls.output, [id], { settleMs: 1_000 })).get(id);
     const byRendition = new Map(completions?.map((c) => [c.rendition ?? "(upload)", c]));
-    expect([...byRendition.keys()].sort()).toEqual(["(upload)", "fixed-127", "fixed-140", "sauvola"]);
+    expect([...byRendition.keys()].sort()).toEqual(["(upload)", "fixed-127", "fixed-140"]);
     expect(byRendition.get("(upload)")).toMatchObject({ version: 1, status: "done", appliedMethod: "document" });
     expect(byRendition.get("fixed-140")).toMatchObject({
       version: 2,
@@ -134,12 +139,16 @@ describe("renditions", () => {
     ["a form instead of JSON", "method=sauvola", 415, /Content-Type: application\/json/],
   ])("refuses %s with a problem, and stores nothing", async (name, body, status, detail) => {
     const contentType = name === "a form instead of JSON" ? "application/x-www-form-urlencoded" : "application/json";
+    const names = async () =>
+      (await (await app.request(`/api/images/${id}/renditions`)).json()).items.map(
+        (r: { rendition: string }) => r.rendition,
+      );
+    const before = await names();
     const response = await requestRendition(id, body, contentType);
     expect(response.status).toBe(status);
     expect(response.headers.get("content-type")).toMatch(/application\/problem\+json/);
     expect((await response.json()).detail).toMatch(detail);
-    const list = await (await app.request(`/api/images/${id}/renditions`)).json();
-    expect(list.items.map((r: { rendition: string }) => r.rendition)).toEqual(["fixed-127", "fixed-140", "sauvola"]);
+    expect(await names()).toEqual(before);
   });
 
   it("answers 404 for an image or a rendition that does not exist, and 400 for a malformed name", async () => {
@@ -163,6 +172,51 @@ describe("renditions", () => {
     expect(retried.status).toBe("queued");
     expect(Date.parse(retried.requestedAt)).toBeGreaterThan(Date.parse(failed.requestedAt));
     expect(await settled(first.links.self)).toMatchObject({ status: "failed", error: { code: "undecodable" } });
+  });
+
+  // Catches: a retried rendition read as its old failure until the retry ends (the status must
+  // compare the failure with the newest request). The records are written as the API and the
+  // worker write them, with no worker involved, so nothing can end the retry meanwhile.
+  it("a rendition asked for again after its failure reads queued, not failed", async () => {
+    const own = await uploadPage();
+    const failedAt = new Date(Date.now() - 60_000).toISOString();
+    const { failure } = resultKeys(own, "otsu");
+    await env.s3.send(
+      new PutObjectCommand({
+        Bucket: env.config.outputBucket,
+        Key: failure,
+        Body: JSON.stringify({
+          version: 2,
+          id: own,
+          rendition: "otsu",
+          status: "failed",
+          input: { bucket: env.config.inputBucket, key: `${own}.jpg` },
+          error: { code: "undecodable", message: "damaged" },
+          completedAt: failedAt,
+          processingId: "p",
+        }),
+      }),
+    );
+    const request = { id: own, rendition: "otsu", method: "otsu", requestedAt: new Date().toISOString(), slot: 0 };
+    await env.s3.send(
+      new PutObjectCommand({
+        Bucket: env.config.inputBucket,
+        Key: renditionRequestKey(own, "otsu"),
+        Body: JSON.stringify(request),
+      }),
+    );
+    const status = await (await app.request(`/api/images/${own}/renditions/otsu`)).json();
+    expect(status).toMatchObject({ status: "queued", requestedAt: request.requestedAt });
+    expect(status.error).toBeUndefined();
+    // And the other way round: a failure newer than the request is what the status says.
+    await env.s3.send(
+      new PutObjectCommand({
+        Bucket: env.config.inputBucket,
+        Key: renditionRequestKey(own, "otsu"),
+        Body: JSON.stringify({ ...request, requestedAt: new Date(Date.parse(failedAt) - 1000).toISOString() }),
+      }),
+    );
+    expect(await (await app.request(`/api/images/${own}/renditions/otsu`)).json()).toMatchObject({ status: "failed" });
   });
 
   // Catches: one small upload buying unbounded work (5 methods and 256 thresholds are 260 jobs).

@@ -1,7 +1,7 @@
 // ensureResources and `npm run setup` against the real LocalStack.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { GetBucketLifecycleConfigurationCommand } from "@aws-sdk/client-s3";
+import { GetBucketLifecycleConfigurationCommand, PutBucketLifecycleConfigurationCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
@@ -90,6 +90,37 @@ describe("npm run setup", () => {
     await setup(env);
     expect(await rules(config.inputBucket)).toEqual([]);
     expect(await rules(config.outputBucket)).toEqual([]);
+  });
+
+  // Catches: setup replacing the bucket's whole lifecycle configuration, and with it rules
+  // that another owner (a team, a compliance tool) put on the bucket.
+  it("keeps the lifecycle rules of other owners when it sets, changes or removes its own", async () => {
+    const env = uniqueResourceEnv();
+    const config = loadConfig(env);
+    const s3 = createS3Client(config);
+    await setup(env);
+    const foreign = {
+      ID: "someone-elses-rule",
+      Status: "Enabled" as const,
+      Filter: { Prefix: "archive/" },
+      Expiration: { Days: 400 },
+    };
+    await s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: config.inputBucket,
+        LifecycleConfiguration: { Rules: [foreign] },
+      }),
+    );
+    const ids = async () =>
+      ((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: config.inputBucket }))).Rules ?? [])
+        .map((rule) => rule.ID)
+        .sort();
+    await setup({ ...env, RETENTION_DAYS: "30" });
+    expect(await ids()).toEqual([RETENTION_RULE_ID, "someone-elses-rule"].sort());
+    await setup({ ...env, RETENTION_DAYS: "9" });
+    expect(await ids()).toEqual([RETENTION_RULE_ID, "someone-elses-rule"].sort());
+    await setup(env);
+    expect(await ids()).toEqual(["someone-elses-rule"]);
   });
 
   it("exits non-zero naming the differing attribute", async () => {

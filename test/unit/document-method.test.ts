@@ -3,6 +3,7 @@ import { dibcoScores } from "../../scripts/bench/dibco-measures.ts";
 import { type PageKind, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
 import { binarize } from "../../worker/binarize.ts";
 import { removeSmallComponents } from "../../worker/components.ts";
+import { workingImage } from "../../worker/document-method.ts";
 import { otsu } from "../../worker/histogram.ts";
 import { distinctValues, greyPixels, makePng } from "../support/images.ts";
 
@@ -31,6 +32,46 @@ describe("the document method", () => {
     const large = await fMeasure("stains", "document", [2460, 1750]);
     expect([large.result.width, large.result.height]).toEqual([2460, 1750]);
     expect(large.f).toBeGreaterThan(90);
+  });
+
+  // Catches: the coarser measuring scales (3 × 3 means and up, from 6.75 MP) computing
+  // something other than what they claim: no test page reached them before.
+  it("reads a page measured on 3 × 3 means as well as one on 2 × 2", async () => {
+    // 7.4 MP: f = ⌊√(7.4 ÷ 0.75)⌋ = 3.
+    const larger = await fMeasure("stains", "document", [3200, 2300]);
+    expect([larger.result.width, larger.result.height]).toEqual([3200, 2300]);
+    // Measured 88.7 (the 2 × 2 page above: over 90); a scale that measured the wrong cells falls far lower.
+    expect(larger.f).toBeGreaterThan(85);
+  }, 120_000);
+
+  // Catches: a coarser scale whose means are not the means of its blocks (factors 2 and 3 have
+  // a fast path of their own, 4 and up the general one).
+  it.each([
+    [2460, 1750, 2],
+    [3200, 2300, 3],
+    [4000, 3000, 4],
+  ])("measures a %i × %i page on the exact means of blocks %i pixels wide", (width, height, factor) => {
+    const luma = new Uint8Array(width * height);
+    for (let i = 0; i < luma.length; i++) luma[i] = (i * 2654435761) >>> 24;
+    const work = workingImage(luma, width, height);
+    expect(work.factor).toBe(factor);
+    expect([work.width, work.height]).toEqual([Math.ceil(width / factor), Math.ceil(height / factor)]);
+    for (const [bx, by] of [
+      [0, 0],
+      [7, 3],
+      [work.width - 1, work.height - 1],
+      [Math.floor(work.width / 2), Math.floor(work.height / 3)],
+    ]) {
+      let sum = 0;
+      let count = 0;
+      for (let y = by * factor; y < Math.min(height, (by + 1) * factor); y++) {
+        for (let x = bx * factor; x < Math.min(width, (bx + 1) * factor); x++) {
+          sum += luma[y * width + x];
+          count++;
+        }
+      }
+      expect(work.luma[by * work.width + bx], `block ${bx},${by}`).toBe(Math.floor(sum / count + 0.5));
+    }
   });
 
   it("returns a blank page as white, and survives images too small for any window", async () => {

@@ -6,11 +6,12 @@ import { describe, expect, it } from "vitest";
 
 const root = new URL("../../", import.meta.url).pathname;
 
-// What each SDK command needs. HeadObject is authorised as GetObject and HeadBucket as
-// ListBucket (which also turns a missing key into 404 rather than 403).
-const ACTION_OF_COMMAND: Record<string, string> = {
+// What each SDK command needs. HeadObject is authorised as GetObject, and answers a missing
+// key with 404 rather than 403 only with ListBucket, which code that reads a 404 as "gone"
+// needs; HeadBucket is authorised as ListBucket.
+const ACTION_OF_COMMAND: Record<string, string | string[]> = {
   GetObjectCommand: "s3:GetObject",
-  HeadObjectCommand: "s3:GetObject",
+  HeadObjectCommand: ["s3:GetObject", "s3:ListBucket"],
   PutObjectCommand: "s3:PutObject",
   DeleteObjectCommand: "s3:DeleteObject",
   ListObjectsV2Command: "s3:ListBucket",
@@ -41,7 +42,7 @@ async function actionsCalledIn(files: string[]): Promise<Set<string>> {
     for (const [, command] of (await readFile(file, "utf8")).matchAll(/new (\w+Command)\(/g)) {
       const action = ACTION_OF_COMMAND[command];
       if (!action) throw new Error(`${file} calls ${command}: add it to the map and to a policy`);
-      actions.add(action);
+      for (const one of [action].flat()) actions.add(one);
     }
   }
   return actions;
@@ -52,12 +53,10 @@ async function actionsAllowedBy(policy: string): Promise<Set<string>> {
   return new Set(document.Statement.flatMap((s: { Action: string[] }) => s.Action));
 }
 
-// What the API and worker run: their folders and the infra modules they share at run time.
-const runtimeFiles = async () => [
-  ...(await sourceFiles("api")),
-  ...(await sourceFiles("worker")),
-  ...["messages.ts", "stored-results.ts", "aws-clients.ts"].map((f) => join(root, "infra", f)),
-];
+// What each part runs: its folder and the infra modules it uses at run time.
+const sharedFiles = ["messages.ts", "stored-results.ts", "aws-clients.ts"].map((f) => join(root, "infra", f));
+const apiFiles = async () => [...(await sourceFiles("api")), ...sharedFiles];
+const workerFiles = async () => [...(await sourceFiles("worker")), ...sharedFiles];
 
 /**
  * resources.ts serves both roles: setup creates with it, the API and worker look up with it.
@@ -89,7 +88,9 @@ async function actionsOfResourceLookups(files: string[]): Promise<Set<string>> {
     if (seen.has(name)) continue;
     seen.add(name);
     const body = bodies.get(name) as string;
-    for (const [, command] of body.matchAll(/new (\w+Command)\(/g)) actions.add(ACTION_OF_COMMAND[command]);
+    for (const [, command] of body.matchAll(/new (\w+Command)\(/g)) {
+      for (const one of [ACTION_OF_COMMAND[command]].flat()) actions.add(one);
+    }
     for (const [, called] of body.matchAll(/\b(\w+)\(/g))
       if (bodies.has(called) && called !== name) wanted.push(called);
   }
@@ -105,11 +106,25 @@ const operatorFiles = () =>
   ].map((f) => join(root, f));
 
 describe("IAM policies", () => {
-  it("the runtime policy allows every call of the API and the worker, and nothing else", async () => {
-    const files = await runtimeFiles();
-    const called = await actionsCalledIn(files);
-    for (const action of await actionsOfResourceLookups(files)) called.add(action);
-    expect([...(await actionsAllowedBy("runtime-policy.json"))].sort()).toEqual([...called].sort());
+  // Catches: the worker (the part that parses untrusted images) holding the API's rights, or
+  // either part allowed a call it never makes.
+  it.each([
+    ["api-policy.json", apiFiles],
+    ["worker-policy.json", workerFiles],
+  ])("%s allows every call of its part, and nothing else", async (policy, files) => {
+    const called = await actionsCalledIn(await files());
+    for (const action of await actionsOfResourceLookups(await files())) called.add(action);
+    expect([...(await actionsAllowedBy(policy))].sort()).toEqual([...called].sort());
+  });
+
+  it("the worker may not send jobs, nor store or delete originals", async () => {
+    const document = JSON.parse(await readFile(join(root, "infra/iam/worker-policy.json"), "utf8"));
+    for (const statement of document.Statement as { Action: string[]; Resource: string[] }[]) {
+      if (statement.Resource.some((r) => r.endsWith("new-image-input.fifo"))) {
+        expect(statement.Action).not.toContain("sqs:SendMessage");
+      }
+      if (statement.Resource.includes("arn:aws:s3:::image-input/*")) expect(statement.Action).toEqual(["s3:GetObject"]);
+    }
   });
 
   it("the operator policy allows every call of setup and redrive, and nothing else", async () => {
@@ -120,7 +135,7 @@ describe("IAM policies", () => {
 
   // Catches: "Resource": "*" (or any resource that is not one of ours) in any statement.
   it("names only bitonal's own buckets and queues, in every statement", async () => {
-    for (const policy of ["runtime-policy.json", "operator-policy.json"]) {
+    for (const policy of ["api-policy.json", "worker-policy.json", "operator-policy.json"]) {
       const document = JSON.parse(await readFile(join(root, "infra/iam", policy), "utf8"));
       for (const statement of document.Statement as { Sid: string; Resource: unknown }[]) {
         expect(Array.isArray(statement.Resource), `${policy} ${statement.Sid}`).toBe(true);
