@@ -193,7 +193,7 @@ describe("renditions", () => {
           input: { bucket: env.config.inputBucket, key: `${own}.jpg` },
           error: { code: "undecodable", message: "damaged" },
           completedAt: failedAt,
-          processingId: "p",
+          processingId: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
         }),
       }),
     );
