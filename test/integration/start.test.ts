@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { baseChildEnv } from "../../infra/config.ts";
-import { makePng } from "../support/images.ts";
+import { damagedDeflatePng, makePng } from "../support/images.ts";
 import {
   eventually,
   portIsOpen,
@@ -118,6 +118,14 @@ describe("npm start with BITONAL_DATA_DIR", () => {
       const renditionDone = async () =>
         (await (await fetch(`${first.url}/api/images/${kept}/renditions/sauvola`)).json()).status === "done";
       expect(await eventually(renditionDone, 30_000)).toBe(true);
+      const renditionBefore = await (await fetch(`${first.url}/api/images/${kept}/renditions/sauvola`)).json();
+      // Catches: a failed image (only a failure record beside its original) lost across a restart.
+      const damaged = new FormData();
+      damaged.set("image", new File([await damagedDeflatePng()], "damaged.png"));
+      const { id: failed } = await (await fetch(`${first.url}/api/images`, { method: "POST", body: damaged })).json();
+      const failedNow = async () =>
+        (await (await fetch(`${first.url}/api/images/${failed}`)).json()).status === "failed";
+      expect(await eventually(failedNow, 30_000)).toBe(true);
       const deleted = await upload(first.url, "deleted.png");
       expect((await fetch(`${first.url}/api/images/${deleted}`, { method: "DELETE" })).status).toBe(204);
       await first.stop();
@@ -125,7 +133,22 @@ describe("npm start with BITONAL_DATA_DIR", () => {
       const second = await startOnce();
       try {
         const listed = await (await fetch(`${second.url}/api/images`)).json();
-        expect(listed.items.map((i: { id: string; status: string }) => [i.id, i.status])).toEqual([[kept, "done"]]);
+        expect(listed.items.map((i: { id: string; status: string }) => [i.id, i.status]).sort()).toEqual(
+          [
+            [kept, "done"],
+            [failed, "failed"],
+          ].sort(),
+        );
+        expect(await (await fetch(`${second.url}/api/images/${failed}`)).json()).toMatchObject({
+          status: "failed",
+          error: { code: "undecodable" },
+        });
+        // The rendition's request record came back too: what it was asked as, and when.
+        expect(await (await fetch(`${second.url}/api/images/${kept}/renditions/sauvola`)).json()).toMatchObject({
+          status: "done",
+          method: "sauvola",
+          requestedAt: renditionBefore.requestedAt,
+        });
         expect((await fetch(`${second.url}/api/images/${kept}/processed`)).status).toBe(200);
         expect((await fetch(`${second.url}/api/images/${kept}/renditions/sauvola/processed`)).status).toBe(200);
         expect((await fetch(`${second.url}/api/images/${deleted}`)).status).toBe(404);
