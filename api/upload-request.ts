@@ -97,25 +97,21 @@ function optionError(error: z.ZodError): AppError {
   return new AppError("bad-request", `Field \`${issue.path.join(".")}\` ${issue.message}.`);
 }
 
-function emptyAsUnset(value: string | undefined): string | undefined {
-  return value === "" ? undefined : value;
-}
-
 /**
  * A multipart upload's options: its fields, and the query (which the OpenAPI document allows on
- * every upload). Both are validated, so a bad value is refused wherever it is; where both give
- * one option, the field wins.
+ * every upload). Both are validated, so a bad value is refused wherever it is (an empty one
+ * too: the document allows none); where both give one option, the field wins.
  */
 function optionsFromFieldsAndQuery(form: Record<string, string>, query: Record<string, string>) {
   const options: Record<string, string | undefined> = {};
-  for (const name of ["method", "threshold"]) options[name] = emptyAsUnset(query[name]);
+  for (const name of ["method", "threshold"]) options[name] = query[name];
   const fromQuery = uploadOptionsSchema.safeParse(options);
   if (!fromQuery.success) throw optionError(fromQuery.error);
   for (const name of Object.keys(form)) {
     if (!(name in uploadOptionsSchema.shape)) {
       throw new AppError("bad-request", `Field \`${name}\` is not an option; the options are method and threshold.`);
     }
-    options[name] = emptyAsUnset(form[name]) ?? options[name];
+    options[name] = form[name] ?? options[name];
   }
   return options;
 }

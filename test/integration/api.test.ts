@@ -368,6 +368,8 @@ describe("options in the query of a multipart upload are read, not ignored", () 
     ["an out-of-range threshold in the query", "?method=fixed&threshold=256", /`threshold`/],
     ["a threshold in the query that is not a number", "?threshold=dark", /`threshold`/],
     ["an unknown method in the query", "?method=magic", /`method`/],
+    // Catches: empty values taken as "not given", which the OpenAPI document does not allow.
+    ["empty options in the query", "?method=&threshold=", /`method`|`threshold`/],
   ])("400 for %s", async (_, query, detail) => {
     const { env, app } = await setup();
     const response = await app.request(`/api/images${query}`, { method: "POST", body: form(await png()) });
