@@ -126,7 +126,7 @@ export async function runSoak({ endpoint, seconds }: { endpoint: string; seconds
     // Then the slow readers, and one upload after another beside them: what a user sees while
     // readers who take their time hold every socket they can get. The mix's backlog is worked
     // off first, so that the worker's CPU is not what the uploads wait for (two cores here).
-    const notDoneOfMix = await client.waitUntilDone([...client.accepted], 120_000);
+    await client.waitUntilDone([...client.accepted], 300_000);
     const slowDeadline = Date.now() + slowPhaseSeconds(seconds) * 1000;
     // They arrive over the first READER_ARRIVAL_MS (100 a second), not in one millisecond.
     const slowReaders = Array.from({ length: SLOW_READERS }, async (_, n) => {
@@ -140,7 +140,7 @@ export async function runSoak({ endpoint, seconds }: { endpoint: string; seconds
     clearInterval(polling);
     const crashes = [api, worker].filter((child) => child.exitCode !== null || child.signalCode !== null).length;
 
-    const notDone = [...notDoneOfMix, ...(await client.waitUntilDone([...client.accepted], 120_000))];
+    const notDone = await client.waitUntilDone([...client.accepted], 120_000);
     // Let the soak's own keep-alive connections to the API close (the API drops an idle one
     // after Node's 5 s keepAliveTimeout), so that what stays open is the API's own.
     await new Promise((r) => setTimeout(r, SERVER_KEEP_ALIVE_MS + 500));
