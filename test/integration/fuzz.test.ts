@@ -3,6 +3,7 @@
 // on. Catches: a 5xx, a crash, an answer the document does not describe, a request it
 // describes as wrong that is accepted, or one it describes as right that is refused.
 import { spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../support/stack.ts";
@@ -18,9 +19,16 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+// schemathesis keeps a cache of what it found in its working directory: there, not in the repository.
+const ARTIFACTS = join(import.meta.dirname, "../../test-artifacts/fuzz");
+
 function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    const child = spawn(command, args, {
+      cwd: ARTIFACTS,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     let output = "";
     child.stdout.on("data", (chunk) => {
       output += chunk;
@@ -37,6 +45,7 @@ describe("fuzzing the API from its OpenAPI document", () => {
   it(
     "every check passes, the server stays up, and no answer is a 5xx",
     async () => {
+      await mkdir(ARTIFACTS, { recursive: true });
       const { code, output } = await run(SCHEMATHESIS, [
         "--config-file",
         join(import.meta.dirname, "../fuzz/schemathesis.toml"),
@@ -53,7 +62,7 @@ describe("fuzzing the API from its OpenAPI document", () => {
         "--report",
         "junit",
         "--report-dir",
-        join(import.meta.dirname, "../../test-artifacts/fuzz"),
+        ARTIFACTS,
       ]);
       // The summary (operations, cases generated, checks passed) goes into the test log.
       console.log(output.split("\n").slice(-40).join("\n"));
