@@ -196,3 +196,14 @@ export function baseChildEnv(env: Record<string, string | undefined> = process.e
   const keep = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYENV_ROOT"];
   return Object.fromEntries(keep.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
 }
+
+/**
+ * The environment for a process of the pipeline itself (`npm start`'s API and worker): this
+ * process's own, every setting included, with `overrides` on top.
+ */
+export function pipelineChildEnv(
+  overrides: Record<string, string | undefined>,
+  env: Record<string, string | undefined> = process.env,
+): Record<string, string | undefined> {
+  return { ...env, ...overrides };
+}

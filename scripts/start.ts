@@ -5,7 +5,7 @@
 // Ctrl-C drains the worker, closes the API, and stops LocalStack last.
 import { fileURLToPath } from "node:url";
 import { createS3Client, createSqsClient } from "../infra/aws-clients.ts";
-import { loadConfig } from "../infra/config.ts";
+import { loadConfig, pipelineChildEnv } from "../infra/config.ts";
 import { onShutdownSignal, runMain } from "../infra/lifecycle.ts";
 import { type LocalStack, startLocalStack } from "../infra/localstack.ts";
 import { createLogger } from "../infra/logger.ts";
@@ -50,7 +50,7 @@ runMain(async () => {
 
   // The parts read the same environment, pointed at the emulator this process started; a
   // restarted API keeps the port the first one took (PORT=0 picks one).
-  const partEnv: Record<string, string | undefined> = { ...process.env, AWS_ENDPOINT_URL: config.endpointUrl };
+  const partEnv = pipelineChildEnv({ AWS_ENDPOINT_URL: config.endpointUrl });
   const worker = superviseChild("worker", PART_SCRIPT, () => partEnv, logger);
   stopped.push(() => worker.stop());
   const api = superviseChild("api", PART_SCRIPT, () => partEnv, logger);

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { baseChildEnv } from "../../infra/config.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 const SCHEMATHESIS = join(import.meta.dirname, "../../.local/localstack/venv/bin/schemathesis");
@@ -27,7 +28,7 @@ function run(command: string, args: string[]): Promise<{ code: number | null; ou
     const child = spawn(command, args, {
       cwd: ARTIFACTS,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" },
+      env: { ...baseChildEnv(), NO_COLOR: "1" },
     });
     let output = "";
     child.stdout.on("data", (chunk) => {

@@ -52,6 +52,7 @@ describe("npm start", () => {
         process.kill(pid, "SIGKILL");
         const servedAgain = async () => {
           const [restarted] = await processesWithEnvAndArgs(`LOCALSTACK_PORT=${localstackPort}`, [part]);
+          // Refused while the part restarts: eventually() asks again, and fails the test if it never answers.
           const status = await fetch(`${url}/api/images/${id}`).catch(() => undefined);
           return restarted !== undefined && restarted !== pid && status?.status === 200;
         };

@@ -59,6 +59,7 @@ export async function processesWithEnv(entry: string): Promise<number[]> {
 export async function processesWithEnvAndArgs(entry: string, lastArgs: string[]): Promise<number[]> {
   const pids: number[] = [];
   for (const pid of await processesWithEnv(entry)) {
+    // A process that exited meanwhile has no command line: it is not a match.
     const args = (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0").filter(Boolean);
     if (lastArgs.every((arg, n) => args.at(n - lastArgs.length) === arg)) pids.push(pid);
   }
