@@ -18,6 +18,7 @@ COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
 COPY api ./api
 COPY worker ./worker
+COPY imaging ./imaging
 COPY infra ./infra
 COPY templates ./templates
 COPY scripts/setup-aws-resources.ts scripts/redrive.ts scripts/healthcheck.ts ./scripts/

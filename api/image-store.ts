@@ -10,6 +10,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import type { BinarizationMethod } from "../imaging/method-names.ts";
 import type { Config } from "../infra/config.ts";
 import {
   decodeMetadata,
@@ -29,7 +30,6 @@ import {
   renditionsPrefix,
 } from "../infra/image-objects.ts";
 import { listKeys } from "../infra/inspect.ts";
-import type { BinarizationMethod } from "../infra/messages.ts";
 import { headObject, readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
 import type { StreamSlots } from "./slow-readers.ts";
 

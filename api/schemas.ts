@@ -1,7 +1,8 @@
 // The HTTP contract as zod schemas: they validate requests and generate /openapi.json, so the
 // documentation cannot drift from what the API does.
 import { z } from "@hono/zod-openapi";
-import { BINARIZATION_METHODS, DEFAULT_METHOD, imageIdSchema, renditionNameSchema } from "../infra/messages.ts";
+import { BINARIZATION_METHODS } from "../imaging/method-names.ts";
+import { DEFAULT_METHOD, imageIdSchema, renditionNameSchema } from "../infra/messages.ts";
 
 export const PAGE_SIZE = { default: 20, max: 100 } as const;
 

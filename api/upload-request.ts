@@ -4,7 +4,7 @@ import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { BinarizationMethod } from "../infra/messages.ts";
+import type { BinarizationMethod } from "../imaging/method-names.ts";
 import { AppError } from "./errors.ts";
 import { readMultipart } from "./multipart.ts";
 import { uploadOptionsSchema } from "./schemas.ts";

@@ -6,13 +6,14 @@
 // DLQ) rather than overwrite the upload's own result with it.
 import { type Message, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
+import {
+  APPLIED_METHODS,
+  BINARIZATION_METHODS,
+  type BinarizationMethod,
+  DEFAULT_FIXED_THRESHOLD,
+} from "../imaging/method-names.ts";
 
-export const BINARIZATION_METHODS = ["auto", "document", "otsu", "sauvola", "fixed"] as const;
-export type BinarizationMethod = (typeof BINARIZATION_METHODS)[number];
 export const DEFAULT_METHOD: BinarizationMethod = "auto";
-export const DEFAULT_FIXED_THRESHOLD = 127;
-/** The methods `auto` chooses between, and the others: what made a result's pixels. */
-export const APPLIED_METHODS = ["document", "otsu", "sauvola", "fixed"] as const;
 
 /** A rendition's name says what it is: the method, and for `fixed` its threshold (`fixed-140`). */
 export const renditionNameSchema = z

@@ -3,12 +3,12 @@
 // and stops (draining) on SIGTERM or when the parent is gone.
 import { createApp } from "../api/app.ts";
 import { serveApp } from "../api/serve.ts";
+import { configureSharpForJobs } from "../imaging/binarize.ts";
 import { createS3Client, createSqsClient } from "../infra/aws-clients.ts";
 import { loadConfig } from "../infra/config.ts";
 import { onShutdownSignal, runMain } from "../infra/lifecycle.ts";
 import { createLogger } from "../infra/logger.ts";
 import { waitForQueueUrls } from "../infra/resources.ts";
-import { configureSharpForJobs } from "../worker/binarize.ts";
 import { createWorker } from "../worker/consumer.ts";
 import { createWorkerMetrics, serveWorkerMetrics } from "../worker/metrics.ts";
 import { processJob } from "../worker/process-job.ts";

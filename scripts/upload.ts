@@ -3,9 +3,9 @@
 // Uploads many images through the API with a progress bar; exits 1 if any failed.
 // `npm run upload -- --delete [--url BASE_URL] [--manifest FILE]` deletes what it uploaded.
 import { parseArgs } from "node:util";
+import { BINARIZATION_METHODS } from "../imaging/method-names.ts";
 import { loadConfig } from "../infra/config.ts";
 import { runMain } from "../infra/lifecycle.ts";
-import { BINARIZATION_METHODS } from "../infra/messages.ts";
 import { bulkDelete, bulkUpload, type FileOutcome } from "./bulk-upload.ts";
 
 const USAGE = `usage: npm run upload -- <dir|files…> [--concurrency N] [--method ${BINARIZATION_METHODS.join("|")}]

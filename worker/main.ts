@@ -1,10 +1,11 @@
 // Production entry point of the worker: never starts an emulator.
+
+import { configureSharpForJobs } from "../imaging/binarize.ts";
 import { createS3Client, createSqsClient } from "../infra/aws-clients.ts";
 import { loadConfig } from "../infra/config.ts";
 import { onShutdownSignal, runMain } from "../infra/lifecycle.ts";
 import { createLogger } from "../infra/logger.ts";
 import { waitForQueueUrls } from "../infra/resources.ts";
-import { configureSharpForJobs } from "./binarize.ts";
 import { createWorker } from "./consumer.ts";
 import { createWorkerMetrics, serveWorkerMetrics } from "./metrics.ts";
 

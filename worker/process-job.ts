@@ -2,6 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import { binarize, ImageError } from "../imaging/binarize.ts";
 import type { Config } from "../infra/config.ts";
 import { decodeMetadata, encodeMetadata, resultKeys } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
@@ -13,7 +14,6 @@ import {
 } from "../infra/messages.ts";
 import type { QueueUrls } from "../infra/resources.ts";
 import { headObject, readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
-import { binarize, ImageError } from "./binarize.ts";
 
 export interface JobDeps {
   config: Config;

@@ -1,9 +1,10 @@
 // `npm run bench -- binarize`: the binarize kernel beside its floor (sharp decoding the
 // same PNG to raw pixels and nothing else), on one core; output sizes.
 import sharp from "sharp";
-import { BINARIZATION_METHODS } from "../../infra/messages.ts";
-import { binarize } from "../../worker/binarize.ts";
-import { encodeBitonalPng, packedRowBytes } from "../../worker/bitonal-png.ts";
+import { binarize } from "../../imaging/binarize.ts";
+import { encodeBitonalPng } from "../../imaging/encode/bitonal-png.ts";
+import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
+import { BINARIZATION_METHODS } from "../../imaging/method-names.ts";
 import { type SampleKind, samplePng } from "./sample-images.ts";
 
 const SIZES_MP = [1, 4, 12];

@@ -4,10 +4,11 @@
 import { once } from "node:events";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import sharp from "sharp";
+import type { BinarizationMethod } from "../../imaging/method-names.ts";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
 import { loadConfig } from "../../infra/config.ts";
 import { startLocalStack } from "../../infra/localstack.ts";
-import { type BinarizationMethod, completionMessageSchema, parseMessage } from "../../infra/messages.ts";
+import { completionMessageSchema, parseMessage } from "../../infra/messages.ts";
 import { ensureResources } from "../../infra/resources.ts";
 import { forEachInParallel } from "../in-parallel.ts";
 import { freePort, processStats, startNode, waitForHealth } from "./run-pipeline.ts";

@@ -4,10 +4,10 @@
 import { readdir, readFile } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import sharp from "sharp";
-import { BINARIZATION_METHODS, type BinarizationMethod } from "../../infra/messages.ts";
-import { binarize } from "../../worker/binarize.ts";
-import { type BinaryImage, dibcoScores } from "./dibco-measures.ts";
-import { type PseudoWeights, pseudoWeights } from "./pseudo-weights.ts";
+import { binarize } from "../../imaging/binarize.ts";
+import { type BinaryImage, dibcoScores } from "../../imaging/measures/dibco.ts";
+import { type PseudoWeights, pseudoWeights } from "../../imaging/measures/pseudo-weights.ts";
+import { BINARIZATION_METHODS, type BinarizationMethod } from "../../imaging/method-names.ts";
 import { syntheticPages } from "./synthetic-pages.ts";
 
 interface Page {

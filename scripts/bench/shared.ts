@@ -4,11 +4,12 @@ import { availableParallelism } from "node:os";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { v7 as uuidv7 } from "uuid";
+import { binarize, configureSharpForJobs } from "../../imaging/binarize.ts";
+import { BINARIZATION_METHODS } from "../../imaging/method-names.ts";
 import type { Config } from "../../infra/config.ts";
 import { inputKey } from "../../infra/image-objects.ts";
-import { BINARIZATION_METHODS, sendInputMessage } from "../../infra/messages.ts";
+import { sendInputMessage } from "../../infra/messages.ts";
 import type { QueueUrls } from "../../infra/resources.ts";
-import { binarize, configureSharpForJobs } from "../../worker/binarize.ts";
 import { forEachInParallel } from "../in-parallel.ts";
 
 /** Environment naming a fresh set of buckets and queues, so runs never see each other's messages. */

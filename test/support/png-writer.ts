@@ -2,7 +2,7 @@
 // the format has (1/2/4/16-bit, palette, tRNS colour keys) exactly as specified. Only the
 // chunk framing is shared with the worker's encoder; libpng reads both.
 import { deflateSync } from "node:zlib";
-import { pngChunk as chunk, PNG_SIGNATURE } from "../../worker/bitonal-png.ts";
+import { pngChunk as chunk, PNG_SIGNATURE } from "../../imaging/encode/bitonal-png.ts";
 
 export interface RawPng {
   width: number;

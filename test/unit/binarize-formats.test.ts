@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { binarize } from "../../worker/binarize.ts";
+import { binarize } from "../../imaging/binarize.ts";
 import { greyPixels, makePng } from "../support/images.ts";
 import { writePng } from "../support/png-writer.ts";
 

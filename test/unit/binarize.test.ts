@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { binarize, ImageError } from "../../worker/binarize.ts";
+import { binarize, ImageError } from "../../imaging/binarize.ts";
 import { distinctValues, greyPixels, makePng } from "../support/images.ts";
 
 const limits = { maxInputPixels: 50_000_000 };

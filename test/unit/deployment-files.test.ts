@@ -99,6 +99,7 @@ describe("Dockerfile", () => {
     for (const needed of [
       "api",
       "worker",
+      "imaging",
       "infra",
       "templates",
       "scripts/setup-aws-resources.ts",

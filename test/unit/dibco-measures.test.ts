@@ -4,8 +4,8 @@
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { dibcoScores } from "../../scripts/bench/dibco-measures.ts";
-import { pseudoWeights } from "../../scripts/bench/pseudo-weights.ts";
+import { dibcoScores } from "../../imaging/measures/dibco.ts";
+import { pseudoWeights } from "../../imaging/measures/pseudo-weights.ts";
 
 const fixtures = new URL("../fixtures/", import.meta.url);
 const reference = JSON.parse(await readFile(new URL("dibco-scores.json", fixtures), "utf8")) as {

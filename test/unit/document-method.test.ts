@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { dibcoScores } from "../../scripts/bench/dibco-measures.ts";
+import { binarize } from "../../imaging/binarize.ts";
+import { removeSmallComponents } from "../../imaging/kernels/components.ts";
+import { otsu } from "../../imaging/kernels/histogram.ts";
+import { dibcoScores } from "../../imaging/measures/dibco.ts";
+import { workingImage } from "../../imaging/methods/document.ts";
 import { type PageKind, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
-import { binarize } from "../../worker/binarize.ts";
-import { removeSmallComponents } from "../../worker/components.ts";
-import { workingImage } from "../../worker/document-method.ts";
-import { otsu } from "../../worker/histogram.ts";
 import { distinctValues, greyPixels, makePng } from "../support/images.ts";
 
 const limits = { maxInputPixels: 50_000_000 };

@@ -3,7 +3,7 @@
 // one could regenerate the numbers) or a truth that does not line up with what is drawn.
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { dibcoScores } from "../../scripts/bench/dibco-measures.ts";
+import { dibcoScores } from "../../imaging/measures/dibco.ts";
 import { PAGE_KINDS, type PageKind, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
 
 describe("synthetic pages", () => {

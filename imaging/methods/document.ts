@@ -16,9 +16,10 @@
 // By hand rather than in libvips because none of steps 3–5 exists there, and each is one or
 // two passes over typed arrays; the windows slide (running column sums) so memory stays a few
 // bytes per pixel whatever the window.
-import { packedRowBytes } from "./bitonal-png.ts";
-import { removeSmallComponents } from "./components.ts";
-import { countValues, otsuThreshold } from "./histogram.ts";
+import { removeSmallComponents } from "../kernels/components.ts";
+import { countValues, otsuThreshold } from "../kernels/histogram.ts";
+import { packedRowBytes } from "../kernels/packed-rows.ts";
+import { WindowColumns } from "../kernels/window-sums.ts";
 
 const CELL = 8;
 const BACKGROUND_MAX_RADIUS = 3; // cells: ink up to about 56 px thick is taken for ink, not paper
@@ -385,8 +386,8 @@ function commonDarkRun(image: Uint8Array, width: number, height: number, thresho
 
 /**
  * Step 4 as a threshold per pixel (−1 where nothing can be ink), from running sums of the edge
- * pixels' count, values and squares over the window: column sums updated as the window moves
- * down a row, a row sum as it moves right.
+ * pixels' count, values and squares over the window: column sums (kernels/window-sums.ts)
+ * updated as the window moves down a row, a row sum as it moves right.
  */
 function inkThresholds(
   image: Uint8Array,
@@ -399,41 +400,15 @@ function inkThresholds(
 ): Int16Array {
   const half = Math.max(2, Math.round(WINDOW_PER_STROKE * strokeWidth));
   const minimumEdges = EDGES_PER_WINDOW_SIDE * (2 * half + 1);
-  const columnCount = new Int32Array(width);
-  const columnSum = new Int32Array(width);
-  // Squares reach 255² × (2·half + 1)², beyond 32 bits for windows over 181 px.
-  const columnSquares = new Float64Array(width);
-  const addRow = (y: number, sign: 1 | -1) => {
-    for (let x = 0, i = y * width; x < width; x++, i++) {
-      // ±1 for an edge pixel, 0 otherwise, without a branch (edges are unpredictable).
-      const edge = sign * ((edgeThreshold - contrast[i]) >>> 31);
-      const v = image[i];
-      columnCount[x] += edge;
-      columnSum[x] += edge * v;
-      columnSquares[x] += edge * v * v;
-    }
-  };
+  // 1 for an edge pixel, 0 otherwise, without a branch (edges are unpredictable).
+  const edges = new Uint8Array(width * height);
+  for (let i = 0; i < edges.length; i++) edges[i] = (edgeThreshold - contrast[i]) >>> 31;
+  const window = new WindowColumns(image, width, height, half, edges);
+  const { count: columnCount, sum: columnSum, squares: columnSquares } = window;
   const ceiling = Math.min(255, Math.floor(gate));
   const thresholds = new Int16Array(width * height);
-  // The window's rows change by one entering and one leaving: both in one pass where they can.
-  const slideRows = (entering: number, leaving: number) => {
-    for (let x = 0, i = entering * width, o = leaving * width; x < width; x++, i++, o++) {
-      const edgeIn = (edgeThreshold - contrast[i]) >>> 31;
-      const edgeOut = (edgeThreshold - contrast[o]) >>> 31;
-      const vIn = image[i] * edgeIn;
-      const vOut = image[o] * edgeOut;
-      columnCount[x] += edgeIn - edgeOut;
-      columnSum[x] += vIn - vOut;
-      columnSquares[x] += vIn * vIn - vOut * vOut;
-    }
-  };
-  for (let y = 0; y < Math.min(half, height); y++) addRow(y, 1);
   for (let y = 0; y < height; y++) {
-    const entering = y + half < height;
-    const leaving = y - half - 1 >= 0;
-    if (entering && leaving) slideRows(y + half, y - half - 1);
-    else if (entering) addRow(y + half, 1);
-    else if (leaving) addRow(y - half - 1, -1);
+    window.next();
     let count = 0;
     let sum = 0;
     let squares = 0;

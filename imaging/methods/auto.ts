@@ -3,7 +3,8 @@
 // clean two-tone page of the synthetic set (office scans, faded ink, logos, screenshots) has a
 // separability of 0.92 or more, where Otsu is exact and the document method loses 3–19 points;
 // of the 48 DIBCO development pages one reaches 0.94, and there the two methods are within a point.
-import type { PaperBackground } from "./document-method.ts";
+import { otsu } from "../kernels/histogram.ts";
+import type { PaperBackground } from "./document.ts";
 
 export interface MethodChoice {
   method: "otsu" | "document";
@@ -14,9 +15,12 @@ export interface MethodChoice {
 const CLEAN_SEPARABILITY = 0.9;
 const UNEVEN = 0.15;
 
-/** `paper` is asked for only when the image is not clean: estimating it costs a pass over the pixels. */
-export function chooseMethod(luma: { separability: number }, paper: () => PaperBackground): MethodChoice {
-  if (luma.separability >= CLEAN_SEPARABILITY) return { method: "otsu", reason: "clean two-tone image" };
+/**
+ * `histogram` is the luma's. `paper` is asked for only when the image is not clean: estimating
+ * it costs a pass over the pixels.
+ */
+export function chooseMethod(histogram: Uint32Array, paper: () => PaperBackground): MethodChoice {
+  if (otsu(histogram).separability >= CLEAN_SEPARABILITY) return { method: "otsu", reason: "clean two-tone image" };
   if (paper().unevenness > UNEVEN) return { method: "document", reason: "uneven background" };
   return { method: "document", reason: "faint or degraded ink" };
 }

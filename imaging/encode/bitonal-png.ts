@@ -10,13 +10,8 @@ export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0
 // Bitonal rows are long runs of equal bytes; beyond level 3 deflate spends time for little.
 const DEFLATE_LEVEL = 3;
 
-/** Bytes per packed row: one filter-type byte, then 8 pixels per byte, most significant bit first. */
-export function packedRowBytes(width: number): number {
-  return 1 + Math.ceil(width / 8);
-}
-
 /**
- * Encodes rows packed as `packedRowBytes(width)` bytes each, filter byte 0 (none) and a
+ * Encodes rows packed as `kernels/packed-rows.ts` lays them out, filter byte 0 (none) and a
  * set bit meaning white, into a PNG of bit depth 1, colour type 0 (greyscale).
  */
 export function encodeBitonalPng(packedRows: Uint8Array, width: number, height: number): Buffer {

@@ -13,6 +13,8 @@
 // decimal. Where a rule looks odd (the bottom-right neighbour of a termination point), it is
 // the reference's, kept so that the numbers agree.
 
+import { type ComponentBox, labelComponents } from "../kernels/components.ts";
+
 const INK = 1;
 const CONTOUR = 2;
 const SKELETON = 4;
@@ -28,14 +30,7 @@ export interface PseudoWeights {
   precision: Float64Array;
 }
 
-interface Component {
-  label: number;
-  x0: number;
-  y0: number;
-  x1: number;
-  y1: number;
-  seedX: number;
-  seedY: number;
+interface Component extends ComponentBox {
   strokeWidth: number;
 }
 
@@ -48,7 +43,7 @@ interface Components {
 export function pseudoWeights(truth: Uint8Array, width: number, height: number): PseudoWeights {
   const size = width * height;
   const inkAt = (x: number, y: number) => x >= 0 && x < width && y >= 0 && y < height && truth[y * width + x] === 0;
-  const components = label(width, height, (i) => truth[i] === 0);
+  const components = label(truth, width, height, 0);
   const overlay = new Uint8Array(size);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -103,7 +98,7 @@ function precisionWeights(
       for (let x = x0; x <= x1; x++) if (!(overlay[y * width + x] & INK)) region[y * width + x] = 1;
   }
 
-  const paper = label(width, height, (i) => overlay[i] === 0);
+  const paper = label(overlay, width, height, 0);
   // The paper's own skeleton (the image's frame stays out of it).
   const background = new Uint8Array(size);
   for (let i = 0; i < size; i++) if (overlay[i] === 0) background[i] = SKELETON;
@@ -158,64 +153,10 @@ function precisionWeights(
   return precision;
 }
 
-/** Two-pass union-find labelling, 8-connected; labels 1..N in order of first pixel. */
-function label(width: number, height: number, isForeground: (i: number) => boolean): Components {
-  const labels = new Int32Array(width * height);
-  const parent = [0];
-  const find = (a: number) => {
-    while (parent[a] !== a) {
-      parent[a] = parent[parent[a]];
-      a = parent[a];
-    }
-    return a;
-  };
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * width + x;
-      if (!isForeground(i)) continue;
-      const neighbours: number[] = [];
-      if (x > 0 && labels[i - 1]) neighbours.push(labels[i - 1]);
-      if (y > 0 && labels[i - width]) neighbours.push(labels[i - width]);
-      if (y > 0 && x > 0 && labels[i - width - 1]) neighbours.push(labels[i - width - 1]);
-      if (y > 0 && x < width - 1 && labels[i - width + 1]) neighbours.push(labels[i - width + 1]);
-      if (neighbours.length === 0) {
-        parent.push(parent.length);
-        labels[i] = parent.length - 1;
-        continue;
-      }
-      const root = Math.min(...neighbours.map(find));
-      labels[i] = root;
-      for (const n of neighbours) {
-        const r = find(n);
-        if (r !== root) parent[Math.max(r, root)] = Math.min(r, root);
-      }
-    }
-  }
-  const finalId = new Int32Array(parent.length);
-  const items: Component[] = [];
-  for (let p = 1; p < parent.length; p++) {
-    if (find(p) !== p) continue;
-    finalId[p] = items.length + 1;
-    items.push({ label: items.length + 1, x0: 0, y0: 0, x1: 0, y1: 0, seedX: 0, seedY: 0, strokeWidth: 0 });
-  }
-  const seen = new Uint8Array(items.length + 1);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * width + x;
-      if (!labels[i]) continue;
-      const id = finalId[find(labels[i])];
-      labels[i] = id;
-      const c = items[id - 1];
-      if (!seen[id]) {
-        seen[id] = 1;
-        Object.assign(c, { seedX: x, seedY: y, x0: x, y0: y, x1: x, y1: y });
-      }
-      c.x0 = Math.min(c.x0, x);
-      c.x1 = Math.max(c.x1, x);
-      c.y1 = Math.max(c.y1, y);
-    }
-  }
-  return { labels, items };
+/** The components of the pixels equal to `value`, each with room for its stroke width. */
+function label(image: Uint8Array, width: number, height: number, value: number): Components {
+  const { labels, items } = labelComponents(image, width, height, value);
+  return { labels, items: items.map((box) => ({ ...box, strokeWidth: 0 })) };
 }
 
 /** Every pixel of every component, component by component, row by row within its bounds. */

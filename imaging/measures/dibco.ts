@@ -1,7 +1,7 @@
 // DIBCO's measures of a binarization against its ground truth: F-measure, pseudo F-measure,
 // PSNR and DRD. Pure functions over 8-bit images where 0 is ink and 255 is paper, defined as the
 // DIBCO contests and Doxa compute them. The pseudo F-measure needs the ground truth's weights
-// (pseudo-weights.ts), costly on a large page: compute them once per page, pass them to each result.
+// (`pseudo-weights.ts`), costly on a large page: compute them once per page, pass them to each result.
 //
 // By hand because no JavaScript library implements them; the test checks them against doxapy's
 // calculate_performance (the reference the contests' own tool agrees with).

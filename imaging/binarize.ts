@@ -1,0 +1,85 @@
+// The imaging room's door for one image: encoded bytes in, a bitonal PNG out. Decode, one
+// method, encode; knows nothing of S3, SQS or configuration.
+import { availableParallelism } from "node:os";
+import sharp from "sharp";
+import { decodeLuma } from "./decode/luma.ts";
+import { encodeBitonalPng } from "./encode/bitonal-png.ts";
+import { type AppliedMethod, type BinarizationMethod, DEFAULT_FIXED_THRESHOLD } from "./method-names.ts";
+import { chooseMethod } from "./methods/auto.ts";
+import { documentMethod, type WorkingImage, workingImage } from "./methods/document.ts";
+import { packAboveThreshold } from "./methods/fixed.ts";
+import { otsuMethod } from "./methods/otsu.ts";
+import { type SauvolaOptions, sauvola } from "./methods/sauvola.ts";
+
+export { ImageError, type ImageErrorCode } from "./errors.ts";
+
+export interface BinarizeOptions {
+  method: BinarizationMethod;
+  /** Used by `fixed` only: luma above it is white. */
+  threshold?: number;
+  /** Decompression-bomb guard, checked from the header before any pixel is decoded. */
+  maxInputPixels: number;
+  sauvola?: SauvolaOptions;
+}
+
+export interface BinarizeResult {
+  /** 1-bit greyscale PNG: every pixel black or white. */
+  png: Buffer;
+  width: number;
+  height: number;
+  /** The method asked for. */
+  method: BinarizationMethod;
+  /** The method that made the pixels: `auto` resolves to one of the others. */
+  appliedMethod: AppliedMethod;
+  /** Why `auto` chose what it did, in a few words; absent for the other methods. */
+  reason?: string;
+  /** The global threshold applied; null for the local methods, whose threshold differs per pixel. */
+  threshold: number | null;
+}
+
+/**
+ * Settings for a process that binarizes `parallelJobs` images at once. libvips' operation
+ * cache only helps when the same image is processed twice, so it is off; libvips threads
+ * per image are split so that jobs × threads stays at the number of cores.
+ */
+export function configureSharpForJobs(parallelJobs: number): void {
+  sharp.cache(false);
+  sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / parallelJobs)));
+}
+
+export async function binarize(input: Uint8Array, options: BinarizeOptions): Promise<BinarizeResult> {
+  const { method } = options;
+  // Otsu's histogram is counted while luma is taken: one pass over the pixels fewer.
+  const histogram = method === "otsu" || method === "auto" ? new Uint32Array(256) : undefined;
+  const { luma, width, height } = await decodeLuma(input, options.maxInputPixels, histogram);
+  // The document method's measuring image, made once and only when needed: a clean page that
+  // auto sends to Otsu never pays for it.
+  let work: WorkingImage | undefined;
+  const working = () => {
+    work ??= workingImage(luma, width, height);
+    return work;
+  };
+  const choice = method === "auto" && histogram ? chooseMethod(histogram, () => working().paper) : undefined;
+  const applied: AppliedMethod = choice?.method ?? (method === "auto" ? "otsu" : method);
+  let packed: Uint8Array;
+  let threshold: number | null = null;
+  if (applied === "document") {
+    packed = documentMethod(luma, width, height, working());
+  } else if (applied === "sauvola") {
+    packed = sauvola(luma, width, height, options.sauvola ?? {});
+  } else if (applied === "otsu" && histogram) {
+    ({ packed, threshold } = otsuMethod(luma, width, height, histogram));
+  } else {
+    threshold = options.threshold ?? DEFAULT_FIXED_THRESHOLD;
+    packed = packAboveThreshold(luma, width, height, threshold);
+  }
+  return {
+    png: encodeBitonalPng(packed, width, height),
+    width,
+    height,
+    method,
+    appliedMethod: applied,
+    ...(choice ? { reason: choice.reason } : {}),
+    threshold,
+  };
+}

@@ -1,0 +1,10 @@
+// The methods binarize() knows, by name: the imaging room owns them, and the queue messages,
+// the API's schemas and the CLI take their lists from here.
+
+export const BINARIZATION_METHODS = ["auto", "document", "otsu", "sauvola", "fixed"] as const;
+export type BinarizationMethod = (typeof BINARIZATION_METHODS)[number];
+/** What made a result's pixels: the methods `auto` chooses between, and the others. */
+export const APPLIED_METHODS = ["document", "otsu", "sauvola", "fixed"] as const;
+export type AppliedMethod = (typeof APPLIED_METHODS)[number];
+/** `fixed` without a threshold: 127 reproduces the original OpenCV pipeline pixel for pixel. */
+export const DEFAULT_FIXED_THRESHOLD = 127;
