@@ -62,3 +62,12 @@ export function errorHandler(logger: Logger) {
     return problemJson(c, "internal", "The server could not handle this request.");
   };
 }
+
+/** Runs a call to storage; any failure of it is a 503 that says so, never a 500. */
+export async function unavailableOnError<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw new AppError("service-unavailable", "Storage is unavailable; try again.", { cause: error });
+  }
+}

@@ -152,3 +152,19 @@ export const renditionLinks = {
     parameters: { id: "$response.body#/id", rendition: "$response.body#/rendition" },
   },
 };
+
+const binary = { schema: { type: "string", format: "binary" } } as const;
+
+/** The responses of a route that sends an image's bytes. */
+export const imageBytesResponses = (which: string, types: readonly string[] = ["image/png"]) =>
+  ({
+    200: {
+      description: `The ${which} image, streamed`,
+      content: Object.fromEntries(types.map((type) => [type, binary])),
+    },
+    304: { description: "Not modified (If-None-Match)" },
+    400: { description: "Malformed id", content: problemContent },
+    404: { description: `No ${which} image (yet)`, content: problemContent },
+    429: { description: "Too many large downloads at once: retry after Retry-After", content: problemContent },
+    503: { description: "Storage unavailable", content: problemContent },
+  }) as const;

@@ -7,7 +7,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { findOriginalKey } from "../api/image-store.ts";
+import { findOriginalKey } from "../api/store/images.ts";
 import type { Config } from "../infra/config.ts";
 import { decodeMetadata, failureKey, indexKey, outputKey, renditionsPrefix } from "../infra/image-objects.ts";
 import { listKeys } from "../infra/inspect.ts";

@@ -1,0 +1,209 @@
+// Renditions: another method applied to a stored original, each with its own status and bytes.
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { resultKeys } from "../../infra/image-objects.ts";
+import { renditionName, sendInputMessage } from "../../infra/messages.ts";
+import { AppError, unavailableOnError } from "../errors.ts";
+import {
+  idParamsSchema,
+  imageBytesResponses,
+  problemContent,
+  renditionLinks as renditionLinksSpec,
+  renditionListSchema,
+  renditionParamsSchema,
+  renditionRequestSchema,
+  renditionStatusSchema,
+} from "../schemas.ts";
+import { findOriginalKey, readOriginal } from "../store/images.ts";
+import {
+  claimRendition,
+  listRenditions,
+  queuedRendition,
+  type RenditionStatus,
+  readRenditionStatus,
+} from "../store/renditions.ts";
+import type { Env, RouteDeps } from "./route-deps.ts";
+
+// Every rendition is a whole job for one upload's bytes: without a cap, one small upload could
+// buy 260 (5 methods, 256 fixed thresholds). Delete the image to start again.
+const MAX_RENDITIONS_PER_IMAGE = 16;
+// A rendition request is a method and a threshold: a few dozen bytes.
+const MAX_JSON_BODY_BYTES = 4 * 1024;
+
+export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
+  const { config, sqs, queueUrls, store, downloads, links } = deps;
+  const withLinks = (status: RenditionStatus) => ({ ...status, links: links.rendition(status.id, status.rendition) });
+
+  // Before a byte of the body is read: the JSON validator would refuse another Content-Type
+  // with a bare 400 (say what to send instead); an unknown image is answered without reading
+  // the body at all; and a body is bounded by its declared length, or while it streams in.
+  app.post(
+    "/api/images/:id/renditions",
+    async (c, next) => {
+      if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
+        throw new AppError(
+          "json-expected",
+          'Send Content-Type: application/json and a body like {"method": "sauvola"}.',
+        );
+      }
+      const id = idParamsSchema.safeParse({ id: c.req.param("id") });
+      // A malformed id is left to the route's own validator, which names it.
+      if (id.success) {
+        const original = await unavailableOnError(() => readOriginal(store, id.data.id));
+        if (!original) throw new AppError("not-found", `No image with id ${id.data.id}.`);
+        c.set("original", original);
+      }
+      await next();
+    },
+    bodyLimit({
+      maxSize: MAX_JSON_BODY_BYTES,
+      onError: () => {
+        throw new AppError("payload-too-large", `A JSON body may be at most ${MAX_JSON_BODY_BYTES} bytes.`);
+      },
+    }),
+  );
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/images/{id}/renditions",
+      summary: "Apply another method to a stored original, without uploading it again",
+      description:
+        "Each method (and each threshold of `fixed`) is one rendition with its own result and status, " +
+        "named like `sauvola` or `fixed-140`. Asking again for one that is done or queued changes nothing; " +
+        "asking again for one that failed tries again.",
+      request: {
+        params: idParamsSchema,
+        body: { required: true, content: { "application/json": { schema: renditionRequestSchema } } },
+      },
+      responses: {
+        200: {
+          description: "Already done",
+          content: { "application/json": { schema: renditionStatusSchema } },
+          links: renditionLinksSpec,
+        },
+        202: {
+          description: "Queued",
+          content: { "application/json": { schema: renditionStatusSchema } },
+          links: renditionLinksSpec,
+        },
+        400: { description: "Malformed id, method or threshold", content: problemContent },
+        401: { description: "Missing or wrong API token", content: problemContent },
+        404: { description: "No such image", content: problemContent },
+        409: { description: "The image has 16 renditions already", content: problemContent },
+        413: { description: "A body over 4 KiB", content: problemContent },
+        415: { description: "The body is not JSON", content: problemContent },
+        503: { description: "Storage or queue unavailable", content: problemContent },
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { method, threshold } = c.req.valid("json");
+      c.set("imageId", id);
+      const rendition = renditionName(method, method === "fixed" ? threshold : undefined);
+      const original = c.var.original;
+      c.header("Location", links.rendition(id, rendition).self);
+      const requestedAt = new Date().toISOString();
+      const request = { id, rendition, method, threshold: method === "fixed" ? threshold : undefined, requestedAt };
+      const claim = await unavailableOnError(() => claimRendition(store, request, MAX_RENDITIONS_PER_IMAGE));
+      if (claim.outcome === "existing")
+        return c.json(withLinks(claim.status), claim.status.status === "done" ? 200 : 202);
+      if (claim.outcome === "full") {
+        throw new AppError(
+          "too-many-renditions",
+          `Image ${id} has ${MAX_RENDITIONS_PER_IMAGE} renditions, the most one image may have; ask again for one of them, or upload it again.`,
+        );
+      }
+      try {
+        await sendInputMessage(sqs, queueUrls.input, {
+          version: 2,
+          ...request,
+          bucket: config.inputBucket,
+          key: original.key,
+          contentType: original.contentType,
+          bytes: original.bytes,
+          width: original.width,
+          height: original.height,
+          filename: original.filename,
+          uploadedAt: original.uploadedAt,
+        });
+      } catch (error) {
+        await claim.release().catch(() => {});
+        throw new AppError("service-unavailable", "The rendition could not be queued; try again.", { cause: error });
+      }
+      // A DELETE that listed the image's renditions before this request was stored would leave
+      // it queued for ever; deletes remove the original first, so if it is gone now, so is the image.
+      if (!(await unavailableOnError(() => findOriginalKey(store, id)))) {
+        await claim.release().catch(() => {});
+        throw new AppError("not-found", `Image ${id} was deleted.`);
+      }
+      c.var.log.info({ id, rendition }, "rendition requested");
+      return c.json(withLinks(queuedRendition(request)), 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/images/{id}/renditions",
+      summary: "Every rendition asked for of an image",
+      request: { params: idParamsSchema },
+      responses: {
+        200: { description: "The renditions", content: { "application/json": { schema: renditionListSchema } } },
+        400: { description: "Malformed id", content: problemContent },
+        404: { description: "No such image", content: problemContent },
+        503: { description: "Storage unavailable", content: problemContent },
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      c.set("imageId", id);
+      const [original, items] = await unavailableOnError(() =>
+        Promise.all([findOriginalKey(store, id), listRenditions(store, id)]),
+      );
+      if (!original) throw new AppError("not-found", `No image with id ${id}.`);
+      return c.json({ items: items.map(withLinks) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      operationId: "getRendition",
+      method: "get",
+      path: "/api/images/{id}/renditions/{rendition}",
+      summary: "A rendition's status",
+      request: { params: renditionParamsSchema },
+      responses: {
+        200: {
+          description: "Queued, done or failed",
+          content: { "application/json": { schema: renditionStatusSchema } },
+        },
+        400: { description: "Malformed id or rendition name", content: problemContent },
+        404: { description: "No such rendition", content: problemContent },
+        503: { description: "Storage unavailable", content: problemContent },
+      },
+    }),
+    async (c) => {
+      const { id, rendition } = c.req.valid("param");
+      c.set("imageId", id);
+      const status = await unavailableOnError(() => readRenditionStatus(store, id, rendition));
+      if (!status) throw new AppError("not-found", `No rendition ${rendition} of image ${id}.`);
+      return c.json(withLinks(status), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/images/{id}/renditions/{rendition}/processed",
+      summary: "A rendition's bitonal PNG",
+      request: { params: renditionParamsSchema },
+      responses: imageBytesResponses("rendition's"),
+    }),
+    async (c) => {
+      const { id, rendition } = c.req.valid("param");
+      c.set("imageId", id);
+      const key = resultKeys(id, rendition).output;
+      return downloads.send(c, config.outputBucket, key, `Rendition ${rendition} of ${id} is not processed (yet).`);
+    },
+  );
+}

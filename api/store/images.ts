@@ -1,0 +1,232 @@
+// Images in S3 as the API sees them: store an upload's original, list them, read an image's
+// status from what is stored, delete one with everything made from it. Status comes from
+// storage alone, so any number of API replicas answer alike.
+import {
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NotFound,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import type { BinarizationMethod } from "../../imaging/method-names.ts";
+import type { Config } from "../../infra/config.ts";
+import {
+  decodeMetadata,
+  encodeMetadata,
+  failureKey,
+  type ImageExtension,
+  idFromIndexKey,
+  indexKey,
+  indexPrefix,
+  inputKey,
+  inputKeyPrefix,
+  outputKey,
+  renditionsPrefix,
+} from "../../infra/image-objects.ts";
+import { listKeys } from "../../infra/inspect.ts";
+import { headObject, readFailureRecord, readOutputMetadata } from "../../infra/stored-results.ts";
+
+/** What every store function stands on. */
+export type StoreDeps = { s3: S3Client; config: Config };
+type Deps = StoreDeps;
+
+export interface StoredUpload {
+  id: string;
+  extension: ImageExtension;
+  contentType: string;
+  bytes: Uint8Array;
+  filename: string;
+  width: number;
+  height: number;
+  method: BinarizationMethod;
+  threshold?: number;
+  uploadedAt: string;
+}
+
+export interface ImageStatus {
+  id: string;
+  status: "queued" | "done" | "failed";
+  filename: string | null;
+  width: number | null;
+  height: number | null;
+  method: string | null;
+  /** What made the pixels: for `auto`, the method it chose. */
+  appliedMethod: string | null;
+  /** Why `auto` chose it. */
+  reason: string | null;
+  threshold: number | null;
+  createdAt: string | null;
+  completedAt: string | null;
+  error?: { code: string; message: string };
+}
+
+/** Stores the original and its listing marker; returns the keys written, for a rollback. */
+export async function storeOriginal({ s3, config }: Deps, upload: StoredUpload): Promise<string[]> {
+  const key = inputKey(upload.id, upload.extension);
+  const marker = indexKey(upload.id, Date.parse(upload.uploadedAt));
+  const putMarker = s3.send(new PutObjectCommand({ Bucket: config.inputBucket, Key: marker, Body: new Uint8Array(0) }));
+  const putOriginal = s3.send(
+    new PutObjectCommand({
+      Bucket: config.inputBucket,
+      Key: key,
+      Body: upload.bytes,
+      ContentType: upload.contentType,
+      Metadata: encodeMetadata({
+        filename: upload.filename,
+        width: upload.width,
+        height: upload.height,
+        method: upload.method,
+        threshold: upload.threshold,
+        "uploaded-at": upload.uploadedAt,
+      }),
+    }),
+  );
+  const results = await Promise.allSettled([putOriginal, putMarker]);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) {
+    await deleteStored({ s3, config }, [key, marker]).catch(() => {});
+    throw failed.reason;
+  }
+  return [key, marker];
+}
+
+/** Best-effort removal of what storeOriginal wrote (a missing key is not an error in S3). */
+export async function deleteStored({ s3, config }: Deps, keys: string[]): Promise<void> {
+  await Promise.all(keys.map((Key) => s3.send(new DeleteObjectCommand({ Bucket: config.inputBucket, Key }))));
+}
+
+/**
+ * Removes everything stored for an image: its original, listing marker, result and failure
+ * record. Idempotent: deleting what is not there is not an error in S3.
+ */
+export async function deleteImage({ s3, config }: Deps, id: string): Promise<void> {
+  const originals = await s3.send(
+    new ListObjectsV2Command({ Bucket: config.inputBucket, Prefix: inputKeyPrefix(id), MaxKeys: 10 }),
+  );
+  const originalKeys = (originals.Contents ?? []).map((o) => o.Key as string);
+  // The marker's key holds the upload time: from the original's metadata while it exists, and
+  // from the id itself (a v7 id is its upload time) once it is gone, so a repeated delete still
+  // finds a marker that a first, interrupted one left behind.
+  const uploadTimes = new Set<number>();
+  const stamped = uuidV7Time(id);
+  if (stamped !== undefined) uploadTimes.add(stamped);
+  for (const key of originalKeys) {
+    const uploadedAt = (await headObject(s3, config.inputBucket, key))?.metadata["uploaded-at"];
+    if (uploadedAt && Number.isFinite(Date.parse(uploadedAt))) uploadTimes.add(Date.parse(uploadedAt));
+  }
+  const markerKeys = [...uploadTimes].map((time) => indexKey(id, time));
+  const remove = (Bucket: string) => (Key: string) => s3.send(new DeleteObjectCommand({ Bucket, Key }));
+  // The original first: a job still queued for it then ends without recreating anything.
+  await Promise.all(originalKeys.map(remove(config.inputBucket)));
+  const [requests, renditions] = await Promise.all([
+    listKeys(s3, config.inputBucket, renditionsPrefix(id)),
+    listKeys(s3, config.outputBucket, renditionsPrefix(id)),
+  ]);
+  await Promise.all([
+    ...[...markerKeys, ...requests].map(remove(config.inputBucket)),
+    ...[outputKey(id), failureKey(id), ...renditions].map(remove(config.outputBucket)),
+  ]);
+}
+
+export type StoredOriginal = NonNullable<Awaited<ReturnType<typeof readOriginal>>>;
+
+/** What an input message says of a stored original, from its object; undefined when there is none. */
+export async function readOriginal(deps: Deps, id: string) {
+  const key = await findOriginalKey(deps, id);
+  if (!key) return undefined;
+  try {
+    const head = await deps.s3.send(new HeadObjectCommand({ Bucket: deps.config.inputBucket, Key: key }));
+    const m = decodeMetadata(head.Metadata);
+    return {
+      key,
+      contentType: head.ContentType ?? "application/octet-stream",
+      bytes: head.ContentLength ?? 0,
+      width: Number(m.width) || 1,
+      height: Number(m.height) || 1,
+      filename: m.filename ?? "",
+      uploadedAt: m["uploaded-at"] ?? head.LastModified?.toISOString() ?? new Date().toISOString(),
+    };
+  } catch (error) {
+    if (error instanceof NotFound) return undefined;
+    throw error;
+  }
+}
+
+/** The millisecond timestamp in a version-7 UUID (its first 48 bits); undefined for other versions. */
+export function uuidV7Time(id: string): number | undefined {
+  if (id[14] !== "7") return undefined;
+  return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
+
+/** The key of an image's original, whatever its extension; undefined when there is none. */
+export async function findOriginalKey({ s3, config }: Deps, id: string): Promise<string | undefined> {
+  const listed = await s3.send(
+    new ListObjectsV2Command({ Bucket: config.inputBucket, Prefix: inputKeyPrefix(id), MaxKeys: 1 }),
+  );
+  return listed.Contents?.[0]?.Key;
+}
+
+/** A page of image ids, newest first, and the cursor of the next page (undefined at the end). */
+export async function listImageIds(
+  { s3, config }: Deps,
+  limit: number,
+  cursor: string | undefined,
+): Promise<{ ids: string[]; nextCursor: string | undefined }> {
+  const page = await s3.send(
+    new ListObjectsV2Command({
+      Bucket: config.inputBucket,
+      Prefix: indexPrefix(),
+      MaxKeys: limit,
+      StartAfter: cursor ? `${indexPrefix()}${cursor}` : undefined,
+    }),
+  );
+  const keys = (page.Contents ?? []).map((o) => o.Key as string);
+  const last = keys.at(-1);
+  return {
+    ids: keys.map(idFromIndexKey),
+    nextCursor: page.IsTruncated && last ? last.slice(indexPrefix().length) : undefined,
+  };
+}
+
+/** The image's status, or undefined when nothing is stored under this id. */
+export async function readImageStatus({ s3, config }: Deps, id: string): Promise<ImageStatus | undefined> {
+  const output = await readOutputMetadata(s3, config.outputBucket, id);
+  if (output) {
+    const m = output.metadata;
+    return {
+      ...describe(id, "done", m),
+      completedAt: m["completed-at"] ?? output.lastModified?.toISOString() ?? null,
+    };
+  }
+
+  const failure = await readFailureRecord(s3, config.outputBucket, id);
+  const inputKeyFound = await findOriginalKey({ s3, config }, id);
+  const input = inputKeyFound ? await headObject(s3, config.inputBucket, inputKeyFound) : undefined;
+  if (!failure && !input) return undefined;
+
+  const status = describe(id, failure ? "failed" : "queued", input?.metadata ?? {});
+  return failure ? { ...status, completedAt: failure.completedAt, error: failure.error } : status;
+}
+
+function describe(id: string, status: ImageStatus["status"], m: Record<string, string>): ImageStatus {
+  return {
+    id,
+    status,
+    filename: m.filename ?? null,
+    width: numberOrNull(m.width),
+    height: numberOrNull(m.height),
+    method: m.method ?? null,
+    appliedMethod: m["applied-method"] ?? null,
+    reason: m.reason ?? null,
+    threshold: numberOrNull(m.threshold),
+    createdAt: m["uploaded-at"] ?? null,
+    completedAt: null,
+  };
+}
+
+export function numberOrNull(value: string | undefined): number | null {
+  if (value === undefined || value === "") return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : null;
+}
