@@ -5,7 +5,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { samplePng } from "../../scripts/bench/sample-images.ts";
 import { makePng } from "../support/images.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import { startPipeline, usePipeline } from "../support/pipeline.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 // Without the background-networking flags Chromium keeps dialling out of a closed network.
@@ -19,18 +19,16 @@ const CHROMIUM_FLAGS = [
 ];
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
 
-let stack: Stack;
+const stack = usePipeline({ serve: true });
 let browser: Browser;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  stack = await startStack();
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
 });
 
 afterAll(async () => {
   await browser?.close();
-  await stack?.stop();
 });
 
 async function openPage(width = 1280): Promise<Page> {
@@ -220,7 +218,10 @@ describe("the page", () => {
 
   // Catches: a page that stops working once the API wants a token for reads too.
   it("works with API_TOKEN set: upload, result and gallery through the token and signed links", async () => {
-    const privateStack = await startStack({ API_TOKEN: "page-token-0123456789abcdef0123456789" });
+    const privateStack = await startPipeline({
+      serve: true,
+      settings: { API_TOKEN: "page-token-0123456789abcdef0123456789" },
+    });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
       await page.goto(privateStack.url);

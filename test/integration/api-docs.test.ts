@@ -1,12 +1,11 @@
 // /openapi.json, /docs and /metrics: the API describes and measures itself.
 import { validate } from "@readme/openapi-parser";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../../api/app.ts";
-import { createTestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
+import { startPipeline } from "../support/pipeline.ts";
 
 async function setup() {
-  return createApp(await createTestEnvironment());
+  return (await startPipeline({ worker: false })).app;
 }
 
 describe("OpenAPI", () => {

@@ -2,18 +2,17 @@
 import { request as httpRequest } from "node:http";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../../api/app.ts";
-import { serveApp } from "../../api/serve.ts";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
 import { listKeys, messageCount } from "../../infra/inspect.ts";
-import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
+import type { TestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
+import { type PipelineOptions, startPipeline } from "../support/pipeline.ts";
 
 const SMALL_LIMITS = { MAX_UPLOAD_BYTES: "200000", MAX_INPUT_PIXELS: "1000000" };
 
-async function setup(extra: Record<string, string> = {}) {
-  const env = await createTestEnvironment({ ...SMALL_LIMITS, ...extra });
-  return { env, app: createApp(env) };
+// No worker: these tests are about what the API accepts, stores and answers.
+function setup(extra: Record<string, string> = {}, options: Omit<PipelineOptions, "settings" | "worker"> = {}) {
+  return startPipeline({ settings: { ...SMALL_LIMITS, ...extra }, worker: false, ...options });
 }
 
 function form(image: Uint8Array<ArrayBuffer> | undefined, fields: Record<string, string> = {}, name = "x.png") {
@@ -293,10 +292,16 @@ describe("manners", () => {
 
 describe("when S3 and SQS are unreachable", () => {
   it("uploads, status and readiness answer 503 within a bounded time", async () => {
-    const { env } = await setup();
-    // The same app, its clients pointed at a port where nothing listens.
-    const dead = { ...env.config, endpointUrl: "http://127.0.0.1:9" };
-    const app = createApp({ ...env, config: dead, s3: createS3Client(dead), sqs: createSqsClient(dead) });
+    // The app, its clients pointed at a port where nothing listens.
+    const { app } = await setup(
+      {},
+      {
+        api: (env) => {
+          const dead = { ...env.config, endpointUrl: "http://127.0.0.1:9" };
+          return { config: dead, s3: createS3Client(dead), sqs: createSqsClient(dead) };
+        },
+      },
+    );
     const started = Date.now();
     await expectProblem(
       await app.request("/api/images", { method: "POST", body: form(await png()) }),
@@ -311,9 +316,10 @@ describe("when S3 and SQS are unreachable", () => {
 
 describe("when only SQS fails", () => {
   it("the stored original is deleted again and the answer is 503: no object without its message", async () => {
-    const { env } = await setup();
-    const dead = { ...env.config, endpointUrl: "http://127.0.0.1:9" };
-    const app = createApp({ ...env, sqs: createSqsClient(dead) });
+    const { env, app } = await setup(
+      {},
+      { api: (env) => ({ sqs: createSqsClient({ ...env.config, endpointUrl: "http://127.0.0.1:9" }) }) },
+    );
     const response = await app.request("/api/images", { method: "POST", body: form(await png()) });
     await expectProblem(response, 503, "service-unavailable");
     await expectNothingStored(env);
@@ -322,43 +328,39 @@ describe("when only SQS fails", () => {
 
 describe("a real socket", () => {
   it("413 for an endless chunked body, and the connection is closed rather than read on", async () => {
-    const { app, env } = await setup();
-    const server = await serveApp(app, { host: "127.0.0.1", port: 0 });
-    try {
-      const url = new URL(`${server.url}/api/images`);
-      const outcome = await new Promise<{ status: number; closed: boolean }>((resolve, reject) => {
-        const request = httpRequest(
-          {
-            host: url.hostname,
-            port: url.port,
-            path: url.pathname,
-            method: "POST",
-            headers: { "Content-Type": "image/png" },
-          },
-          (response) => {
-            response.resume();
-            response.on("end", () =>
-              resolve({ status: response.statusCode ?? 0, closed: response.headers.connection === "close" }),
-            );
-          },
-        );
-        request.on("error", reject);
-        const chunk = Buffer.alloc(64 * 1024, 1);
-        // Keeps sending until the server answers: far more than the limit if it never does.
-        const pump = setInterval(() => {
-          if (!request.destroyed) request.write(chunk);
-        }, 1);
-        request.on("response", () => clearInterval(pump));
-        setTimeout(() => {
-          clearInterval(pump);
-          request.destroy();
-        }, 10_000);
-      });
-      expect(outcome).toEqual({ status: 413, closed: true });
-      await expectNothingStored(env);
-    } finally {
-      await server.close();
-    }
+    const server = await setup({}, { serve: true });
+    const { env } = server;
+    const url = new URL(`${server.url}/api/images`);
+    const outcome = await new Promise<{ status: number; closed: boolean }>((resolve, reject) => {
+      const request = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: "POST",
+          headers: { "Content-Type": "image/png" },
+        },
+        (response) => {
+          response.resume();
+          response.on("end", () =>
+            resolve({ status: response.statusCode ?? 0, closed: response.headers.connection === "close" }),
+          );
+        },
+      );
+      request.on("error", reject);
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      // Keeps sending until the server answers: far more than the limit if it never does.
+      const pump = setInterval(() => {
+        if (!request.destroyed) request.write(chunk);
+      }, 1);
+      request.on("response", () => clearInterval(pump));
+      setTimeout(() => {
+        clearInterval(pump);
+        request.destroy();
+      }, 10_000);
+    });
+    expect(outcome).toEqual({ status: 413, closed: true });
+    await expectNothingStored(env);
   });
 });
 
@@ -418,23 +420,18 @@ describe("a method a path does not have", () => {
 
 /** Any method over real HTTP (fetch refuses TRACE and CONNECT). */
 async function rawRequest(method: string, path: string) {
-  const { env } = await setup();
-  const server = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
-  try {
-    return await new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>(
-      (resolve, reject) => {
-        const req = httpRequest(`${server.url}${path}`, { method }, (res) => {
-          let body = "";
-          res.on("data", (chunk) => {
-            body += chunk;
-          });
-          res.on("end", () => resolve({ status: res.statusCode as number, headers: res.headers, body }));
+  const server = await setup({}, { serve: true });
+  return await new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>(
+    (resolve, reject) => {
+      const req = httpRequest(`${server.url}${path}`, { method }, (res) => {
+        let body = "";
+        res.on("data", (chunk) => {
+          body += chunk;
         });
-        req.on("error", reject);
-        req.end();
-      },
-    );
-  } finally {
-    await server.close();
-  }
+        res.on("end", () => resolve({ status: res.statusCode as number, headers: res.headers, body }));
+      });
+      req.on("error", reject);
+      req.end();
+    },
+  );
 }

@@ -2,27 +2,22 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { baseChildEnv } from "../../infra/config.ts";
 import { greyPixels, makePng } from "../support/images.ts";
+import { usePipeline } from "../support/pipeline.ts";
 import { startScript } from "../support/processes.ts";
-import { type Stack, startStack } from "../support/stack.ts";
 
-let stack: Stack;
+const stack = usePipeline({ serve: true });
 let work: string;
 
 beforeAll(async () => {
-  stack = await startStack();
   work = await mkdtemp(join(tmpdir(), "bitonal-bulk-"));
   await mkdir(join(work, "in", "chapter-2"), { recursive: true });
   for (const [n, name] of ["a.png", "b.png", "chapter-2/a.png", "chapter-2/c.png"].entries()) {
     await writeFile(join(work, "in", name), await makePng(20 + n, 10, (x) => [(x * 13 + n) % 256]));
   }
   await writeFile(join(work, "in", "notes.txt"), "not an image, and not named like one\n");
-});
-
-afterAll(async () => {
-  await stack?.stop();
 });
 
 function runUpload(args: string[]) {

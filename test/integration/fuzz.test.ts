@@ -5,20 +5,14 @@
 import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { baseChildEnv } from "../../infra/config.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import { usePipeline } from "../support/pipeline.ts";
 
 const SCHEMATHESIS = join(import.meta.dirname, "../../.local/localstack/venv/bin/schemathesis");
 const FUZZ_SECONDS = 50;
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = usePipeline({ serve: true });
 
 // schemathesis keeps a cache of what it found in its working directory: there, not in the repository.
 const ARTIFACTS = join(import.meta.dirname, "../../test-artifacts/fuzz");

@@ -4,19 +4,13 @@
 import { request as httpRequest } from "node:http";
 import type { Readable } from "node:stream";
 import { GetObjectCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { poolUsage } from "../../infra/aws-clients.ts";
 import { listKeys } from "../../infra/inspect.ts";
 import { makePng } from "../support/images.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import { usePipeline } from "../support/pipeline.ts";
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = usePipeline({ serve: true });
 
 const png = () => makePng(64, 48, (x, y) => [(x * 5 + y * 3) % 256, 120, 40]);
 // Larger than the socket and stream buffers together (about 2.4 MB, its result about 100 KB):

@@ -1,22 +1,12 @@
 // A token-less instance answers only its own pages, over real HTTP: a Host allow-list against
 // DNS rebinding, and writes from another site's pages refused.
 import { request as httpRequest } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../api/app.ts";
-import { type RunningServer, serveApp } from "../../api/serve.ts";
+import { describe, expect, it } from "vitest";
 import { listKeys } from "../../infra/inspect.ts";
-import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
+import { startPipeline, usePipeline } from "../support/pipeline.ts";
 
-let env: TestEnvironment;
-let server: RunningServer;
-beforeAll(async () => {
-  env = await createTestEnvironment({ PUBLIC_HOSTS: "bitonal.lan" });
-  server = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
-});
-afterAll(async () => {
-  await server?.close();
-});
+const pipeline = usePipeline({ settings: { PUBLIC_HOSTS: "bitonal.lan" }, serve: true, worker: false });
 
 /** A request with any headers, Host included (fetch may not set it). */
 function send(
@@ -24,7 +14,7 @@ function send(
   path: string,
   headers: Record<string, string>,
   body?: Buffer,
-  base = server.url,
+  base = pipeline.url,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${base}${path}`, { method, headers }, (res) => {
@@ -53,7 +43,7 @@ async function multipart() {
 }
 
 describe("without a token, only loopback names and PUBLIC_HOSTS are answered", () => {
-  const own = () => new URL(server.url).host;
+  const own = () => new URL(pipeline.url).host;
 
   it.each(["/", "/api/images", "/healthz"])("a rebinding Host is a 403 problem on %s", async (path) => {
     const answer = await send("GET", path, { Host: "rebind.attacker.example" });
@@ -64,7 +54,7 @@ describe("without a token, only loopback names and PUBLIC_HOSTS are answered", (
 
   it.each([
     ["its own address", () => own()],
-    ["localhost", () => `localhost:${new URL(server.url).port}`],
+    ["localhost", () => `localhost:${new URL(pipeline.url).port}`],
     ["a public host", () => "bitonal.lan:8443"],
   ])("%s is served", async (_, host) => {
     expect((await send("GET", "/api/images", { Host: host() })).status).toBe(200);
@@ -72,7 +62,7 @@ describe("without a token, only loopback names and PUBLIC_HOSTS are answered", (
 });
 
 describe("writes from another site's page are refused", () => {
-  const own = () => server.url;
+  const own = () => pipeline.url;
 
   it.each([
     ["/api/images", { Origin: "https://evil.example" }],
@@ -80,12 +70,12 @@ describe("writes from another site's page are refused", () => {
     ["/api/images", { Origin: "null" }],
     ["/api/images", { "Sec-Fetch-Site": "cross-site" }],
   ])("POST %s with %j is a 403 and stores nothing", async (path, extra) => {
-    const before = await listKeys(env.s3, env.config.inputBucket);
+    const before = await listKeys(pipeline.env.s3, pipeline.env.config.inputBucket);
     const { body, headers } = await multipart();
     const answer = await send("POST", path, { ...headers, ...extra }, body);
     expect(answer.status).toBe(403);
     expect(JSON.parse(answer.body)).toMatchObject({ type: "/problems/forbidden" });
-    expect(await listKeys(env.s3, env.config.inputBucket)).toEqual(before);
+    expect(await listKeys(pipeline.env.s3, pipeline.env.config.inputBucket)).toEqual(before);
   });
 
   it("the page's own origin, and clients that send none (curl, the CLI), may upload and delete", async () => {
@@ -101,29 +91,24 @@ describe("writes from another site's page are refused", () => {
 
   it("with a token the Host is not checked (the token is the gate), and foreign writes are still refused", async () => {
     const token = "local-instance-token-0123456789abcdef";
-    const tokenEnv = await createTestEnvironment({ API_TOKEN: token });
-    const tokenServer = await serveApp(createApp(tokenEnv), { host: "127.0.0.1", port: 0 });
-    try {
-      const auth = { Authorization: `Bearer ${token}` };
-      const listed = await send(
-        "GET",
-        "/api/images",
-        { Host: "bitonal.example.com", ...auth },
-        undefined,
-        tokenServer.url,
-      );
-      expect(listed.status).toBe(200);
-      const { body, headers } = await multipart();
-      const foreign = await send(
-        "POST",
-        "/api/images",
-        { ...headers, ...auth, Origin: "https://evil.example" },
-        body,
-        tokenServer.url,
-      );
-      expect(foreign.status).toBe(403);
-    } finally {
-      await tokenServer.close();
-    }
+    const tokenServer = await startPipeline({ settings: { API_TOKEN: token }, serve: true, worker: false });
+    const auth = { Authorization: `Bearer ${token}` };
+    const listed = await send(
+      "GET",
+      "/api/images",
+      { Host: "bitonal.example.com", ...auth },
+      undefined,
+      tokenServer.url,
+    );
+    expect(listed.status).toBe(200);
+    const { body, headers } = await multipart();
+    const foreign = await send(
+      "POST",
+      "/api/images",
+      { ...headers, ...auth, Origin: "https://evil.example" },
+      body,
+      tokenServer.url,
+    );
+    expect(foreign.status).toBe(403);
   });
 });

@@ -2,35 +2,20 @@
 import { randomUUID } from "node:crypto";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../api/app.ts";
+import { describe, expect, it } from "vitest";
 import { outputKey } from "../../infra/image-objects.ts";
-import { createWorker, type Worker } from "../../worker/consumer.ts";
-import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { damagedDeflatePng, distinctValues, greyPixels, makePng } from "../support/images.ts";
 import { injectJob } from "../support/jobs.ts";
+import { usePipeline } from "../support/pipeline.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
-let env: TestEnvironment;
-let app: ReturnType<typeof createApp>;
-let worker: Worker;
-
-beforeAll(async () => {
-  env = await createTestEnvironment();
-  app = createApp(env);
-  worker = createWorker(env);
-  worker.start();
-});
-
-afterAll(async () => {
-  await worker?.stop();
-});
+const pipeline = usePipeline();
 
 function upload(image: Uint8Array<ArrayBuffer>, filename: string, fields: Record<string, string> = {}) {
   const form = new FormData();
   form.set("image", new File([image], filename, { type: "image/png" }));
   for (const [name, value] of Object.entries(fields)) form.set(name, value);
-  return app.request("/api/images", { method: "POST", body: form });
+  return pipeline.app.request("/api/images", { method: "POST", body: form });
 }
 
 describe("the pipeline", () => {
@@ -42,18 +27,20 @@ describe("the pipeline", () => {
     expect(status).toBe("queued");
     expect(response.headers.get("location")).toBe(`/api/images/${id}`);
 
-    const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
+    const completion = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
     expect(completion).toMatchObject({
       id,
       status: "done",
-      output: { bucket: env.config.outputBucket, key: outputKey(id) },
+      output: { bucket: pipeline.env.config.outputBucket, key: outputKey(id) },
       width: 120,
       height: 80,
       method: "fixed",
       threshold: 100,
     });
 
-    const object = await env.s3.send(new GetObjectCommand({ Bucket: env.config.outputBucket, Key: outputKey(id) }));
+    const object = await pipeline.env.s3.send(
+      new GetObjectCommand({ Bucket: pipeline.env.config.outputBucket, Key: outputKey(id) }),
+    );
     expect(object.ContentType).toBe("image/png");
     const bytes = await (object.Body?.transformToByteArray() ?? Promise.reject());
     // Catches: an 8-bit or RGB result (whose decoded pixels could still be only 0 and 255).
@@ -64,7 +51,7 @@ describe("the pipeline", () => {
     expect([result.width, result.height]).toEqual([120, 80]);
     expect(distinctValues(result.values)).toEqual([0, 255]);
 
-    const statusResponse = await app.request(`/api/images/${id}`);
+    const statusResponse = await pipeline.app.request(`/api/images/${id}`);
     expect(statusResponse.status).toBe(200);
     expect(await statusResponse.json()).toMatchObject({
       id,
@@ -82,19 +69,21 @@ describe("the pipeline", () => {
   it("a version-4 id from another producer is processed, and its routes answer", async () => {
     const id = randomUUID();
     expect(id[14]).toBe("4");
-    const job = await injectJob(env, await makePng(20, 20, (x) => [x * 12]), { id });
-    const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [job.id])).get(job.id);
+    const job = await injectJob(pipeline.env, await makePng(20, 20, (x) => [x * 12]), { id });
+    const completion = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [job.id])).get(
+      job.id,
+    );
     expect(completion).toMatchObject({ id, status: "done" });
-    expect(await (await app.request(`/api/images/${id}`)).json()).toMatchObject({ id, status: "done" });
-    expect((await app.request(`/api/images/${id}/processed`)).status).toBe(200);
-    expect((await app.request(`/api/images/${id}`, { method: "DELETE" })).status).toBe(204);
-    expect((await app.request(`/api/images/${id}`)).status).toBe(404);
+    expect(await (await pipeline.app.request(`/api/images/${id}`)).json()).toMatchObject({ id, status: "done" });
+    expect((await pipeline.app.request(`/api/images/${id}/processed`)).status).toBe(200);
+    expect((await pipeline.app.request(`/api/images/${id}`, { method: "DELETE" })).status).toBe(204);
+    expect((await pipeline.app.request(`/api/images/${id}`)).status).toBe(404);
   });
 
   it("answers 404 for an unknown id and 400 for a malformed one", async () => {
-    const unknown = await app.request("/api/images/01900000-0000-7000-8000-000000000000");
+    const unknown = await pipeline.app.request("/api/images/01900000-0000-7000-8000-000000000000");
     expect(unknown.status).toBe(404);
-    const malformed = await app.request("/api/images/..%2F..%2Fetc%2Fpasswd");
+    const malformed = await pipeline.app.request("/api/images/..%2F..%2Fetc%2Fpasswd");
     expect(malformed.status).toBe(400);
   });
 
@@ -108,9 +97,9 @@ describe("the pipeline", () => {
     const response = await upload(await make(), "damaged");
     expect(response.status).toBe(202);
     const { id } = await response.json();
-    const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
+    const completion = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
     expect(completion).toMatchObject({ status: "failed", error: { code: "undecodable" } });
-    const status = await (await app.request(`/api/images/${id}`)).json();
+    const status = await (await pipeline.app.request(`/api/images/${id}`)).json();
     expect(status).toMatchObject({ status: "failed", error: { code: "undecodable" } });
     expect(status.error.message).toMatch(/damaged and cannot be decoded, though the file looked whole at upload/);
   });

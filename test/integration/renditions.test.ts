@@ -1,41 +1,26 @@
 // Another method for a stored original, without uploading it again: each rendition its own
 // object and status, through the real API, queue, worker and LocalStack.
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../api/app.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { renditionRequestKey, renditionsPrefix, resultKeys } from "../../infra/image-objects.ts";
 import { syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
-import { createWorker, type Worker } from "../../worker/consumer.ts";
-import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { damagedDeflatePng, greyPixels } from "../support/images.ts";
+import { usePipeline } from "../support/pipeline.ts";
 import { collectCompletions } from "../support/queues.ts";
 
-let env: TestEnvironment;
-let app: ReturnType<typeof createApp>;
-let worker: Worker;
-
-beforeAll(async () => {
-  env = await createTestEnvironment();
-  app = createApp(env);
-  worker = createWorker(env);
-  worker.start();
-});
-
-afterAll(async () => {
-  await worker?.stop();
-});
+const pipeline = usePipeline();
 
 async function uploadPage(): Promise<string> {
   const page = await syntheticPage("phone-photo", 1, 300, 220);
   const form = new FormData();
   form.set("image", new File([new Uint8Array(page.bytes)], "page.jpg", { type: "image/jpeg" }));
-  const response = await app.request("/api/images", { method: "POST", body: form });
+  const response = await pipeline.app.request("/api/images", { method: "POST", body: form });
   expect(response.status).toBe(202);
   return (await response.json()).id;
 }
 
 function requestRendition(id: string, body: unknown, contentType = "application/json") {
-  return app.request(`/api/images/${id}/renditions`, {
+  return pipeline.app.request(`/api/images/${id}/renditions`, {
     method: "POST",
     headers: { "Content-Type": contentType },
     body: typeof body === "string" ? body : JSON.stringify(body),
@@ -45,7 +30,7 @@ function requestRendition(id: string, body: unknown, contentType = "application/
 async function settled(path: string, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await (await app.request(path)).json();
+    const status = await (await pipeline.app.request(path)).json();
     if (status.status !== "queued" || Date.now() > deadline) return status;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -69,7 +54,7 @@ describe("renditions", () => {
   });
 
   it("queues another method for the stored original; its result is its own object, the upload's stays", async () => {
-    const before = await app.request(`/api/images/${id}/processed`);
+    const before = await pipeline.app.request(`/api/images/${id}/processed`);
     const response = await requestRendition(id, { method: "sauvola" });
     expect(response.status).toBe(202);
     expect(response.headers.get("location")).toBe(`/api/images/${id}/renditions/sauvola`);
@@ -82,15 +67,18 @@ describe("renditions", () => {
 
     const done = await settled(queued.links.self);
     expect(done).toMatchObject({ status: "done", method: "sauvola", appliedMethod: "sauvola", threshold: null });
-    const png = await app.request(done.links.processed);
+    const png = await pipeline.app.request(done.links.processed);
     expect(png.status).toBe(200);
     expect(png.headers.get("content-type")).toBe("image/png");
     const pixels = await greyPixels(new Uint8Array(await png.arrayBuffer()));
     expect([pixels.width, pixels.height]).toEqual([300, 220]);
 
-    const after = await app.request(`/api/images/${id}/processed`);
+    const after = await pipeline.app.request(`/api/images/${id}/processed`);
     expect(after.headers.get("etag")).toBe(before.headers.get("etag"));
-    expect(await (await app.request(`/api/images/${id}`)).json()).toMatchObject({ method: "auto", status: "done" });
+    expect(await (await pipeline.app.request(`/api/images/${id}`)).json()).toMatchObject({
+      method: "auto",
+      status: "done",
+    });
   });
 
   it("asking again for a done rendition changes nothing (200, same request time, no second job)", async () => {
@@ -113,12 +101,14 @@ describe("renditions", () => {
     expect(await settled(fixed.links.self)).toMatchObject({ status: "done", method: "fixed", threshold: 140 });
     expect(await settled(defaultFixed.links.self)).toMatchObject({ status: "done", threshold: 127 });
 
-    const list = await (await app.request(`/api/images/${id}/renditions`)).json();
+    const list = await (await pipeline.app.request(`/api/images/${id}/renditions`)).json();
     expect(list.items.map((r: { rendition: string }) => r.rendition)).toEqual(["fixed-127", "fixed-140"]);
     expect(list.items.every((r: { status: string }) => r.status === "done")).toBe(true);
 
     // Every processing of this image (the upload, two renditions) published its own completion.
-    const completions = (await collectCompletions(env.sqs, env.queueUrls.output, [id], { settleMs: 1_000 })).get(id);
+    const completions = (
+      await collectCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id], { settleMs: 1_000 })
+    ).get(id);
     const byRendition = new Map(completions?.map((c) => [c.rendition ?? "(upload)", c]));
     expect([...byRendition.keys()].sort()).toEqual(["(upload)", "fixed-127", "fixed-140"]);
     expect(byRendition.get("(upload)")).toMatchObject({ version: 1, status: "done", appliedMethod: "document" });
@@ -140,7 +130,7 @@ describe("renditions", () => {
   ])("refuses %s with a problem, and stores nothing", async (name, body, status, detail) => {
     const contentType = name === "a form instead of JSON" ? "application/x-www-form-urlencoded" : "application/json";
     const names = async () =>
-      (await (await app.request(`/api/images/${id}/renditions`)).json()).items.map(
+      (await (await pipeline.app.request(`/api/images/${id}/renditions`)).json()).items.map(
         (r: { rendition: string }) => r.rendition,
       );
     const before = await names();
@@ -153,16 +143,16 @@ describe("renditions", () => {
 
   it("answers 404 for an image or a rendition that does not exist, and 400 for a malformed name", async () => {
     expect((await requestRendition("01900000-0000-7000-8000-000000000000", { method: "otsu" })).status).toBe(404);
-    expect((await app.request(`/api/images/${id}/renditions/document`)).status).toBe(404);
-    expect((await app.request(`/api/images/${id}/renditions/document/processed`)).status).toBe(404);
-    expect((await app.request(`/api/images/${id}/renditions/fixed-999`)).status).toBe(400);
-    expect((await app.request(`/api/images/${id}/renditions/..%2Fx`)).status).toBe(400);
+    expect((await pipeline.app.request(`/api/images/${id}/renditions/document`)).status).toBe(404);
+    expect((await pipeline.app.request(`/api/images/${id}/renditions/document/processed`)).status).toBe(404);
+    expect((await pipeline.app.request(`/api/images/${id}/renditions/fixed-999`)).status).toBe(400);
+    expect((await pipeline.app.request(`/api/images/${id}/renditions/..%2Fx`)).status).toBe(400);
   });
 
   it("a failed rendition says why, and asking again tries again", async () => {
     const form = new FormData();
     form.set("image", new File([await damagedDeflatePng()], "damaged.png", { type: "image/png" }));
-    const broken = (await (await app.request("/api/images", { method: "POST", body: form })).json()).id;
+    const broken = (await (await pipeline.app.request("/api/images", { method: "POST", body: form })).json()).id;
     const first = await (await requestRendition(broken, { method: "otsu" })).json();
     const failed = await settled(first.links.self);
     expect(failed).toMatchObject({ status: "failed", error: { code: "undecodable" } });
@@ -181,16 +171,16 @@ describe("renditions", () => {
     const own = await uploadPage();
     const failedAt = new Date(Date.now() - 60_000).toISOString();
     const { failure } = resultKeys(own, "otsu");
-    await env.s3.send(
+    await pipeline.env.s3.send(
       new PutObjectCommand({
-        Bucket: env.config.outputBucket,
+        Bucket: pipeline.env.config.outputBucket,
         Key: failure,
         Body: JSON.stringify({
           version: 2,
           id: own,
           rendition: "otsu",
           status: "failed",
-          input: { bucket: env.config.inputBucket, key: `${own}.jpg` },
+          input: { bucket: pipeline.env.config.inputBucket, key: `${own}.jpg` },
           error: { code: "undecodable", message: "damaged" },
           completedAt: failedAt,
           processingId: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -198,25 +188,27 @@ describe("renditions", () => {
       }),
     );
     const request = { id: own, rendition: "otsu", method: "otsu", requestedAt: new Date().toISOString(), slot: 0 };
-    await env.s3.send(
+    await pipeline.env.s3.send(
       new PutObjectCommand({
-        Bucket: env.config.inputBucket,
+        Bucket: pipeline.env.config.inputBucket,
         Key: renditionRequestKey(own, "otsu"),
         Body: JSON.stringify(request),
       }),
     );
-    const status = await (await app.request(`/api/images/${own}/renditions/otsu`)).json();
+    const status = await (await pipeline.app.request(`/api/images/${own}/renditions/otsu`)).json();
     expect(status).toMatchObject({ status: "queued", requestedAt: request.requestedAt });
     expect(status.error).toBeUndefined();
     // And the other way round: a failure newer than the request is what the status says.
-    await env.s3.send(
+    await pipeline.env.s3.send(
       new PutObjectCommand({
-        Bucket: env.config.inputBucket,
+        Bucket: pipeline.env.config.inputBucket,
         Key: renditionRequestKey(own, "otsu"),
         Body: JSON.stringify({ ...request, requestedAt: new Date(Date.parse(failedAt) - 1000).toISOString() }),
       }),
     );
-    expect(await (await app.request(`/api/images/${own}/renditions/otsu`)).json()).toMatchObject({ status: "failed" });
+    expect(await (await pipeline.app.request(`/api/images/${own}/renditions/otsu`)).json()).toMatchObject({
+      status: "failed",
+    });
   });
 
   // Catches: one small upload buying unbounded work (5 methods and 256 thresholds are 260 jobs).
@@ -230,7 +222,7 @@ describe("renditions", () => {
     expect(refused.status).toBe(409);
     expect((await refused.json()).detail).toMatch(/has 16 renditions, the most one image may have/);
     expect([200, 202]).toContain((await requestRendition(capped, { method: "fixed", threshold: 30 })).status);
-    const list = await (await app.request(`/api/images/${capped}/renditions`)).json();
+    const list = await (await pipeline.app.request(`/api/images/${capped}/renditions`)).json();
     expect(list.items).toHaveLength(16);
   });
 
@@ -238,11 +230,13 @@ describe("renditions", () => {
     const other = await uploadPage();
     const rendition = await (await requestRendition(other, { method: "otsu" })).json();
     expect(await settled(rendition.links.self)).toMatchObject({ status: "done" });
-    expect((await app.request(`/api/images/${other}`, { method: "DELETE" })).status).toBe(204);
-    expect((await app.request(rendition.links.self)).status).toBe(404);
-    expect((await app.request(rendition.links.processed)).status).toBe(404);
-    for (const bucket of [env.config.inputBucket, env.config.outputBucket]) {
-      const left = await env.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: renditionsPrefix(other) }));
+    expect((await pipeline.app.request(`/api/images/${other}`, { method: "DELETE" })).status).toBe(204);
+    expect((await pipeline.app.request(rendition.links.self)).status).toBe(404);
+    expect((await pipeline.app.request(rendition.links.processed)).status).toBe(404);
+    for (const bucket of [pipeline.env.config.inputBucket, pipeline.env.config.outputBucket]) {
+      const left = await pipeline.env.s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: renditionsPrefix(other) }),
+      );
       expect(left.KeyCount ?? 0, bucket).toBe(0);
     }
   });

@@ -4,15 +4,14 @@
 import { request as httpRequest } from "node:http";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createApp } from "../../api/app.ts";
-import { type RunningServer, serveApp } from "../../api/serve.ts";
+import { serveApp } from "../../api/serve.ts";
 import { createS3Client } from "../../infra/aws-clients.ts";
 import { listKeys } from "../../infra/inspect.ts";
 import { inputMessageSchema } from "../../infra/messages.ts";
-import { createWorker } from "../../worker/consumer.ts";
-import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
+import { startPipeline, usePipeline } from "../support/pipeline.ts";
 import { eventually } from "../support/processes.ts";
 
 /** Holds back the calls a client makes that `matches` picks, until `release()`. */
@@ -42,20 +41,11 @@ function gate(client: S3Client, matches: (command: string, input: { Key?: string
   };
 }
 
-let env: TestEnvironment;
-let server: RunningServer;
+// No worker: the tests count the messages the API sends.
+const pipeline = usePipeline({ serve: true, worker: false });
 const png = () => makePng(40, 30, (x, y) => [(x * 9 + y * 5) % 256, 80, 160]);
 
-beforeAll(async () => {
-  env = await createTestEnvironment();
-  // No worker: the tests count the messages the API sends.
-  server = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
-});
-afterAll(async () => {
-  await server?.close();
-});
-
-async function upload(base = server.url): Promise<string> {
+async function upload(base = pipeline.url): Promise<string> {
   const form = new FormData();
   form.set("image", new File([await png()], "race.png"));
   const response = await fetch(`${base}/api/images`, { method: "POST", body: form });
@@ -63,7 +53,7 @@ async function upload(base = server.url): Promise<string> {
   return (await response.json()).id;
 }
 
-function askRendition(id: string, body: unknown, base = server.url) {
+function askRendition(id: string, body: unknown, base = pipeline.url) {
   return fetch(`${base}/api/images/${id}/renditions`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
@@ -75,9 +65,9 @@ function askRendition(id: string, body: unknown, base = server.url) {
 async function drainMessages(id: string) {
   const found = [];
   for (let empty = 0; empty < 2; ) {
-    const { Messages = [] } = await env.sqs.send(
+    const { Messages = [] } = await pipeline.env.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: env.queueUrls.input,
+        QueueUrl: pipeline.env.queueUrls.input,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 1,
         VisibilityTimeout: 300,
@@ -86,8 +76,8 @@ async function drainMessages(id: string) {
     if (Messages.length === 0) empty++;
     for (const message of Messages) {
       // Deleted as it is read: an image's messages share a FIFO group, which one in flight would hold.
-      await env.sqs.send(
-        new DeleteMessageCommand({ QueueUrl: env.queueUrls.input, ReceiptHandle: message.ReceiptHandle }),
+      await pipeline.env.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: pipeline.env.queueUrls.input, ReceiptHandle: message.ReceiptHandle }),
       );
       const parsed = inputMessageSchema.parse(JSON.parse(message.Body as string));
       if (parsed.id === id) found.push(parsed);
@@ -100,7 +90,7 @@ async function drainMessages(id: string) {
 function partialBody(path: string, declaredBytes: number, sent: string) {
   return new Promise<{ status: number; body: string; ms: number }>((resolve, reject) => {
     const started = performance.now();
-    const req = httpRequest(`${server.url}${path}`, {
+    const req = httpRequest(`${pipeline.url}${path}`, {
       method: "POST",
       headers: { "Content-Type": "application/json", "Content-Length": String(declaredBytes) },
     });
@@ -131,7 +121,7 @@ describe("a JSON body is bounded before it is read", () => {
 
   it("413 for a chunked body as soon as it passes the limit", async () => {
     const id = await upload();
-    const response = await fetch(`${server.url}/api/images/${id}/renditions`, {
+    const response = await fetch(`${pipeline.url}/api/images/${id}/renditions`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: new ReadableStream({
@@ -161,7 +151,7 @@ describe("the rendition cap and one job per request hold under concurrency", () 
     const statuses = answers.map((r) => r.status);
     expect(statuses.filter((s) => s === 202)).toHaveLength(16);
     expect(statuses.filter((s) => s === 409)).toHaveLength(84);
-    const listed = await (await fetch(`${server.url}/api/images/${id}/renditions`)).json();
+    const listed = await (await fetch(`${pipeline.url}/api/images/${id}/renditions`)).json();
     expect(listed.items).toHaveLength(16);
     expect(await drainMessages(id)).toHaveLength(16);
   });
@@ -182,13 +172,18 @@ describe("a deleted image stays deleted", () => {
   // Catches: a job that read the original before the DELETE writing its result after it, so
   // that the image reads `done` again with /processed 200.
   it("a job that finishes after the DELETE leaves nothing behind", async () => {
-    const local = await createTestEnvironment();
-    const api = await serveApp(createApp(local), { host: "127.0.0.1", port: 0 });
-    // The worker's S3 client is gated: its result waits until the DELETE is done.
-    const gatedS3 = createS3Client(local.config);
-    const gated = gate(gatedS3, (command, input) => command === "PutObjectCommand" && !!input.Key?.endsWith(".png"));
-    const slowWorker = createWorker({ ...local, s3: gatedS3 });
-    slowWorker.start();
+    let gated: ReturnType<typeof gate> | undefined;
+    const api = await startPipeline({
+      serve: true,
+      // The worker's S3 client is gated: its result waits until the DELETE is done.
+      workerDeps: (env) => {
+        const gatedS3 = createS3Client(env.config);
+        gated = gate(gatedS3, (command, input) => command === "PutObjectCommand" && !!input.Key?.endsWith(".png"));
+        return { s3: gatedS3 };
+      },
+    });
+    const { env: local, worker: slowWorker } = api;
+    if (!gated || !slowWorker) throw new Error("the pipeline's worker is not gated");
     try {
       const id = await upload(api.url);
       await gated.held;
@@ -209,20 +204,26 @@ describe("a deleted image stays deleted", () => {
       expect((await fetch(`${api.url}/api/images/${id}/processed`)).status).toBe(404);
     } finally {
       gated.release();
-      await slowWorker.stop();
-      await api.close();
     }
   });
 
   // Catches: a rendition stored after the DELETE listed the image's renditions, left "queued" for ever.
   it("a rendition requested while the image is deleted ends in 404 and leaves nothing", async () => {
-    const local = await createTestEnvironment();
-    const apiS3 = createS3Client(local.config);
-    const gated = gate(
-      apiS3,
-      (command, input) => command === "PutObjectCommand" && !!input.Key?.startsWith("renditions/"),
-    );
-    const api = await serveApp(createApp({ ...local, s3: apiS3 }), { host: "127.0.0.1", port: 0 });
+    let gated: ReturnType<typeof gate> | undefined;
+    const api = await startPipeline({
+      serve: true,
+      worker: false,
+      api: (env) => {
+        const apiS3 = createS3Client(env.config);
+        gated = gate(
+          apiS3,
+          (command, input) => command === "PutObjectCommand" && !!input.Key?.startsWith("renditions/"),
+        );
+        return { s3: apiS3 };
+      },
+    });
+    const local = api.env;
+    if (!gated) throw new Error("the pipeline's API is not gated");
     try {
       const id = await upload(api.url);
       const asked = askRendition(id, { method: "otsu" }, api.url);
@@ -238,7 +239,6 @@ describe("a deleted image stays deleted", () => {
       expect((await fetch(`${api.url}/api/images/${id}/renditions`)).status).toBe(404);
     } finally {
       gated.release();
-      await api.close();
     }
   });
 });

@@ -5,22 +5,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { baseChildEnv } from "../../infra/config.ts";
 import { makePng } from "../support/images.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import { usePipeline } from "../support/pipeline.ts";
 
 const run = promisify(execFile);
-let stack: Stack;
+const stack = usePipeline({ serve: true });
 let dir: string;
 
 beforeAll(async () => {
-  stack = await startStack();
   dir = await mkdtemp(join(tmpdir(), "bitonal-upload-"));
-});
-
-afterAll(async () => {
-  await stack?.stop();
 });
 
 const script = (...args: string[]) =>
