@@ -56,7 +56,9 @@ export const renditionRequestSchema = z
   .openapi("RenditionRequest");
 
 export const renditionParamsSchema = idParamsSchema.extend({
-  rendition: renditionNameSchema.openapi({
+  // A clone: a schema made before @hono/zod-openapi was first imported has no `.openapi` (import
+  // order decides that, and infra/messages.ts knows nothing of HTTP), a copy made now has.
+  rendition: renditionNameSchema.clone().openapi({
     param: { name: "rendition", in: "path" },
     description: "The method, and for fixed its threshold: `sauvola`, `document`, `fixed-140`",
     example: "sauvola",
@@ -137,6 +139,13 @@ export const problemSchema = z
   .openapi("Problem");
 
 export const problemContent = { "application/problem+json": { schema: problemSchema } };
+
+/** The refusals of a route about one stored image. */
+export const imageRouteProblems = {
+  400: { description: "Malformed id", content: problemContent },
+  404: { description: "No such image", content: problemContent },
+  503: { description: "Storage unavailable", content: problemContent },
+} as const;
 
 /**
  * Where a client goes next from an answer about an image or a rendition (OpenAPI links: what a

@@ -10,6 +10,7 @@ import {
   idParamsSchema,
   imageBytesResponses,
   imagePageSchema,
+  imageRouteProblems,
   imageStatusSchema,
   listQuerySchema,
   problemContent,
@@ -116,9 +117,7 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
       request: { params: idParamsSchema },
       responses: {
         200: { description: "Queued, done or failed", content: { "application/json": { schema: imageStatusSchema } } },
-        400: { description: "Malformed id", content: problemContent },
-        404: { description: "No such image", content: problemContent },
-        503: { description: "Storage unavailable", content: problemContent },
+        ...imageRouteProblems,
       },
     }),
     async (c) => {

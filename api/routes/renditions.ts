@@ -7,6 +7,7 @@ import { AppError, unavailableOnError } from "../errors.ts";
 import {
   idParamsSchema,
   imageBytesResponses,
+  imageRouteProblems,
   problemContent,
   renditionLinks as renditionLinksSpec,
   renditionListSchema,
@@ -149,9 +150,7 @@ export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): vo
       request: { params: idParamsSchema },
       responses: {
         200: { description: "The renditions", content: { "application/json": { schema: renditionListSchema } } },
-        400: { description: "Malformed id", content: problemContent },
-        404: { description: "No such image", content: problemContent },
-        503: { description: "Storage unavailable", content: problemContent },
+        ...imageRouteProblems,
       },
     }),
     async (c) => {
