@@ -2,11 +2,11 @@
 // real LocalStack.
 import { crc32 } from "node:zlib";
 import { describe, expect, inject, it } from "vitest";
-import { createApp } from "../../api/app.ts";
 import { baseChildEnv } from "../../infra/config.ts";
 import type { Logger } from "../../infra/logger.ts";
 import { createTestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
+import { startPipeline } from "../support/pipeline.ts";
 import { startCommand as spawnScript, startScript } from "../support/processes.ts";
 import { waitForCompletions } from "../support/queues.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
@@ -65,28 +65,11 @@ describe("what the API lets out", () => {
 
   // Catches: an unexpected error's message (or stack) in the answer.
   it("a 500 says only that the server could not handle the request", async () => {
-    const env = await createTestEnvironment();
-    const failing = env.logger.child({});
     // A dependency that fails in a way no code path expects: the request logger itself.
-    const logger = new Proxy(env.logger, {
-      get(target, property) {
-        if (property === "child") {
-          return () =>
-            new Proxy(failing, {
-              get(inner, name) {
-                if (name === "info") {
-                  return () => {
-                    throw new TypeError("SECRET-internal-detail at /srv/app/x.ts:42");
-                  };
-                }
-                return Reflect.get(inner, name);
-              },
-            });
-        }
-        return Reflect.get(target, property);
-      },
-    }) as Logger;
-    const app = createApp({ ...env, logger });
+    const { app } = await startPipeline({
+      worker: false,
+      api: (env) => ({ logger: failingRequestLogger(env.logger) }),
+    });
     const response = await app.request("/healthz");
     expect(response.status).toBe(500);
     expect(response.headers.get("content-type")).toBe("application/problem+json");
@@ -156,6 +139,29 @@ describe("logs for people and for machines", () => {
     }
   });
 });
+
+/** A logger whose request loggers throw on their first line, as no code path expects. */
+function failingRequestLogger(base: Logger): Logger {
+  const failing = base.child({});
+  return new Proxy(base, {
+    get(target, property) {
+      if (property === "child") {
+        return () =>
+          new Proxy(failing, {
+            get(inner, name) {
+              if (name === "info") {
+                return () => {
+                  throw new TypeError("SECRET-internal-detail at /srv/app/x.ts:42");
+                };
+              }
+              return Reflect.get(inner, name);
+            },
+          });
+      }
+      return Reflect.get(target, property);
+    },
+  }) as Logger;
+}
 
 /** A PNG tEXt chunk: length, type, keyword NUL text, CRC. */
 function textChunk(keyword: string, text: string): Buffer {

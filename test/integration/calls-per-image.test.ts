@@ -3,11 +3,10 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../../api/app.ts";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
-import { createWorker } from "../../worker/consumer.ts";
-import { createTestEnvironment } from "../support/environment.ts";
+import type { TestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
+import { startPipeline } from "../support/pipeline.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
 /** Counts each command a client sends, by name. */
@@ -26,16 +25,30 @@ function countCalls(client: S3Client | SQSClient): Record<string, number> {
 
 describe("calls per image", () => {
   it("upload: 2 PutObject and 1 SendMessage; first receive: GetObject, PutObject, HeadObject, SendMessage, DeleteMessage", async () => {
-    const env = await createTestEnvironment();
     // Separate clients for each side, so the counts say who made each call.
-    const api = { s3: createS3Client(env.config), sqs: createSqsClient(env.config) };
-    const worker = { s3: createS3Client(env.config), sqs: createSqsClient(env.config) };
-    const apiS3 = countCalls(api.s3);
-    const apiSqs = countCalls(api.sqs);
-    const workerS3 = countCalls(worker.s3);
-    const workerSqs = countCalls(worker.sqs);
+    const counted = (env: TestEnvironment) => {
+      const clients = { s3: createS3Client(env.config), sqs: createSqsClient(env.config) };
+      return { clients, s3: countCalls(clients.s3), sqs: countCalls(clients.sqs) };
+    };
+    let api: ReturnType<typeof counted> | undefined;
+    let worker: ReturnType<typeof counted> | undefined;
+    const pipeline = await startPipeline({
+      api: (env) => {
+        api = counted(env);
+        return api.clients;
+      },
+      workerDeps: (env) => {
+        worker = counted(env);
+        return worker.clients;
+      },
+    });
+    if (!api || !worker) throw new Error("the pipeline was not built from the counted clients");
+    const { env, app } = pipeline;
+    const apiS3 = api.s3;
+    const apiSqs = api.sqs;
+    const workerS3 = worker.s3;
+    const workerSqs = worker.sqs;
 
-    const app = createApp({ ...env, ...api });
     const form = new FormData();
     form.set("image", new File([await makePng(50, 40, (x, y) => [x * 5, y * 6, 90])], "count.png"));
     const response = await app.request("/api/images", { method: "POST", body: form });
@@ -44,15 +57,10 @@ describe("calls per image", () => {
     expect(apiS3).toEqual({ PutObjectCommand: 2 });
     expect(apiSqs).toEqual({ SendMessageCommand: 1 });
 
-    const running = createWorker({ ...env, ...worker });
-    running.start();
-    try {
-      await waitForCompletions(env.sqs, env.queueUrls.output, [id]);
-      // The delete follows the completion: wait for it before counting.
-      for (let n = 0; n < 50 && !workerSqs.DeleteMessageCommand; n++) await new Promise((r) => setTimeout(r, 20));
-    } finally {
-      await running.stop();
-    }
+    await waitForCompletions(env.sqs, env.queueUrls.output, [id]);
+    // The delete follows the completion: wait for it before counting.
+    for (let n = 0; n < 50 && !workerSqs.DeleteMessageCommand; n++) await new Promise((r) => setTimeout(r, 20));
+    await pipeline.stop();
     // No failure-record GetObject: on a first receive nothing can be stored yet. One HeadObject
     // after the put: the original still there, so a DELETE that ran meanwhile cannot be undone.
     expect(workerS3).toEqual({ GetObjectCommand: 1, PutObjectCommand: 1, HeadObjectCommand: 1 });

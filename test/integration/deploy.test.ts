@@ -12,16 +12,15 @@ import { ListQueuesCommand } from "@aws-sdk/client-sqs";
 import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../api/app.ts";
 import { createBitonalApp } from "../../deploy/app.ts";
 import { deleteDataStack, deployDataStack, LOCAL_STACK_NAME } from "../../deploy/local.ts";
 import { awsClientOptions } from "../../infra/aws-clients.ts";
 import { baseChildEnv, loadConfig } from "../../infra/config.ts";
 import { listKeys } from "../../infra/inspect.ts";
 import { queueDefinitions } from "../../infra/resources.ts";
-import { createWorker } from "../../worker/consumer.ts";
 import { createTestEnvironment, uniqueResourceEnv } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
+import { startPipeline } from "../support/pipeline.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
 const run = promisify(execFile);
@@ -217,20 +216,17 @@ describe("the data stack, deployed into LocalStack", () => {
     const cloudFormation = new CloudFormationClient(awsClientOptions(local));
     const stackName = `bitonal-data-${Date.now()}`;
     const settings = await deployDataStack(cloudFormation, stackName, local);
-    const env = await createTestEnvironment(settings);
-    const worker = createWorker(env);
-    worker.start();
-    try {
-      const form = new FormData();
-      form.set("image", new File([await makePng(40, 30, (x, y) => [x * 6, y * 8, 90])], "stack.png"));
-      const response = await createApp(env).request("/api/images", { method: "POST", body: form });
-      expect(response.status).toBe(202);
-      const { id } = await response.json();
-      const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
-      expect(completion).toMatchObject({ status: "done", output: { bucket: settings.OUTPUT_BUCKET } });
-    } finally {
-      await worker.stop();
-    }
+    const pipeline = await startPipeline({ settings });
+    const { env, app } = pipeline;
+    const form = new FormData();
+    form.set("image", new File([await makePng(40, 30, (x, y) => [x * 6, y * 8, 90])], "stack.png"));
+    const response = await app.request("/api/images", { method: "POST", body: form });
+    expect(response.status).toBe(202);
+    const { id } = await response.json();
+    const completion = (await waitForCompletions(env.sqs, env.queueUrls.output, [id])).get(id);
+    expect(completion).toMatchObject({ status: "done", output: { bucket: settings.OUTPUT_BUCKET } });
+    // The worker stops before its queues go with the stack.
+    await pipeline.stop();
     // Buckets that hold objects cannot be deleted: empty them as an operator would first.
     for (const bucket of [settings.INPUT_BUCKET, settings.OUTPUT_BUCKET]) {
       for (const key of await listKeys(env.s3, bucket)) {

@@ -1,8 +1,6 @@
 // Faults under load: the network to S3/SQS cut, a worker killed, the API killed. Nothing
 // accepted may be lost, nothing may be done twice.
 import { describe, expect, inject, it } from "vitest";
-import { createApp } from "../../api/app.ts";
-import { serveApp } from "../../api/serve.ts";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
 import { baseChildEnv } from "../../infra/config.ts";
 import { outputKey } from "../../infra/image-objects.ts";
@@ -10,6 +8,7 @@ import { listKeys, messageCount } from "../../infra/inspect.ts";
 import type { CompletionMessage } from "../../infra/messages.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
+import { startPipeline } from "../support/pipeline.ts";
 import { startScript } from "../support/processes.ts";
 import { collectCompletions, processedMoreThanOnce, waitForCompletions } from "../support/queues.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
@@ -47,15 +46,19 @@ async function expectDoneExactlyOnce(env: TestEnvironment, ids: string[]) {
 
 describe("faults", () => {
   it("S3 and SQS cut off for a while: 503s fast, the worker backs off without spinning, then catches up", async () => {
-    const env = await createTestEnvironment({ VISIBILITY_TIMEOUT_S: "5", LOG_LEVEL: "warn" });
     // One proxy for the API, one for the worker: the same cut, each side's retries counted apart.
     const proxy = await startTcpProxy(new URL(inject("awsEndpoint")));
     const workerProxy = await startTcpProxy(new URL(inject("awsEndpoint")));
-    const viaProxy = { ...env.config, endpointUrl: proxy.url };
-    const api = await serveApp(
-      createApp({ ...env, config: viaProxy, s3: createS3Client(viaProxy), sqs: createSqsClient(viaProxy) }),
-      { host: "127.0.0.1", port: 0 },
-    );
+    const api = await startPipeline({
+      settings: { VISIBILITY_TIMEOUT_S: "5", LOG_LEVEL: "warn" },
+      serve: true,
+      worker: false,
+      api: (env) => {
+        const viaProxy = { ...env.config, endpointUrl: proxy.url };
+        return { config: viaProxy, s3: createS3Client(viaProxy), sqs: createSqsClient(viaProxy) };
+      },
+    });
+    const { env } = api;
     const worker = startScript("worker/main.ts", { ...baseChildEnv(), ...env.env, AWS_ENDPOINT_URL: workerProxy.url });
     try {
       const before = await Promise.all(Array.from({ length: 24 }, (_, n) => uploadTo(api.url, n)));
@@ -89,14 +92,13 @@ describe("faults", () => {
     } finally {
       if (worker.child.exitCode === null) worker.interrupt();
       await worker.exited;
-      await api.close();
       await proxy.close();
       await workerProxy.close();
     }
   });
 
   it("a worker started while SQS is unreachable waits for it, then works; a missing queue stops it at once", async () => {
-    const env = await createTestEnvironment({ LOG_LEVEL: "warn" });
+    const { env, app: api } = await startPipeline({ settings: { LOG_LEVEL: "warn" }, worker: false });
     const proxy = await startTcpProxy(new URL(inject("awsEndpoint")));
     proxy.cut();
     const worker = startScript("worker/main.ts", { ...baseChildEnv(), ...env.env, AWS_ENDPOINT_URL: proxy.url });
@@ -104,7 +106,6 @@ describe("faults", () => {
       await worker.waitFor(/SQS not reachable yet; retrying/, 15_000);
       expect(worker.child.exitCode).toBeNull();
       proxy.restore();
-      const api = createApp(env);
       const form = new FormData();
       form.set("image", new File([await image(1)], "late.png"));
       const { id } = await (await api.request("/api/images", { method: "POST", body: form })).json();
@@ -121,8 +122,12 @@ describe("faults", () => {
   });
 
   it("a worker killed under load: after a restart every accepted image is done exactly once", async () => {
-    const env = await createTestEnvironment({ VISIBILITY_TIMEOUT_S: "5", LOG_LEVEL: "warn" });
-    const api = await serveApp(createApp(env), { host: "127.0.0.1", port: 0 });
+    const api = await startPipeline({
+      settings: { VISIBILITY_TIMEOUT_S: "5", LOG_LEVEL: "warn" },
+      serve: true,
+      worker: false,
+    });
+    const { env } = api;
     const first = startScript("worker/main.ts", { ...baseChildEnv(), ...env.env });
     let second: ReturnType<typeof startScript> | undefined;
     try {
@@ -143,7 +148,6 @@ describe("faults", () => {
     } finally {
       second?.interrupt();
       await second?.exited;
-      await api.close();
     }
   });
 

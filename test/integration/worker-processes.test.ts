@@ -1,6 +1,5 @@
 // Worker processes as they run in production: killed, stopped, and side by side.
 import { describe, expect, it } from "vitest";
-import { createApp } from "../../api/app.ts";
 import { baseChildEnv } from "../../infra/config.ts";
 import { outputKey } from "../../infra/image-objects.ts";
 import { inFlightCount, listKeys, messageCount } from "../../infra/inspect.ts";
@@ -9,6 +8,7 @@ import { samplePng } from "../../scripts/bench/sample-images.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
 import { injectJob } from "../support/jobs.ts";
+import { startPipeline } from "../support/pipeline.ts";
 import { startScript } from "../support/processes.ts";
 import { collectCompletions, processedMoreThanOnce, waitForCompletions } from "../support/queues.ts";
 
@@ -64,8 +64,7 @@ describe("worker processes", () => {
   });
 
   it("two workers and 100 uploads: 100 outputs, 100 distinct done messages, nothing in the DLQ", async () => {
-    const env = await createTestEnvironment({ LOG_LEVEL: "warn" });
-    const app = createApp(env);
+    const { env, app } = await startPipeline({ settings: { LOG_LEVEL: "warn" }, worker: false });
     const workers = [startWorker(env), startWorker(env)];
     try {
       const ids = await Promise.all(

@@ -7,6 +7,7 @@ import { processJob } from "../../worker/process-job.ts";
 import { createTestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
 import { injectJob } from "../support/jobs.ts";
+import { startPipeline } from "../support/pipeline.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -15,41 +16,39 @@ describe("the worker's promises", () => {
   // Catches: a missing or too slow heartbeat (the message would reappear after 5 s and a second
   // worker, or this one, would start the same job again).
   it("a job that outlasts the visibility timeout is not handed out again while it runs", async () => {
-    const env = await createTestEnvironment({ VISIBILITY_TIMEOUT_S: "5" });
     const starts: number[] = [];
     const slowHandle: typeof processJob = async (job, deps, attempt) => {
       starts.push(Date.now());
       await sleep(9_000);
       return processJob(job, deps, attempt);
     };
-    const workers = [createWorker(env, { handle: slowHandle }), createWorker(env, { handle: slowHandle })];
-    for (const worker of workers) worker.start();
+    const { env } = await startPipeline({ settings: { VISIBILITY_TIMEOUT_S: "5" }, worker: { handle: slowHandle } });
+    const second = createWorker(env, { handle: slowHandle });
+    second.start();
     try {
       const { id } = await injectJob(env, await makePng(10, 10, () => [200]));
       await waitForCompletions(env.sqs, env.queueUrls.output, [id], 30_000);
       expect(starts).toHaveLength(1);
     } finally {
-      await Promise.all(workers.map((w) => w.stop()));
+      await second.stop();
     }
   }, 60_000);
 
   // Catches: retries without backoff, or a backoff that does not double.
   it("a transiently failing job is retried after base × 2^(receives − 1) seconds", async () => {
-    const env = await createTestEnvironment({ MAX_RECEIVE_COUNT: "10" });
     const attempts: number[] = [];
     const failing: typeof processJob = async () => {
       attempts.push(Date.now());
       throw new Error("S3 is having a bad day");
     };
     // Base 1 s to keep the test short; the default base is 5 s (5, 10, 20 s …), same formula.
-    const worker = createWorker(env, { handle: failing, retryBaseSeconds: 1 });
-    worker.start();
-    try {
-      await injectJob(env, await makePng(10, 10, () => [200]));
-      await expect.poll(() => attempts.length, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(4);
-    } finally {
-      await worker.stop();
-    }
+    const pipeline = await startPipeline({
+      settings: { MAX_RECEIVE_COUNT: "10" },
+      worker: { handle: failing, retryBaseSeconds: 1 },
+    });
+    await injectJob(pipeline.env, await makePng(10, 10, () => [200]));
+    await expect.poll(() => attempts.length, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(4);
+    await pipeline.stop();
     const gaps = attempts.slice(1, 4).map((at, n) => (at - attempts[n]) / 1000);
     // Waits of 1, 2 and 4 s, each plus up to one poll of latency.
     for (const [n, expected] of [1, 2, 4].entries()) {
