@@ -66,8 +66,10 @@ export async function benchQuality(options: string[] = []): Promise<QualityRow[]
   }
 
   const rows: QualityRow[] = [];
-  // The figure's pages' results, kept as they are scored (one binarize per page and method).
+  // The figures' pages' results, kept as they are scored (one binarize per page and method).
   const figure = new Map<string, Uint8Array[]>();
+  // Every page's F-measure by method, for auto's regret.
+  const fOf = new Map<BinarizationMethod, Map<Page, number>>();
   for (const method of BINARIZATION_METHODS) {
     const results: { page: Page; scores: ReturnType<typeof dibcoScores> }[] = [];
     const choices: Record<string, number> = {};
@@ -80,8 +82,12 @@ export async function benchQuality(options: string[] = []): Promise<QualityRow[]
       });
       const { png, appliedMethod } = result as Awaited<ReturnType<typeof binarize>>;
       choices[appliedMethod] = (choices[appliedMethod] ?? 0) + 1;
-      results.push({ page, scores: dibcoScores(page.truth, await greyOf(png), weights.get(page)) });
-      if (!data && FIGURE_PAGES.includes(page.name)) figure.set(page.name, [...(figure.get(page.name) ?? []), png]);
+      const scores = dibcoScores(page.truth, await greyOf(png), weights.get(page));
+      results.push({ page, scores });
+      fOf.set(method, (fOf.get(method) ?? new Map()).set(page, scores.fMeasure));
+      if (!data && FIGURES.some((f) => f.pages.includes(page.name))) {
+        figure.set(page.name, [...(figure.get(page.name) ?? []), png]);
+      }
     }
     const mean = (list: typeof results, pick: (s: (typeof results)[number]["scores"]) => number) =>
       list.reduce((sum, r) => sum + pick(r.scores), 0) / list.length;
@@ -109,11 +115,16 @@ export async function benchQuality(options: string[] = []): Promise<QualityRow[]
     });
   }
   printQuality(rows, pages.length, megapixels, floorPerMegapixel);
-  if (!data)
-    await writeFigure(
-      pages.filter((p) => figure.has(p.name)),
-      figure,
-    );
+  printRegret(pages, fOf, rows);
+  if (!data) {
+    for (const { file, pages: names } of FIGURES) {
+      await writeFigure(
+        names.flatMap((name) => pages.filter((p) => p.name === name)),
+        figure,
+        file,
+      );
+    }
+  }
   return rows;
 }
 
@@ -127,15 +138,42 @@ async function syntheticSet(): Promise<Page[]> {
   }));
 }
 
-const FIGURE_PAGES = ["phone-photo-1", "bleed-through-1", "faded-ink-1", "logo-1"];
-const FIGURE = new URL("../../docs/quality-synthetic.png", import.meta.url);
+const FIGURES = [
+  {
+    file: new URL("../../docs/quality-synthetic.png", import.meta.url),
+    pages: ["phone-photo-1", "bleed-through-1", "faded-ink-1", "logo-1"],
+  },
+  // The classes auto got wrong: two-tone for another reason than ink, and filled pictures.
+  {
+    file: new URL("../../docs/quality-hard-classes.png", import.meta.url),
+    pages: ["dark-mount-1", "papyrus-1", "dark-frame-1", "filled-map-1", "silhouette-1"],
+  },
+];
+// Room for the labels: the column names above, the page names to the left.
+const LABEL_TOP = 26;
+const LABEL_LEFT = 130;
 
-/** A row per page: the upload, its ground truth, then each method's result, a third the size. */
-async function writeFigure(pages: Page[], results: Map<string, Uint8Array[]>): Promise<void> {
+/** Text as an image (librsvg through sharp), for the figures' labels. */
+function label(text: string, width: number, height: number): Promise<Buffer> {
+  const escaped = text.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><text x="4" y="${height - 8}" font-family="DejaVu Sans, sans-serif" font-size="15" fill="#ffffff">${escaped}</text></svg>`;
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
+/**
+ * A row per page: the upload, its ground truth, then each method's result, a third the size;
+ * the columns named above, each row's page to its left.
+ */
+async function writeFigure(pages: Page[], results: Map<string, Uint8Array[]>, file: URL): Promise<void> {
   const scale = 3;
   const tiles: { input: Buffer; left: number; top: number }[] = [];
-  let top = 0;
+  let top = LABEL_TOP;
   let width = 0;
+  const columnNames = ["upload", "ground truth", ...BINARIZATION_METHODS];
+  const tileWidth = Math.round((pages[0]?.truth.width ?? 0) / scale);
+  for (const [n, name] of columnNames.entries()) {
+    tiles.push({ input: await label(name, tileWidth, LABEL_TOP), left: LABEL_LEFT + n * (tileWidth + 6), top: 0 });
+  }
   for (const page of pages) {
     const w = Math.round(page.truth.width / scale);
     const h = Math.round(page.truth.height / scale);
@@ -145,18 +183,19 @@ async function writeFigure(pages: Page[], results: Map<string, Uint8Array[]>): P
       .png()
       .toBuffer();
     const columns = [page.bytes, truthPng, ...(results.get(page.name) ?? [])];
+    tiles.push({ input: await label(page.name, LABEL_LEFT, Math.round(h / 2) + 8), left: 0, top });
     for (const [n, column] of columns.entries()) {
       const tile = await sharp(column).resize(w, h).flatten({ background: "#ffffff" }).png().toBuffer();
-      tiles.push({ input: tile, left: n * (w + 6), top });
+      tiles.push({ input: tile, left: LABEL_LEFT + n * (w + 6), top });
     }
     top += h + 6;
-    width = Math.max(width, columns.length * (w + 6));
+    width = Math.max(width, LABEL_LEFT + columns.length * (w + 6));
   }
-  await sharp({ create: { width, height: top, channels: 3, background: "#8a8f98" } })
+  await sharp({ create: { width, height: top, channels: 3, background: "#5a5f68" } })
     .composite(tiles)
     .png()
-    .toFile(FIGURE.pathname);
-  console.log(`figure: ${FIGURE.pathname} (per row: upload, ground truth, ${BINARIZATION_METHODS.join(", ")})`);
+    .toFile(file.pathname);
+  console.log(`figure: ${file.pathname} (columns: ${columnNames.join(", ")})`);
 }
 
 /** Pages under `root`, each `<name>.png` that has a `<name>-gt.png` beside it. */
@@ -190,6 +229,37 @@ async function cpuMs(work: () => Promise<void>): Promise<number> {
   await work();
   const used = process.cpuUsage(before);
   return (used.user + used.system) / 1000;
+}
+
+/**
+ * auto's regret: per page, how far its F-measure falls below the better of the methods it
+ * chooses between (document, otsu); per set, how far its mean falls below the best method's.
+ */
+function printRegret(pages: Page[], fOf: Map<BinarizationMethod, Map<Page, number>>, rows: QualityRow[]) {
+  const f = (method: BinarizationMethod, page: Page) => fOf.get(method)?.get(page) ?? 0;
+  const regrets = pages
+    .map((page) => {
+      const better: BinarizationMethod = f("document", page) >= f("otsu", page) ? "document" : "otsu";
+      return { page, better, regret: f(better, page) - f("auto", page) };
+    })
+    .sort((a, b) => b.regret - a.regret);
+  const over = regrets.filter((r) => r.regret > 2);
+  console.log(
+    `\nauto's regret (F below the better of document and otsu, per page): more than 2 points on ${over.length} of ${pages.length} pages` +
+      (regrets[0] ? `; the most ${regrets[0].regret.toFixed(1)} (${regrets[0].page.set}/${regrets[0].page.name})` : ""),
+  );
+  for (const { page, better, regret } of over) {
+    console.log(
+      `  ${page.set}/${page.name}: auto ${f("auto", page).toFixed(1)}, ${better} ${f(better, page).toFixed(1)} (−${regret.toFixed(1)})`,
+    );
+  }
+  const auto = rows.find((r) => r.method === "auto");
+  if (!auto) return;
+  const gaps = Object.keys(auto.fMeasureBySet).map((set) => {
+    const best = rows.reduce((a, b) => ((b.fMeasureBySet[set] ?? 0) > (a.fMeasureBySet[set] ?? 0) ? b : a));
+    return `${set} ${(auto.fMeasureBySet[set] - best.fMeasureBySet[set]).toFixed(1)} (best ${best.method})`;
+  });
+  console.log(`auto's mean F against the best method's, per set: ${gaps.join(", ")}`);
 }
 
 function printQuality(rows: QualityRow[], pages: number, megapixels: number, floor: number) {

@@ -1,10 +1,26 @@
 // Synthetic pages with exact ground truth, for what real scans lack: phone photos of pages
 // (shadows, uneven light, falloff, JPEG), clean office scans, faded ink, stains, bleed-through,
-// and non-documents (a logo, a screenshot). Deterministic: the same seed makes the same pages,
-// so anyone can regenerate the set the quality benchmark scores.
+// and non-documents (a logo, a screenshot). Then the pages whose histogram is two-tone for a
+// reason other than ink on paper, which a global threshold takes for clean (a page on a dark
+// mount or table, a papyrus fragment on black, a scan with dark frames), and pictures whose
+// truth is filled (a map's water, a silhouette). Deterministic: the same seed makes the same
+// pages, so anyone can regenerate the set the quality benchmark scores.
 import sharp from "sharp";
 
-export type PageKind = "office-scan" | "phone-photo" | "faded-ink" | "stains" | "bleed-through" | "logo" | "screenshot";
+export type PageKind =
+  | "office-scan"
+  | "phone-photo"
+  | "faded-ink"
+  | "stains"
+  | "bleed-through"
+  | "logo"
+  | "screenshot"
+  | "dark-mount"
+  | "papyrus"
+  | "dark-frame"
+  | "filled-map"
+  | "silhouette";
+// New kinds go at the end: a kind's place seeds its pages, so the earlier ones stay as they were.
 export const PAGE_KINDS: PageKind[] = [
   "office-scan",
   "phone-photo",
@@ -13,6 +29,11 @@ export const PAGE_KINDS: PageKind[] = [
   "bleed-through",
   "logo",
   "screenshot",
+  "dark-mount",
+  "papyrus",
+  "dark-frame",
+  "filled-map",
+  "silhouette",
 ];
 
 export interface SyntheticPage {
@@ -127,6 +148,10 @@ export async function syntheticPage(kind: PageKind, seed: number, width = 900, h
         rgb.set(colour.map(clamp), p * 3);
       }
     }
+  } else if (kind === "dark-mount" || kind === "papyrus" || kind === "dark-frame") {
+    ink = mountedPage(kind, width, height, next, rgb);
+  } else if (kind === "filled-map" || kind === "silhouette") {
+    ink = filledPicture(kind, width, height, next, rgb);
   } else {
     const screenshot = kind === "screenshot";
     ink = textMask(width, height, next, screenshot ? 2 : 3 + Math.floor(next() * 3), screenshot ? 22 : 40);
@@ -160,13 +185,147 @@ export async function syntheticPage(kind: PageKind, seed: number, width = 900, h
     }
     photo = kind === "phone-photo";
   }
+  if (kind === "silhouette") photo = true;
 
   let image = sharp(rgb, { raw: { width, height, channels: 3 } });
-  if (kind !== "screenshot" && kind !== "logo") image = image.blur(0.6);
+  if (kind !== "screenshot" && kind !== "logo" && kind !== "filled-map") image = image.blur(0.6);
   const bytes = photo ? await image.jpeg({ quality: 82 }).toBuffer() : await image.png().toBuffer();
   const truth = new Uint8Array(width * height);
   for (let p = 0; p < truth.length; p++) truth[p] = ink[p] ? 0 : 255;
   return { name: `${kind}-${seed}`, kind, bytes: new Uint8Array(bytes), truth, width, height };
+}
+
+/**
+ * A page of text that covers only part of the picture; the rest is not paper and not ink: a
+ * dark mount or table around the page, black around a papyrus fragment (fibres, a ragged
+ * edge), or a scanner's dark frame along two sides. Writes the pixels; returns the ink.
+ */
+function mountedPage(
+  kind: "dark-mount" | "papyrus" | "dark-frame",
+  width: number,
+  height: number,
+  next: () => number,
+  rgb: Buffer,
+): Uint8Array {
+  const papyrus = kind === "papyrus";
+  const text = textMask(width, height, next, papyrus ? 4 + Math.floor(next() * 2) : 3 + Math.floor(next() * 2), 40);
+  const paperNoise = smoothField(width, height, 6, next);
+  const mountNoise = smoothField(width, height, 30, next);
+  const edge = smoothField(width, height, 60, next);
+  // Fibres: streaks along x and along y, as papyrus is two layers laid crosswise.
+  const along = papyrus ? smoothField(width, Math.ceil(height / 12), 40, next) : undefined;
+  const across = papyrus ? smoothField(Math.ceil(width / 12), height, 40, next) : undefined;
+  const inset = { x: 0.12 + next() * 0.06, y: 0.1 + next() * 0.05 };
+  const frame = { left: 0.08 + next() * 0.06, top: 0.06 + next() * 0.05 };
+  const ink = new Uint8Array(width * height);
+  for (let y = 0, p = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, p++) {
+      const u = x / width;
+      const v = y / height;
+      let onPage: boolean;
+      if (kind === "dark-mount") onPage = u > inset.x && u < 1 - inset.x && v > inset.y && v < 1 - inset.y;
+      else if (kind === "dark-frame") onPage = u > frame.left && v > frame.top;
+      else {
+        // A ragged ellipse: the fragment's edge wanders by a tenth of its size.
+        const r = ((u - 0.5) / 0.42) ** 2 + ((v - 0.5) / 0.4) ** 2;
+        onPage = r < 0.85 + (edge[p] - 0.5) * 0.5;
+      }
+      let value: number;
+      let tint = [6, 0, -10];
+      if (!onPage) {
+        value = kind === "papyrus" ? 14 + mountNoise[p] * 14 : 28 + mountNoise[p] * 30;
+        tint = [0, 0, 0];
+      } else if (papyrus) {
+        const fibre =
+          (along as Float32Array)[Math.floor(y / 12) * width + x] * 0.6 +
+          (across as Float32Array)[y * Math.ceil(width / 12) + Math.floor(x / 12)] * 0.4;
+        value = 150 + fibre * 50 + (paperNoise[p] - 0.5) * 20;
+        tint = [28, 6, -34];
+        if (text[p]) {
+          ink[p] = 1;
+          value = 40 + paperNoise[p] * 35;
+        }
+      } else {
+        value = 226 + (paperNoise[p] - 0.5) * 14;
+        if (text[p]) {
+          ink[p] = 1;
+          value = 35 + paperNoise[p] * 25;
+        }
+      }
+      rgb[p * 3] = clamp(value + tint[0] + (next() - 0.5) * 8);
+      rgb[p * 3 + 1] = clamp(value + tint[1] + (next() - 0.5) * 8);
+      rgb[p * 3 + 2] = clamp(value + tint[2] + (next() - 0.5) * 8);
+    }
+  }
+  return ink;
+}
+
+/**
+ * Pictures whose truth is filled: a map (light land in several colours, dark water in lakes
+ * and a wide river, small dark labels) and a silhouette (dark hills and trees against a sky
+ * that darkens towards the ground). Writes the pixels; returns the filled truth.
+ */
+function filledPicture(
+  kind: "filled-map" | "silhouette",
+  width: number,
+  height: number,
+  next: () => number,
+  rgb: Buffer,
+): Uint8Array {
+  const ink = new Uint8Array(width * height);
+  if (kind === "filled-map") {
+    const land = smoothField(width, height, 120, next);
+    const lakes = smoothField(width, height, 150, next);
+    // Labels in a few places only, as a map has them; hill shading across the land.
+    const text = textMask(width, height, next, 2, 28);
+    const placed = smoothField(width, height, 140, next);
+    const relief = smoothField(width, height, 45, next);
+    const riverPhase = next() * Math.PI * 2;
+    const riverWidth = 22 + next() * 18;
+    for (let y = 0, p = 0; y < height; y++) {
+      const riverX = width * (0.45 + 0.2 * Math.sin(y / 90 + riverPhase));
+      for (let x = 0; x < width; x++, p++) {
+        const water = lakes[p] > 0.78 || Math.abs(x - riverX) < riverWidth / 2;
+        const label = !water && text[p] === 1 && placed[p] > 0.68;
+        let colour: number[];
+        if (water) colour = [40 + relief[p] * 20, 70 + relief[p] * 20, 130 + relief[p] * 20];
+        else if (land[p] < 0.33) colour = [196, 224, 170];
+        else if (land[p] < 0.66) colour = [236, 226, 180];
+        else colour = [222, 206, 226];
+        if (!water) colour = colour.map((c) => c * (0.72 + 0.28 * relief[p]));
+        if (label) colour = [25, 25, 25];
+        if (water || label) ink[p] = 1;
+        rgb.set(colour.map(clamp), p * 3);
+      }
+    }
+    return ink;
+  }
+  const hills = smoothField(width, 1, 160, next);
+  const trees = Array.from({ length: 5 }, () => ({
+    x: next() * width,
+    r: height * (0.04 + next() * 0.06),
+    h: height * (0.1 + next() * 0.14),
+  }));
+  for (let y = 0, p = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, p++) {
+      const ground = height * (0.62 + (hills[x] - 0.5) * 0.25);
+      let dark = y > ground;
+      for (const t of trees) {
+        const crown = ground - t.h;
+        if (Math.abs(x - t.x) < height * 0.008 && y > crown && y <= ground) dark = true;
+        if ((x - t.x) ** 2 + (y - crown) ** 2 < t.r * t.r) dark = true;
+      }
+      // A dusk sky: bright at the horizon, dark at the top, as a photo against the light has it.
+      const sky = 120 + (y / height) * 150;
+      const value = dark ? 28 + (next() - 0.5) * 16 : sky + (next() - 0.5) * 10;
+      const tint = dark ? [0, 0, 0] : [-20 + (y / height) * 40, -5, 15 - (y / height) * 20];
+      if (dark) ink[p] = 1;
+      rgb[p * 3] = clamp(value + tint[0]);
+      rgb[p * 3 + 1] = clamp(value + tint[1]);
+      rgb[p * 3 + 2] = clamp(value + tint[2]);
+    }
+  }
+  return ink;
 }
 
 /** The whole synthetic set: every kind, `perKind` seeds each. */

@@ -26,7 +26,7 @@ describe("synthetic pages", () => {
   };
 
   // Clean pages: one threshold between ink and paper recovers the truth, so it lines up.
-  it.each(["office-scan", "screenshot", "logo"] as PageKind[])("%s: its ground truth is its ink", async (kind) => {
+  it.each(["office-scan", "screenshot", "logo", "filled-map"] as PageKind[])("%s: its ground truth is its ink", async (kind) => {
     expect(await scoreOfOneThreshold(kind)).toBeGreaterThan(97);
   });
 
