@@ -26,9 +26,12 @@ describe("synthetic pages", () => {
   };
 
   // Clean pages: one threshold between ink and paper recovers the truth, so it lines up.
-  it.each(["office-scan", "screenshot", "logo", "filled-map"] as PageKind[])("%s: its ground truth is its ink", async (kind) => {
-    expect(await scoreOfOneThreshold(kind)).toBeGreaterThan(97);
-  });
+  it.each(["office-scan", "screenshot", "logo", "filled-map"] as PageKind[])(
+    "%s: its ground truth is its ink",
+    async (kind) => {
+      expect(await scoreOfOneThreshold(kind)).toBeGreaterThan(97);
+    },
+  );
 
   // Every kind, the hard ones included (hard on purpose): some ink, not a page of it.
   it.each(PAGE_KINDS)("%s: ink covers a plausible share of the page", async (kind) => {
