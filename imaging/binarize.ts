@@ -59,7 +59,10 @@ export async function binarize(input: Uint8Array, options: BinarizeOptions): Pro
     work ??= workingImage(luma, width, height);
     return work;
   };
-  const choice = method === "auto" && histogram ? chooseMethod(histogram, () => working().paper) : undefined;
+  const choice =
+    method === "auto" && histogram
+      ? chooseMethod({ luma, width, height }, histogram, () => working().paper)
+      : undefined;
   const applied: AppliedMethod = choice?.method ?? (method === "auto" ? "otsu" : method);
   let packed: Uint8Array;
   let threshold: number | null = null;

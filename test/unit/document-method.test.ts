@@ -108,6 +108,28 @@ describe("auto", () => {
     const { result } = await fMeasure("stains", "auto");
     expect(result).toMatchObject({ appliedMethod: "document", reason: "faint or degraded ink" });
   });
+
+  // Catches: a two-tone histogram taken for a clean page when its dark half is a mount, a
+  // table or a scanner's frame around the page (Otsu calls it ink: F 15–50).
+  it.each(["dark-mount", "papyrus", "dark-frame"] as PageKind[])(
+    "%s: takes the document method for a page on a dark surround, and says why",
+    async (kind) => {
+      const { f, result } = await fMeasure(kind, "auto");
+      const document = await fMeasure(kind, "document");
+      const global = await fMeasure(kind, "otsu");
+      expect(result).toMatchObject({ appliedMethod: "document", reason: "page on a dark mount or frame" });
+      expect(f).toBe(document.f);
+      expect(f).toBeGreaterThan(global.f + 30);
+    },
+  );
+
+  // Catches: filled shapes sent to the document method, which keeps only their outlines.
+  it("keeps a silhouette filled: one global threshold, because there is no writing", async () => {
+    const { f, result } = await fMeasure("silhouette", "auto");
+    expect(result).toMatchObject({ appliedMethod: "otsu", reason: "filled shapes, no writing" });
+    expect(f).toBeGreaterThan(95);
+    expect((await fMeasure("silhouette", "document")).f).toBeLessThan(50);
+  });
 });
 
 describe("removeSmallComponents", () => {
