@@ -12,8 +12,8 @@ const methodSchema = z
   .openapi({
     description:
       "Binarization method. `auto` (default) chooses per image between one global threshold (clean " +
-      "two-tone images, filled shapes without writing) and `document` (pages: uneven light, faint ink, " +
-      "stains, a dark mount or frame around the page), and says which and why",
+      "two-tone images) and `document` (pages: uneven light, faint ink, stains, a dark mount or frame " +
+      "around the page), and says which and why",
   });
 // Validated whatever the method (a 256 or a `false` is refused), used by `fixed` alone: the
 // OpenAPI document cannot say "only with fixed", and a fuzzer rightly counts a refusal of what

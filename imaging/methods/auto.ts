@@ -30,11 +30,8 @@ const SURROUND_DEPTH = 0.25;
 const SURROUND_PERIPHERAL = 0.9;
 // …around at least this many stroke-sized dark specks away from the edges (a page's writing).
 const SURROUND_STROKES = 20;
-
-// A picture, not a page, when its dark class covers this much and holds fewer strokes than a
-// page's writing: filled shapes (a silhouette, a map's water), which Otsu keeps filled and the
-// document method, looking for strokes, turns into outlines.
-const FILLED_SHARE = 0.1;
+// …and with fewer light specks than this inside it (a mount is plain; a title bar holds words).
+const SURROUND_LIGHT_STROKES = 8;
 
 /**
  * `histogram` is the luma's. `paper` is asked for only when the image is not clean: estimating
@@ -46,31 +43,34 @@ export function chooseMethod(
   paper: () => PaperBackground,
 ): MethodChoice {
   const { threshold, separability } = otsu(histogram);
-  const layout = darkLayout(image, threshold);
-  const surround =
-    layout.edgeShare >= SURROUND_SHARE &&
-    layout.edgeBandShare >= SURROUND_PERIPHERAL * layout.edgeShare &&
-    layout.strokes >= SURROUND_STROKES;
   if (separability >= CLEAN_SEPARABILITY) {
-    if (surround) return { method: "document", reason: "page on a dark mount or frame" };
+    if (isSurround(darkLayout(image, threshold)))
+      return { method: "document", reason: "page on a dark mount or frame" };
     return { method: "otsu", reason: "clean two-tone image" };
-  }
-  if (!surround && layout.darkShare >= FILLED_SHARE && layout.strokes < SURROUND_STROKES) {
-    return { method: "otsu", reason: "filled shapes, no writing" };
   }
   if (paper().unevenness > UNEVEN) return { method: "document", reason: "uneven background" };
   return { method: "document", reason: "faint or degraded ink" };
 }
 
+/** A mount, a table or a frame: not a dark bar with writing in it, as a screenshot's title bar is. */
+function isSurround(layout: DarkLayout): boolean {
+  return (
+    layout.edgeShare >= SURROUND_SHARE &&
+    layout.edgeBandShare >= SURROUND_PERIPHERAL * layout.edgeShare &&
+    layout.strokes >= SURROUND_STROKES &&
+    layout.lightStrokesInEdge < SURROUND_LIGHT_STROKES
+  );
+}
+
 interface DarkLayout {
-  /** Pixels at or below the threshold, as a share of the image. */
-  darkShare: number;
-  /** Those of them connected to the image's edge. */
+  /** Dark pixels connected to the image's edge, as a share of the image. */
   edgeShare: number;
   /** Those connected to the edge and lying in the band along it (SURROUND_DEPTH deep). */
   edgeBandShare: number;
   /** Dark specks away from the edges no larger than a letter: a page's writing. */
   strokes: number;
+  /** Light specks no larger than a letter inside the edge-connected dark: writing on a dark bar. */
+  lightStrokesInEdge: number;
 }
 
 /**
@@ -85,12 +85,8 @@ function darkLayout(
   const w = Math.ceil(width / f);
   const h = Math.ceil(height / f);
   const dark = new Uint8Array(w * h);
-  let darkCount = 0;
   for (let y = 0, i = 0; y < h; y++) {
-    for (let x = 0, source = y * f * width; x < w; x++, i++, source += f) {
-      dark[i] = luma[source] <= threshold ? 1 : 0;
-      darkCount += dark[i];
-    }
+    for (let x = 0, source = y * f * width; x < w; x++, i++, source += f) dark[i] = luma[source] <= threshold ? 1 : 0;
   }
   const { labels, items } = labelComponents(dark, w, h, 1);
   const touchesEdge = new Uint8Array(items.length + 1);
@@ -107,10 +103,15 @@ function darkLayout(
   }
   // A letter: its box at most (4% of the shorter side)², 2% each way around its centre.
   const letter = (0.04 * Math.min(w, h)) ** 2;
+  const letterSized = (c: { x0: number; y0: number; x1: number; y1: number }) =>
+    (c.x1 - c.x0 + 1) * (c.y1 - c.y0 + 1) <= letter;
   let strokes = 0;
-  for (const c of items) {
-    if (!touchesEdge[c.label] && (c.x1 - c.x0 + 1) * (c.y1 - c.y0 + 1) <= letter) strokes++;
+  for (const c of items) if (!touchesEdge[c.label] && letterSized(c)) strokes++;
+  // A light speck's first pixel in raster order has its enclosing dark to its left.
+  let lightStrokesInEdge = 0;
+  for (const c of labelComponents(dark, w, h, 0).items) {
+    if (c.seedX > 0 && letterSized(c) && touchesEdge[labels[c.seedY * w + c.seedX - 1]]) lightStrokesInEdge++;
   }
   const pixels = w * h;
-  return { darkShare: darkCount / pixels, edgeShare: edge / pixels, edgeBandShare: band / pixels, strokes };
+  return { edgeShare: edge / pixels, edgeBandShare: band / pixels, strokes, lightStrokesInEdge };
 }
