@@ -131,7 +131,9 @@ describe("slow readers cannot starve anyone but themselves", () => {
             status = response.statusCode as number;
             retryAfter = response.headers["retry-after"];
             // A trickle: 1 KB now and then, far below any useful rate, until the grace period
-            // is over; then it reads what is left, to see whether it was all sent.
+            // is over; then it reads what is left, to see whether it was all sent. The guard cuts
+            // 11 s after the megabytes the buffers took at once; on a loaded machine those take
+            // seconds to pass, so the trickle lasts well beyond (14 s once let a stream finish).
             response.pause();
             const sip = setInterval(() => {
               const chunk = response.read(1024) as Buffer | null;
@@ -143,7 +145,7 @@ describe("slow readers cannot starve anyone but themselves", () => {
                 received += chunk.length;
               });
               response.resume();
-            }, 14_000);
+            }, 25_000);
           });
           request.on("close", () => resolve({ status, retryAfter, received, total }));
           // The cut itself resets the connection: expected, and counted below by what arrived
