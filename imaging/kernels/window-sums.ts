@@ -5,7 +5,7 @@
 // Sauvola (12 MP: 458 → 634 ms) than one that decides each pixel as it slides.
 
 export class WindowColumns {
-  /** Per column, after `moveTo(y)`: how many counted pixels of rows y − half … y + half it holds. */
+  /** Per column, after `next()` moved to row y: how many counted pixels of rows y − half … y + half it holds (kept only with `counted`). */
   readonly count: Int32Array;
   /** Per column: the sum of those pixels' values. */
   readonly sum: Int32Array;
@@ -51,7 +51,7 @@ export class WindowColumns {
     for (let x = 0, i = y * this.width; x < this.width; x++, i++) {
       const weight = counted ? sign * counted[i] : sign;
       const v = values[i];
-      count[x] += weight;
+      if (counted) count[x] += weight;
       sum[x] += weight * v;
       squares[x] += weight * v * v;
     }
