@@ -2,10 +2,10 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CONFIG_VARIABLES } from "../../infra/config.ts";
+import { importsOf } from "../support/imports.ts";
 
 const root = new URL("../../", import.meta.url);
 type Service = {
@@ -28,8 +28,7 @@ async function importedFiles(entryPoints: string[]): Promise<string[]> {
   for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
     if (seen.has(file)) continue;
     seen.add(file);
-    const { importedFiles: imports } = ts.preProcessFile(await readFile(join(rootPath, file), "utf8"), true, true);
-    for (const { fileName } of imports) {
+    for (const fileName of importsOf(await readFile(join(rootPath, file), "utf8"))) {
       if (fileName.startsWith(".")) pending.push(relative(rootPath, resolve(rootPath, dirname(file), fileName)));
     }
   }

@@ -4,19 +4,14 @@
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { importsOf } from "../support/imports.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
 async function modulesOf(room: string): Promise<string[]> {
   const entries = await readdir(join(root, room), { recursive: true, withFileTypes: true });
   return entries.filter((e) => e.isFile() && e.name.endsWith(".ts")).map((e) => join(e.parentPath, e.name));
-}
-
-function importsOf(source: string): string[] {
-  const { importedFiles } = ts.preProcessFile(source, true, true);
-  return importedFiles.map((f) => f.fileName);
 }
 
 /** Each import of the room's modules: the package name, or the room (top folder) a relative one reaches. */
