@@ -18,11 +18,15 @@ import { waitForCompletions } from "../support/queues.ts";
 const metrics = createWorkerMetrics();
 const pipeline = usePipeline({ settings: { MAX_RECEIVE_COUNT: "2" }, worker: { observer: metrics } });
 
-async function upload(image: Uint8Array<ArrayBuffer>, fields: Record<string, string> = {}): Promise<string> {
+async function upload(
+  image: Uint8Array<ArrayBuffer>,
+  fields: Record<string, string> = {},
+  app = pipeline.app,
+): Promise<string> {
   const form = new FormData();
   form.set("image", new File([image], "page.png"));
   for (const [name, value] of Object.entries(fields)) form.set(name, value);
-  const response = await pipeline.app.request("/api/images", { method: "POST", body: form });
+  const response = await app.request("/api/images", { method: "POST", body: form });
   expect(response.status).toBe(202);
   return (await response.json()).id;
 }
@@ -194,11 +198,13 @@ describe("transient failures, the DLQ and redrive", () => {
 });
 
 describe("redelivery", () => {
+  // Resources and a worker of its own: the test stops the worker, so the file's must go on.
+  const redelivered = usePipeline({ settings: { MAX_RECEIVE_COUNT: "2" }, worker: { observer: metrics } });
   it("a message delivered twice yields one output and no conflicting completion", async () => {
-    const id = await upload(await makePng(30, 30, (x, y) => [(x * y) % 256]));
-    const first = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
-    const before = await pipeline.env.s3.send(
-      new HeadObjectCommand({ Bucket: pipeline.env.config.outputBucket, Key: outputKey(id) }),
+    const id = await upload(await makePng(30, 30, (x, y) => [(x * y) % 256]), {}, redelivered.app);
+    const first = (await waitForCompletions(redelivered.env.sqs, redelivered.env.queueUrls.output, [id])).get(id);
+    const before = await redelivered.env.s3.send(
+      new HeadObjectCommand({ Bucket: redelivered.env.config.outputBucket, Key: outputKey(id) }),
     );
 
     // Past S3's one-second LastModified resolution, so a rewrite of the output would show.
@@ -207,17 +213,17 @@ describe("redelivery", () => {
     // second receive of one message (the worker looks for a stored result only then, since
     // on a first receive nothing can be stored yet). The worker waits while the test makes
     // that first receive itself.
-    await pipeline.worker?.stop();
-    const key = (await listKeys(pipeline.env.s3, pipeline.env.config.inputBucket)).find((k) =>
+    await redelivered.worker?.stop();
+    const key = (await listKeys(redelivered.env.s3, redelivered.env.config.inputBucket)).find((k) =>
       k.startsWith(id),
     ) as string;
-    await pipeline.env.sqs.send(
+    await redelivered.env.sqs.send(
       new SendMessageCommand({
-        QueueUrl: pipeline.env.queueUrls.input,
+        QueueUrl: redelivered.env.queueUrls.input,
         MessageBody: JSON.stringify({
           version: 1,
           id,
-          bucket: pipeline.env.config.inputBucket,
+          bucket: redelivered.env.config.inputBucket,
           key,
           contentType: "image/png",
           bytes: 1,
@@ -231,16 +237,22 @@ describe("redelivery", () => {
         MessageDeduplicationId: `${id}-again`,
       }),
     );
-    const firstReceive = await pipeline.env.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: pipeline.env.queueUrls.input, VisibilityTimeout: 0, WaitTimeSeconds: 5 }),
+    const firstReceive = await redelivered.env.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: redelivered.env.queueUrls.input,
+        VisibilityTimeout: 0,
+        WaitTimeSeconds: 5,
+      }),
     );
     expect(firstReceive.Messages).toHaveLength(1);
-    const restarted = createWorker(pipeline.env, { observer: metrics });
+    const restarted = createWorker(redelivered.env, { observer: metrics });
     restarted.start();
     onTestFinished(() => restarted.stop());
-    await expect.poll(() => messageCount(pipeline.env.sqs, pipeline.env.queueUrls.input), { timeout: 15_000 }).toBe(0);
-    const after = await pipeline.env.s3.send(
-      new HeadObjectCommand({ Bucket: pipeline.env.config.outputBucket, Key: outputKey(id) }),
+    await expect
+      .poll(() => messageCount(redelivered.env.sqs, redelivered.env.queueUrls.input), { timeout: 15_000 })
+      .toBe(0);
+    const after = await redelivered.env.s3.send(
+      new HeadObjectCommand({ Bucket: redelivered.env.config.outputBucket, Key: outputKey(id) }),
     );
     expect(after.ETag).toBe(before.ETag);
     expect(after.LastModified).toEqual(before.LastModified);
@@ -248,7 +260,9 @@ describe("redelivery", () => {
     // window does not hide it, and it would arrive the same after the window) and repeats the
     // stored result under the same processingId. Catches: a redelivery that processes again
     // (new processingId, rewritten output) or that republishes nothing.
-    const again = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id], 15_000)).get(id);
+    const again = (await waitForCompletions(redelivered.env.sqs, redelivered.env.queueUrls.output, [id], 15_000)).get(
+      id,
+    );
     const { stages: _, ...result } = first as Extract<typeof first, { status: "done" }>;
     expect(again).toEqual(result);
     expect(again?.processingId).toEqual(expect.any(String));
