@@ -12,14 +12,19 @@
 //     edges of a stroke straddle ink and paper, so their mean sits between the two, wherever
 //     the stroke is and however faint. A global gate (1.25 × Otsu) keeps out paper far from ink.
 //  5. Specks smaller than half a stroke width squared go.
+//  6. Filled shapes are filled again: step 1 takes the inside of a dark area wider than the
+//     background window for paper, so a lake, a logo or a silhouette would come out as its
+//     outline. A large paper area that is dark in the upload becomes ink, unless it is a mount
+//     or a frame along the image's edges (surround.ts), which ground truth calls paper.
 //
 // By hand rather than in libvips because none of steps 3–5 exists there, and each is one or
 // two passes over typed arrays; the windows slide (running column sums) so memory stays a few
 // bytes per pixel whatever the window.
-import { removeSmallComponents } from "../kernels/components.ts";
+import { labelComponents, removeSmallComponents } from "../kernels/components.ts";
 import { countValues, otsuThreshold } from "../kernels/histogram.ts";
 import { packedRowBytes } from "../kernels/packed-rows.ts";
 import { WindowColumns } from "../kernels/window-sums.ts";
+import { EDGE_BAND_DEPTH, isSurround } from "./surround.ts";
 
 const CELL = 8;
 const BACKGROUND_MAX_RADIUS = 3; // cells: ink up to about 56 px thick is taken for ink, not paper
@@ -29,6 +34,14 @@ const WINDOW_PER_STROKE = 1.2; // half-window, in stroke widths
 const EDGES_PER_WINDOW_SIDE = 2; // fewer edge pixels than 2 × the window's side: no stroke here
 const STD_WEIGHT = 0.3;
 const SPECK = 0.5;
+// A paper area narrower than the background's reach was never dark enough to be taken for
+// paper; this many pixels of it at or below the upload's Otsu threshold make it a filled shape.
+const FILLED_MIN_AREA = (CELL * BACKGROUND_MAX_RADIUS) ** 2;
+const FILLED_LOST_SHARE = 0.25;
+const FILLED_OUTLINED_SHARE = 0.8;
+// The threshold of a working pixel in a filled shape: its full-scale pixels are ink when they
+// are as dark as the shape (at or below the upload's Otsu threshold).
+const FILLED = 256;
 
 export interface PaperBackground {
   /** The smoothed local paper level per cell, row-major, `columns` × `rows`. */
@@ -82,9 +95,88 @@ export function documentMethod(luma: Uint8Array, width: number, height: number, 
   for (let i = 0; i < ink.length; i++) ink[i] = smoothed[i] <= thresholds[i] ? 1 : 0;
   const before = work.factor === 1 ? ink : ink.slice();
   removeSmallComponents(ink, work.width, work.height, 1, Math.round(SPECK * strokeWidth * strokeWidth));
+  const fill = fillDarkAreas(ink, work);
   if (work.factor === 1) return packPaper(ink, width, height);
-  for (let i = 0; i < ink.length; i++) if (before[i] !== ink[i]) thresholds[i] = -1;
-  return packedAtFullScale(luma, width, height, work, thresholds);
+  for (let i = 0; i < ink.length; i++) {
+    if (before[i] !== ink[i]) thresholds[i] = fill?.filled[i] ? FILLED : -1;
+  }
+  return packedAtFullScale(luma, width, height, work, thresholds, fill?.dark ?? 0);
+}
+
+/**
+ * Step 6: the dark areas of the upload itself (at or below its Otsu threshold, at the working
+ * scale) that are large, that steps 1–5 mostly took for paper, and whose boundary they drew
+ * as a line, become ink: a filled shape's edge is sharp, a shadow's or a stain's is not.
+ * Returns the upload's threshold and which pixels were filled, or nothing when none were.
+ */
+function fillDarkAreas(ink: Uint8Array, work: WorkingImage): { dark: number; filled: Uint8Array } | undefined {
+  const { luma, width, height } = work;
+  const histogram = new Uint32Array(256);
+  countValues(luma, histogram);
+  const dark = otsuThreshold(histogram);
+  const mask = new Uint8Array(luma.length);
+  let lostPixels = 0;
+  for (let i = 0; i < mask.length; i++) {
+    mask[i] = luma[i] <= dark ? 1 : 0;
+    lostPixels += mask[i] & (ink[i] ^ 1);
+  }
+  // Too few dark pixels taken for paper to make one shape (most pages): no labelling.
+  if (lostPixels < FILLED_MIN_AREA * FILLED_LOST_SHARE) return undefined;
+  const { labels, items } = labelComponents(mask, width, height, 1);
+  const n = items.length + 1;
+  const area = new Float64Array(n);
+  const lost = new Float64Array(n);
+  const boundary = new Float64Array(n);
+  const outlined = new Float64Array(n);
+  const inBand = new Float64Array(n);
+  const depth = EDGE_BAND_DEPTH * Math.min(width, height);
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, i++) {
+      const label = labels[i];
+      if (label === 0) continue;
+      area[label]++;
+      if (ink[i] === 0) lost[label]++;
+      if (Math.min(x, y, width - 1 - x, height - 1 - y) < depth) inBand[label]++;
+      // A boundary pixel has a 4-neighbour inside the image that is not dark.
+      const left = x > 0 && mask[i - 1] === 0;
+      const right = x + 1 < width && mask[i + 1] === 0;
+      const up = y > 0 && mask[i - width] === 0;
+      const down = y + 1 < height && mask[i + width] === 0;
+      if (!(left || right || up || down)) continue;
+      boundary[label]++;
+      if (
+        ink[i] === 1 ||
+        (left && ink[i - 1] === 1) ||
+        (right && ink[i + 1] === 1) ||
+        (up && ink[i - width] === 1) ||
+        (down && ink[i + width] === 1)
+      )
+        outlined[label]++;
+    }
+  }
+  let surround: boolean | undefined;
+  const fill = new Uint8Array(n);
+  let any = false;
+  for (const c of items) {
+    const l = c.label;
+    if (area[l] < FILLED_MIN_AREA || lost[l] < FILLED_LOST_SHARE * area[l]) continue;
+    if (outlined[l] < FILLED_OUTLINED_SHARE * boundary[l]) continue;
+    if (c.x0 === 0 || c.y0 === 0 || c.x1 === width - 1 || c.y1 === height - 1) {
+      surround ??= isSurround(work, dark);
+      if (surround) continue;
+    }
+    fill[l] = 1;
+    any = true;
+  }
+  if (!any) return undefined;
+  const filled = new Uint8Array(ink.length);
+  for (let i = 0; i < ink.length; i++) {
+    if (fill[labels[i]]) {
+      ink[i] = 1;
+      filled[i] = 1;
+    }
+  }
+  return { dark, filled };
 }
 
 /** Means of factor × factor blocks (fewer at the right and bottom edges). */
@@ -130,6 +222,7 @@ function packedAtFullScale(
   height: number,
   work: WorkingImage,
   thresholds: Int16Array,
+  filledLimit: number,
 ) {
   const limits = new Int16Array(thresholds.length);
   const level = new PaperLevels(work.paper, CELL, work.width);
@@ -137,7 +230,9 @@ function packedAtFullScale(
   for (let y = 0, i = 0; y < work.height; y++) {
     level.levelsOfRow(y, levels);
     for (let x = 0; x < work.width; x++, i++) {
-      limits[i] = thresholds[i] < 0 ? -1 : Math.ceil(((thresholds[i] + 0.5) * levels[x]) / 255) - 1;
+      const threshold = thresholds[i];
+      limits[i] =
+        threshold < 0 ? -1 : threshold >= FILLED ? filledLimit : Math.ceil(((threshold + 0.5) * levels[x]) / 255) - 1;
     }
   }
   const block = blockOfColumn(width, work.factor);

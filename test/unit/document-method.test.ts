@@ -111,27 +111,71 @@ describe("auto", () => {
   });
 
   // Catches: a two-tone histogram taken for a clean page when its dark half is a mount, a
-  // table or a scanner's frame around the page (Otsu calls it ink: F 15–50).
-  it.each(["dark-mount", "papyrus", "dark-frame"] as PageKind[])(
-    "%s: takes the document method for a page on a dark surround, and says why",
-    async (kind) => {
-      const { f, result } = await fMeasure(kind, "auto");
-      const document = await fMeasure(kind, "document");
-      const global = await fMeasure(kind, "otsu");
-      expect(result).toMatchObject({ appliedMethod: "document", reason: "page on a dark mount or frame" });
-      expect(f).toBe(document.f);
-      expect(f).toBeGreaterThan(global.f + 30);
-    },
-  );
+  // table or a scanner's frame around the page (Otsu calls it ink: F 15–50), at any size (a
+  // textured mount's noise once counted as writing on a dark bar, and a small page's words as
+  // too few letters).
+  it.each(
+    (["dark-mount", "papyrus", "dark-frame"] as PageKind[]).flatMap((kind) =>
+      (
+        [
+          [300, 220],
+          [900, 640],
+          [2400, 1800],
+        ] as [number, number][]
+      ).map((size) => [kind, size] as const),
+    ),
+  )("%s at %j: takes the document method for a page on a dark surround, and says why", async (kind, size) => {
+    const { f, result } = await fMeasure(kind, "auto", size);
+    const document = await fMeasure(kind, "document", size);
+    const global = await fMeasure(kind, "otsu", size);
+    expect(result).toMatchObject({ appliedMethod: "document", reason: "page on a dark mount or frame" });
+    expect(f).toBe(document.f);
+    // The document method leaves the surround paper: it is not a filled shape.
+    expect(f).toBeGreaterThan(global.f + 15);
+  });
 
   // Catches: a surround found where the dark half holds writing, as a dark title bar does.
-  it("keeps one global threshold for a screenshot with a dark title bar of light text", async () => {
-    const page = await syntheticPage("screenshot", 1);
+  it.each([
+    [300, 220],
+    [900, 640],
+    [2400, 1800],
+  ])("keeps one global threshold for a %i × %i screenshot with a dark title bar of light text", async (w, h) => {
+    const page = await syntheticPage("screenshot", 1, w, h);
     const { data, info } = await sharp(page.bytes).raw().toBuffer({ resolveWithObject: true });
     const bar = info.width * Math.round(info.height * 0.15) * info.channels;
     for (let i = 0; i < bar; i++) data[i] = 255 - data[i];
     const result = await binarize(await sharp(data, { raw: info }).png().toBuffer(), { method: "auto", ...limits });
     expect(result).toMatchObject({ appliedMethod: "otsu", reason: "clean two-tone image" });
+  });
+});
+
+describe("filled shapes", () => {
+  // Catches: the inside of a dark area wider than the background window taken for paper, so
+  // that a lake, a logo or a silhouette comes out as its outline (F 19–53 before).
+  it.each([
+    ["silhouette", 1],
+    ["silhouette", 2],
+    ["filled-map", 1],
+    ["filled-map", 2],
+  ] as [PageKind, number][])("the document method keeps %s-%i filled, and its writing", async (kind, seed) => {
+    const page = await syntheticPage(kind, seed);
+    const result = await binarize(page.bytes, { method: "document", ...limits });
+    const out = await greyPixels(result.png);
+    const truth = { data: page.truth, width: page.width, height: page.height };
+    expect(dibcoScores(truth, { data: out.values, width: out.width, height: out.height }).fMeasure).toBeGreaterThan(95);
+  });
+
+  // Catches: a fill measured at the working scale but decided wrongly per pixel of a large page.
+  it("keeps a large map's water filled when it is measured on 2 × 2 means", async () => {
+    const { f, result } = await fMeasure("filled-map", "document", [2400, 1800]);
+    expect([result.width, result.height]).toEqual([2400, 1800]);
+    expect(f).toBeGreaterThan(98);
+  });
+
+  // Catches: the fill taking a shadow for a shape: its edge is soft, so no outline is drawn.
+  it("does not fill the shadow across a phone photo", async () => {
+    const { f } = await fMeasure("phone-photo", "document");
+    expect(f).toBeGreaterThan(88);
   });
 });
 
