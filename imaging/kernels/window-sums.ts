@@ -74,6 +74,8 @@ export class WindowColumns {
     for (let x = 0; x < width; x++) {
       const weightIn = counted[i0 + x];
       const weightOut = counted[o0 + x];
+      // Counted pixels are few (the document method counts stroke edges): most columns stay.
+      if ((weightIn | weightOut) === 0) continue;
       const vIn = values[i0 + x] * weightIn;
       const vOut = values[o0 + x] * weightOut;
       count[x] += weightIn - weightOut;

@@ -501,32 +501,45 @@ function inkThresholds(
   const window = new WindowColumns(image, width, height, half, edges);
   const { count: columnCount, sum: columnSum, squares: columnSquares } = window;
   const ceiling = Math.min(255, Math.floor(gate));
-  const thresholds = new Int16Array(width * height);
+  // −1: no stroke near, or lighter than any ink can be: paper whatever the edges say.
+  const thresholds = new Int16Array(width * height).fill(-1);
+  const side = 2 * half + 1;
   for (let y = 0; y < height; y++) {
     window.next();
+    // The row's window sums are those of the window centred on column `at`, moved only to the
+    // pixels that can be ink (most of a page is lighter than the ceiling) and made afresh when
+    // the next such pixel is further than half a window: the same sums for less sliding.
+    let at = -side;
     let count = 0;
     let sum = 0;
     let squares = 0;
-    for (let x = 0; x < Math.min(half, width); x++) {
-      count += columnCount[x];
-      sum += columnSum[x];
-      squares += columnSquares[x];
-    }
     for (let x = 0, i = y * width; x < width; x++, i++) {
-      if (x + half < width) {
-        count += columnCount[x + half];
-        sum += columnSum[x + half];
-        squares += columnSquares[x + half];
+      if (image[i] > ceiling) continue;
+      if (x - at > half) {
+        count = 0;
+        sum = 0;
+        squares = 0;
+        for (let c = Math.max(0, x - half), last = Math.min(width - 1, x + half); c <= last; c++) {
+          count += columnCount[c];
+          sum += columnSum[c];
+          squares += columnSquares[c];
+        }
+      } else {
+        for (let p = at + 1; p <= x; p++) {
+          if (p + half < width) {
+            count += columnCount[p + half];
+            sum += columnSum[p + half];
+            squares += columnSquares[p + half];
+          }
+          if (p > half) {
+            count -= columnCount[p - half - 1];
+            sum -= columnSum[p - half - 1];
+            squares -= columnSquares[p - half - 1];
+          }
+        }
       }
-      if (x > half) {
-        count -= columnCount[x - half - 1];
-        sum -= columnSum[x - half - 1];
-        squares -= columnSquares[x - half - 1];
-      }
-      if (count < minimumEdges || image[i] > ceiling) {
-        thresholds[i] = -1; // no stroke near, or lighter than any ink can be: paper whatever the edges say
-        continue;
-      }
+      at = x;
+      if (count < minimumEdges) continue;
       const mean = sum / count;
       const threshold = Math.floor(mean + STD_WEIGHT * Math.sqrt(Math.max(0, squares / count - mean * mean)));
       thresholds[i] = threshold < ceiling ? threshold : ceiling;
