@@ -4,7 +4,8 @@
 //
 //  1. Divide out the paper: the background is the local maximum of 8-pixel cells, widened and
 //     smoothed, so shadows, stains and falloff become white and ink keeps its contrast to them.
-//  2. Smooth the result over 3×3, which keeps paper texture from looking like stroke edges.
+//  2. Smooth the result over 3×3, which keeps paper texture from looking like stroke edges
+//     (on a large page measured on f × f means, the means have done that already).
 //  3. Stroke edges are the pixels whose 3×3 contrast (max − min) is above Otsu's threshold of
 //     all contrasts; the stroke width is the commonest length of dark runs along rows.
 //  4. A pixel is ink when a window about 2.4 stroke widths across holds enough edge pixels
@@ -24,7 +25,7 @@ import { labelComponents, removeSmallComponents } from "../kernels/components.ts
 import { countValues, otsuThreshold } from "../kernels/histogram.ts";
 import { packedRowBytes } from "../kernels/packed-rows.ts";
 import { WindowColumns } from "../kernels/window-sums.ts";
-import { EDGE_BAND_DEPTH, isSurround } from "./surround.ts";
+import { isSurround } from "./surround.ts";
 
 const CELL = 8;
 const BACKGROUND_MAX_RADIUS = 3; // cells: ink up to about 56 px thick is taken for ink, not paper
@@ -38,7 +39,8 @@ const SPECK = 0.5;
 // paper; this many pixels of it at or below the upload's Otsu threshold make it a filled shape.
 const FILLED_MIN_AREA = (CELL * BACKGROUND_MAX_RADIUS) ** 2;
 const FILLED_LOST_SHARE = 0.25;
-const FILLED_OUTLINED_SHARE = 0.8;
+const FILLED_SHARP_SHARE = 0.9;
+const FILLED_EDGE_STEP = 0.5;
 // The threshold of a working pixel in a filled shape: its full-scale pixels are ink when they
 // are as dark as the shape (at or below the upload's Otsu threshold).
 const FILLED = 256;
@@ -77,7 +79,10 @@ export function workingImage(luma: Uint8Array, width: number, height: number): W
 
 /** Packed bits, set = white, eight pixels a byte, rows led by PNG's filter byte. */
 export function documentMethod(luma: Uint8Array, width: number, height: number, work: WorkingImage): Uint8Array {
-  const { smoothed, histogram } = normaliseAndSmooth(work.luma, work.width, work.height, work.paper);
+  // The f × f means of a large page are smoothed already: a 3×3 mean on top of them blurs strokes
+  // two or three working pixels wide (measured: 3 of the 4 DIBCO pages of 3 MP and more gain).
+  const smooth = work.factor === 1;
+  const { smoothed, histogram } = normaliseAndSmooth(work.luma, work.width, work.height, work.paper, smooth);
   const otsu = otsuThreshold(histogram);
   const { contrast, edgeThreshold } = localContrast(smoothed, work.width, work.height);
   const strokeWidth = commonDarkRun(smoothed, work.width, work.height, otsu);
@@ -105,8 +110,8 @@ export function documentMethod(luma: Uint8Array, width: number, height: number, 
 
 /**
  * Step 6: the dark areas of the upload itself (at or below its Otsu threshold, at the working
- * scale) that are large, that steps 1–5 mostly took for paper, and whose boundary they drew
- * as a line, become ink: a filled shape's edge is sharp, a shadow's or a stain's is not.
+ * scale) that are large, that steps 1–5 took for paper, and whose boundary is sharp all round
+ * become ink: a filled shape's edge is sharp, a shadow's or a stain's is not.
  * Returns the upload's threshold and which pixels were filled, or nothing when none were.
  */
 function fillDarkAreas(ink: Uint8Array, work: WorkingImage): { dark: number; filled: Uint8Array } | undefined {
@@ -122,36 +127,30 @@ function fillDarkAreas(ink: Uint8Array, work: WorkingImage): { dark: number; fil
   }
   // Too few dark pixels taken for paper to make one shape (most pages): no labelling.
   if (lostPixels < FILLED_MIN_AREA * FILLED_LOST_SHARE) return undefined;
+  // A sharp edge: its 3×3 neighbourhood spans at least this much of the step between the
+  // means of the dark and the light pixels (a shadow's edge, spread over many pixels, a few %).
+  const sharp = FILLED_EDGE_STEP * classStep(histogram, dark);
   const { labels, items } = labelComponents(mask, width, height, 1);
   const n = items.length + 1;
   const area = new Float64Array(n);
   const lost = new Float64Array(n);
   const boundary = new Float64Array(n);
-  const outlined = new Float64Array(n);
-  const inBand = new Float64Array(n);
-  const depth = EDGE_BAND_DEPTH * Math.min(width, height);
+  const sharpBoundary = new Float64Array(n);
   for (let y = 0, i = 0; y < height; y++) {
     for (let x = 0; x < width; x++, i++) {
       const label = labels[i];
       if (label === 0) continue;
       area[label]++;
       if (ink[i] === 0) lost[label]++;
-      if (Math.min(x, y, width - 1 - x, height - 1 - y) < depth) inBand[label]++;
       // A boundary pixel has a 4-neighbour inside the image that is not dark.
-      const left = x > 0 && mask[i - 1] === 0;
-      const right = x + 1 < width && mask[i + 1] === 0;
-      const up = y > 0 && mask[i - width] === 0;
-      const down = y + 1 < height && mask[i + width] === 0;
-      if (!(left || right || up || down)) continue;
+      const onBoundary =
+        (x > 0 && mask[i - 1] === 0) ||
+        (x + 1 < width && mask[i + 1] === 0) ||
+        (y > 0 && mask[i - width] === 0) ||
+        (y + 1 < height && mask[i + width] === 0);
+      if (!onBoundary) continue;
       boundary[label]++;
-      if (
-        ink[i] === 1 ||
-        (left && ink[i - 1] === 1) ||
-        (right && ink[i + 1] === 1) ||
-        (up && ink[i - width] === 1) ||
-        (down && ink[i + width] === 1)
-      )
-        outlined[label]++;
+      if (neighbourhoodRange(luma, width, height, x, y) >= sharp) sharpBoundary[label]++;
     }
   }
   let surround: boolean | undefined;
@@ -160,7 +159,7 @@ function fillDarkAreas(ink: Uint8Array, work: WorkingImage): { dark: number; fil
   for (const c of items) {
     const l = c.label;
     if (area[l] < FILLED_MIN_AREA || lost[l] < FILLED_LOST_SHARE * area[l]) continue;
-    if (outlined[l] < FILLED_OUTLINED_SHARE * boundary[l]) continue;
+    if (sharpBoundary[l] < FILLED_SHARP_SHARE * boundary[l]) continue;
     if (c.x0 === 0 || c.y0 === 0 || c.x1 === width - 1 || c.y1 === height - 1) {
       surround ??= isSurround(work, dark);
       if (surround) continue;
@@ -177,6 +176,38 @@ function fillDarkAreas(ink: Uint8Array, work: WorkingImage): { dark: number; fil
     }
   }
   return { dark, filled };
+}
+
+/** The difference between the mean values above and at or below `threshold`. */
+function classStep(histogram: Uint32Array, threshold: number): number {
+  let below = 0;
+  let sumBelow = 0;
+  let above = 0;
+  let sumAbove = 0;
+  for (let v = 0; v < 256; v++) {
+    if (v <= threshold) {
+      below += histogram[v];
+      sumBelow += v * histogram[v];
+    } else {
+      above += histogram[v];
+      sumAbove += v * histogram[v];
+    }
+  }
+  return below > 0 && above > 0 ? sumAbove / above - sumBelow / below : 0;
+}
+
+/** Max − min of the 3×3 neighbourhood of (x, y), clipped at the image's edges. */
+function neighbourhoodRange(luma: Uint8Array, width: number, height: number, x: number, y: number): number {
+  let most = 0;
+  let least = 255;
+  for (let yy = Math.max(0, y - 1); yy <= Math.min(height - 1, y + 1); yy++) {
+    for (let xx = Math.max(0, x - 1); xx <= Math.min(width - 1, x + 1); xx++) {
+      const v = luma[yy * width + xx];
+      if (v > most) most = v;
+      if (v < least) least = v;
+    }
+  }
+  return most - least;
 }
 
 /** Means of factor × factor blocks (fewer at the right and bottom edges). */
@@ -369,14 +400,27 @@ function boxFilter(
 }
 
 /**
- * luma × 255 / paper level (bilinear between cell centres), capped at white, then the mean
- * of each 3×3 neighbourhood (edges repeated). Rows are normalised once into a ring of three.
- * The histogram of the result is counted on even rows: Otsu needs its shape, not every pixel.
+ * luma × 255 / paper level (bilinear between cell centres), capped at white, then (when
+ * `smooth`) the mean of each 3×3 neighbourhood (edges repeated). Rows are normalised once into
+ * a ring of three. The histogram of the result is counted on even rows: Otsu needs its shape,
+ * not every pixel.
  */
-function normaliseAndSmooth(luma: Uint8Array, width: number, height: number, paper: PaperBackground) {
+function normaliseAndSmooth(luma: Uint8Array, width: number, height: number, paper: PaperBackground, smooth: boolean) {
   const level = new PaperLevels(paper, CELL, width);
   const levels = new Float32Array(width);
-  // Clamped stores: a pixel lighter than its paper is white, and values round to the nearest.
+  const smoothed = new Uint8Array(width * height);
+  const histogram = new Uint32Array(256);
+  if (!smooth) {
+    // Clamped stores: a pixel lighter than its paper is white, and values round to the nearest.
+    const normalised = new Uint8ClampedArray(smoothed.buffer);
+    for (let y = 0, i = 0; y < height; y++) {
+      level.levelsOfRow(y, levels);
+      const start = i;
+      for (let x = 0; x < width; x++, i++) normalised[i] = (luma[i] * 255) / levels[x];
+      if ((y & 1) === 0) countValues(smoothed.subarray(start, i), histogram);
+    }
+    return { smoothed, histogram };
+  }
   const normalised = new Uint8ClampedArray(width);
   // Each normalised row's horizontal 3-sums, kept for the vertical sum.
   const ring = [new Uint16Array(width), new Uint16Array(width), new Uint16Array(width)];
@@ -388,8 +432,6 @@ function normaliseAndSmooth(luma: Uint8Array, width: number, height: number, pap
     for (let x = 1; x < last; x++) into[x] = normalised[x - 1] + normalised[x] + normalised[x + 1];
     if (last > 0) into[last] = normalised[last - 1] + normalised[last] * 2;
   };
-  const smoothed = new Uint8Array(width * height);
-  const histogram = new Uint32Array(256);
   horizontalSums(0, ring[0]);
   for (let y = 0; y < height; y++) {
     if (y + 1 < height) horizontalSums(y + 1, ring[(y + 1) % 3]); // replaces row y − 2
