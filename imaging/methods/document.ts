@@ -17,6 +17,7 @@
 //     background window for paper, so a lake, a logo or a silhouette would come out as its
 //     outline. A large paper area that is dark in the upload becomes ink, unless it is a mount
 //     or a frame along the image's edges (surround.ts), which ground truth calls paper.
+//  7. The line steps 1–5 draw along such a mount's or frame's edge goes too.
 //
 // By hand rather than in libvips because none of steps 3–5 exists there, and each is one or
 // two passes over typed arrays; the windows slide (running column sums) so memory stays a few
@@ -41,6 +42,10 @@ const FILLED_MIN_AREA = (CELL * BACKGROUND_MAX_RADIUS) ** 2;
 const FILLED_LOST_SHARE = 0.25;
 const FILLED_SHARP_SHARE = 0.9;
 const FILLED_EDGE_STEP = 0.5;
+// Step 7: ink this close to a surround (in stroke widths, at least 3 px)…
+const EDGE_LINE = 2;
+// …with this share of its pixels that close is the line along the surround's edge.
+const EDGE_LINE_SHARE = 0.8;
 // The threshold of a working pixel in a filled shape: its full-scale pixels are ink when they
 // are as dark as the shape (at or below the upload's Otsu threshold).
 const FILLED = 256;
@@ -100,7 +105,7 @@ export function documentMethod(luma: Uint8Array, width: number, height: number, 
   for (let i = 0; i < ink.length; i++) ink[i] = smoothed[i] <= thresholds[i] ? 1 : 0;
   const before = work.factor === 1 ? ink : ink.slice();
   removeSmallComponents(ink, work.width, work.height, 1, Math.round(SPECK * strokeWidth * strokeWidth));
-  const fill = fillDarkAreas(ink, work);
+  const fill = fillDarkAreas(ink, work, strokeWidth);
   if (work.factor === 1) return packPaper(ink, width, height);
   for (let i = 0; i < ink.length; i++) {
     if (before[i] !== ink[i]) thresholds[i] = fill?.filled[i] ? FILLED : -1;
@@ -109,12 +114,18 @@ export function documentMethod(luma: Uint8Array, width: number, height: number, 
 }
 
 /**
- * Step 6: the dark areas of the upload itself (at or below its Otsu threshold, at the working
- * scale) that are large, that steps 1–5 took for paper, and whose boundary is sharp all round
- * become ink: a filled shape's edge is sharp, a shadow's or a stain's is not.
- * Returns the upload's threshold and which pixels were filled, or nothing when none were.
+ * Steps 6 and 7: the dark areas of the upload itself (at or below its Otsu threshold, at the
+ * working scale) that are large, that steps 1–5 took for paper, and whose boundary is sharp
+ * all round become ink: a filled shape's edge is sharp, a shadow's or a stain's is not. Those
+ * reaching the image's edge on a page that lies on a surround are the surround: the line along
+ * them goes instead. Returns the upload's threshold and which pixels were filled, or nothing
+ * when none were.
  */
-function fillDarkAreas(ink: Uint8Array, work: WorkingImage): { dark: number; filled: Uint8Array } | undefined {
+function fillDarkAreas(
+  ink: Uint8Array,
+  work: WorkingImage,
+  strokeWidth: number,
+): { dark: number; filled: Uint8Array } | undefined {
   const { luma, width, height } = work;
   const histogram = new Uint32Array(256);
   countValues(luma, histogram);
@@ -155,17 +166,27 @@ function fillDarkAreas(ink: Uint8Array, work: WorkingImage): { dark: number; fil
   }
   let surround: boolean | undefined;
   const fill = new Uint8Array(n);
+  const surroundOf = new Uint8Array(n);
   let any = false;
+  let anySurround = false;
   for (const c of items) {
     const l = c.label;
     if (area[l] < FILLED_MIN_AREA || lost[l] < FILLED_LOST_SHARE * area[l]) continue;
+    // A shadow or a stain, also where it reaches the edge like a surround: its edge is soft.
     if (sharpBoundary[l] < FILLED_SHARP_SHARE * boundary[l]) continue;
     if (c.x0 === 0 || c.y0 === 0 || c.x1 === width - 1 || c.y1 === height - 1) {
       surround ??= isSurround(work, dark);
-      if (surround) continue;
+      if (surround) {
+        surroundOf[l] = 1;
+        anySurround = true;
+        continue;
+      }
     }
     fill[l] = 1;
     any = true;
+  }
+  if (anySurround) {
+    clearEdgeOf(ink, labels, surroundOf, width, height, Math.max(3, Math.round(EDGE_LINE * strokeWidth)));
   }
   if (!any) return undefined;
   const filled = new Uint8Array(ink.length);
@@ -176,6 +197,61 @@ function fillDarkAreas(ink: Uint8Array, work: WorkingImage): { dark: number; fil
     }
   }
   return { dark, filled };
+}
+
+/**
+ * The line steps 1–5 draw along a mount's or frame's edge goes: ink components lying mostly
+ * within `reach` pixels of the surround (`surroundOf` its labels in `labels`) become paper.
+ */
+function clearEdgeOf(
+  ink: Uint8Array,
+  labels: Int32Array,
+  surroundOf: Uint8Array,
+  width: number,
+  height: number,
+  reach: number,
+): void {
+  // Near the surround: within `reach` of it along rows, then along columns (a square reach).
+  const near = new Uint8Array(ink.length);
+  for (let y = 0; y < height; y++) {
+    let last = -Infinity;
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      if (surroundOf[labels[row + x]]) last = x;
+      if (x - last <= reach) near[row + x] = 1;
+    }
+    last = Infinity;
+    for (let x = width - 1; x >= 0; x--) {
+      if (surroundOf[labels[row + x]]) last = x;
+      if (last - x <= reach) near[row + x] = 1;
+    }
+  }
+  const nearRows = near.slice();
+  for (let x = 0; x < width; x++) {
+    let last = -Infinity;
+    for (let y = 0; y < height; y++) {
+      if (nearRows[y * width + x]) last = y;
+      if (y - last <= reach) near[y * width + x] = 1;
+    }
+    last = Infinity;
+    for (let y = height - 1; y >= 0; y--) {
+      if (nearRows[y * width + x]) last = y;
+      if (last - y <= reach) near[y * width + x] = 1;
+    }
+  }
+  const components = labelComponents(ink, width, height, 1);
+  const total = new Float64Array(components.items.length + 1);
+  const close = new Float64Array(components.items.length + 1);
+  for (let i = 0; i < ink.length; i++) {
+    const l = components.labels[i];
+    if (l === 0) continue;
+    total[l]++;
+    close[l] += near[i];
+  }
+  for (let i = 0; i < ink.length; i++) {
+    const l = components.labels[i];
+    if (l !== 0 && close[l] >= EDGE_LINE_SHARE * total[l]) ink[i] = 0;
+  }
 }
 
 /** The difference between the mean values above and at or below `threshold`. */

@@ -134,6 +134,16 @@ describe("auto", () => {
     expect(f).toBeGreaterThan(global.f + 15);
   });
 
+  // Catches: the line the document method draws along a mount's or frame's edge left in
+  // (ground truth has the text alone: F 78–83 with it, 88–92 without).
+  it.each(["dark-mount", "papyrus", "dark-frame"] as PageKind[])(
+    "%s: draws no line along the surround's edge",
+    async (kind) => {
+      const { f } = await fMeasure(kind, "document");
+      expect(f).toBeGreaterThan(87);
+    },
+  );
+
   // Catches: a surround found where the dark half holds writing, as a dark title bar does.
   it.each([
     [300, 220],
