@@ -1,0 +1,195 @@
+// Steps 6 and 7 of the document method (document.ts): large dark areas, which its paper
+// estimate takes for paper. One with a sharp edge all round is a filled shape (a map's water,
+// a logo, a silhouette) and becomes ink again; one along the image's edges around a page of
+// writing is a mount or a frame (surround.ts) and stays paper, without the line the method
+// drew along its edge. A dark area with a soft edge is a shadow or a stain and is left alone.
+import { labelComponents } from "../kernels/components.ts";
+import { countValues, otsuThreshold } from "../kernels/histogram.ts";
+import type { WorkingImage } from "./document.ts";
+import { isSurround } from "./surround.ts";
+
+// Of a dark area's pixels, at least this share taken for paper by steps 1–5…
+const LOST_SHARE = 0.25;
+// …and of its boundary pixels this share on a sharp edge: a 3×3 neighbourhood spanning at least
+// EDGE_STEP of the step between the means of the dark and the light pixels.
+const SHARP_SHARE = 0.9;
+const EDGE_STEP = 0.5;
+// Step 7: ink this close to a surround (in stroke widths, at least 3 px)…
+const EDGE_LINE = 2;
+// …with this share of its pixels that close is the line along the surround's edge.
+const EDGE_LINE_SHARE = 0.8;
+
+/**
+ * Steps 6 and 7: the dark areas of the upload itself (at or below its Otsu threshold, at the
+ * working scale) that are large, that steps 1–5 took for paper, and whose boundary is sharp
+ * all round become ink: a filled shape's edge is sharp, a shadow's or a stain's is not. Those
+ * reaching the image's edge on a page that lies on a surround are the surround: the line along
+ * them goes instead. `ink` is the document method's at the working scale, changed in place;
+ * `minimumArea` the fewest pixels of an area the paper estimate can have lost. Returns the
+ * upload's threshold and which pixels were filled, or nothing when none were.
+ */
+export function settleDarkAreas(
+  ink: Uint8Array,
+  work: WorkingImage,
+  strokeWidth: number,
+  minimumArea: number,
+): { dark: number; filled: Uint8Array } | undefined {
+  const { luma, width, height } = work;
+  const histogram = new Uint32Array(256);
+  countValues(luma, histogram);
+  const dark = otsuThreshold(histogram);
+  const mask = new Uint8Array(luma.length);
+  let lostPixels = 0;
+  for (let i = 0; i < mask.length; i++) {
+    mask[i] = luma[i] <= dark ? 1 : 0;
+    lostPixels += mask[i] & (ink[i] ^ 1);
+  }
+  // Too few dark pixels taken for paper to make one shape (most pages): no labelling.
+  if (lostPixels < minimumArea * LOST_SHARE) return undefined;
+  // A sharp edge: its 3×3 neighbourhood spans at least this much of the step between the
+  // means of the dark and the light pixels (a shadow's edge, spread over many pixels, a few %).
+  const sharp = EDGE_STEP * classStep(histogram, dark);
+  const { labels, items } = labelComponents(mask, width, height, 1);
+  const n = items.length + 1;
+  const area = new Float64Array(n);
+  const lost = new Float64Array(n);
+  const boundary = new Float64Array(n);
+  const sharpBoundary = new Float64Array(n);
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, i++) {
+      const label = labels[i];
+      if (label === 0) continue;
+      area[label]++;
+      if (ink[i] === 0) lost[label]++;
+      // A boundary pixel has a 4-neighbour inside the image that is not dark.
+      const onBoundary =
+        (x > 0 && mask[i - 1] === 0) ||
+        (x + 1 < width && mask[i + 1] === 0) ||
+        (y > 0 && mask[i - width] === 0) ||
+        (y + 1 < height && mask[i + width] === 0);
+      if (!onBoundary) continue;
+      boundary[label]++;
+      if (neighbourhoodRange(luma, width, height, x, y) >= sharp) sharpBoundary[label]++;
+    }
+  }
+  let surround: boolean | undefined;
+  const fill = new Uint8Array(n);
+  const surroundOf = new Uint8Array(n);
+  let any = false;
+  let anySurround = false;
+  for (const c of items) {
+    const l = c.label;
+    if (area[l] < minimumArea || lost[l] < LOST_SHARE * area[l]) continue;
+    // A shadow or a stain, also where it reaches the edge like a surround: its edge is soft.
+    if (sharpBoundary[l] < SHARP_SHARE * boundary[l]) continue;
+    if (c.x0 === 0 || c.y0 === 0 || c.x1 === width - 1 || c.y1 === height - 1) {
+      surround ??= isSurround(work, dark);
+      if (surround) {
+        surroundOf[l] = 1;
+        anySurround = true;
+        continue;
+      }
+    }
+    fill[l] = 1;
+    any = true;
+  }
+  if (anySurround) {
+    clearEdgeOf(ink, labels, surroundOf, width, height, Math.max(3, Math.round(EDGE_LINE * strokeWidth)));
+  }
+  if (!any) return undefined;
+  const filled = new Uint8Array(ink.length);
+  for (let i = 0; i < ink.length; i++) {
+    if (fill[labels[i]]) {
+      ink[i] = 1;
+      filled[i] = 1;
+    }
+  }
+  return { dark, filled };
+}
+
+/**
+ * The line steps 1–5 draw along a mount's or frame's edge goes: ink components lying mostly
+ * within `reach` pixels of the surround (`surroundOf` its labels in `labels`) become paper.
+ */
+function clearEdgeOf(
+  ink: Uint8Array,
+  labels: Int32Array,
+  surroundOf: Uint8Array,
+  width: number,
+  height: number,
+  reach: number,
+): void {
+  // Near the surround: within `reach` of it along rows, then along columns (a square reach).
+  const near = new Uint8Array(ink.length);
+  for (let y = 0; y < height; y++) {
+    let last = -Infinity;
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      if (surroundOf[labels[row + x]]) last = x;
+      if (x - last <= reach) near[row + x] = 1;
+    }
+    last = Infinity;
+    for (let x = width - 1; x >= 0; x--) {
+      if (surroundOf[labels[row + x]]) last = x;
+      if (last - x <= reach) near[row + x] = 1;
+    }
+  }
+  const nearRows = near.slice();
+  for (let x = 0; x < width; x++) {
+    let last = -Infinity;
+    for (let y = 0; y < height; y++) {
+      if (nearRows[y * width + x]) last = y;
+      if (y - last <= reach) near[y * width + x] = 1;
+    }
+    last = Infinity;
+    for (let y = height - 1; y >= 0; y--) {
+      if (nearRows[y * width + x]) last = y;
+      if (last - y <= reach) near[y * width + x] = 1;
+    }
+  }
+  const components = labelComponents(ink, width, height, 1);
+  const total = new Float64Array(components.items.length + 1);
+  const close = new Float64Array(components.items.length + 1);
+  for (let i = 0; i < ink.length; i++) {
+    const l = components.labels[i];
+    if (l === 0) continue;
+    total[l]++;
+    close[l] += near[i];
+  }
+  for (let i = 0; i < ink.length; i++) {
+    const l = components.labels[i];
+    if (l !== 0 && close[l] >= EDGE_LINE_SHARE * total[l]) ink[i] = 0;
+  }
+}
+
+/** The difference between the mean values above and at or below `threshold`. */
+function classStep(histogram: Uint32Array, threshold: number): number {
+  let below = 0;
+  let sumBelow = 0;
+  let above = 0;
+  let sumAbove = 0;
+  for (let v = 0; v < 256; v++) {
+    if (v <= threshold) {
+      below += histogram[v];
+      sumBelow += v * histogram[v];
+    } else {
+      above += histogram[v];
+      sumAbove += v * histogram[v];
+    }
+  }
+  return below > 0 && above > 0 ? sumAbove / above - sumBelow / below : 0;
+}
+
+/** Max − min of the 3×3 neighbourhood of (x, y), clipped at the image's edges. */
+function neighbourhoodRange(luma: Uint8Array, width: number, height: number, x: number, y: number): number {
+  let most = 0;
+  let least = 255;
+  for (let yy = Math.max(0, y - 1); yy <= Math.min(height - 1, y + 1); yy++) {
+    for (let xx = Math.max(0, x - 1); xx <= Math.min(width - 1, x + 1); xx++) {
+      const v = luma[yy * width + xx];
+      if (v > most) most = v;
+      if (v < least) least = v;
+    }
+  }
+  return most - least;
+}
