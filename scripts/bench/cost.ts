@@ -1,5 +1,5 @@
-// `npm run bench -- cost [--images N]`: CPU per image of `npm start`'s process (API and worker in
-// one process, every thread counted), beside sharp's decode floor for the same images measured
+// `npm run bench -- cost [--images N]`: CPU per image of `npm start`'s processes (a supervisor,
+// the API and the worker, every thread counted), beside sharp's decode floor for the same images measured
 // in the same run, and LocalStack's CPU per image on its own line.
 import { once } from "node:events";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
@@ -11,7 +11,7 @@ import { startLocalStack } from "../../infra/localstack.ts";
 import { completionMessageSchema, parseMessage } from "../../infra/messages.ts";
 import { ensureResources } from "../../infra/resources.ts";
 import { forEachInParallel } from "../in-parallel.ts";
-import { freePort, processStats, startNode, waitForHealth } from "./run-pipeline.ts";
+import { freePort, processTreeCpuSeconds, startNode, waitForHealth } from "./run-pipeline.ts";
 import { samplePng } from "./sample-images.ts";
 import { benchProcessEnv } from "./shared.ts";
 
@@ -96,11 +96,12 @@ async function measureMethod(
   const { queueUrls } = await ensureResources({ s3: createS3Client(config), sqs }, config);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  // npm start's layout: the API and the worker in one process (AWS_ENDPOINT_URL set: no emulator).
+  // npm start's layout: a supervisor with the API and the worker as its child processes
+  // (AWS_ENDPOINT_URL set: no emulator); their CPU is counted with the supervisor's.
   const bitonal = startNode("scripts/start.ts", { ...env, PORT: String(port) });
   try {
     await waitForHealth(base, bitonal);
-    const cpuOf = async (pid: number | undefined) => (pid ? (await processStats(pid)).cpuSeconds : 0);
+    const cpuOf = async (pid: number | undefined) => (pid ? await processTreeCpuSeconds(pid) : 0);
     const before = { bitonal: await cpuOf(bitonal.pid), localstack: await cpuOf(localstack.pid) };
     const started = performance.now();
     const uploads = forEachInParallel(images.length, CLIENTS, async (n) => {

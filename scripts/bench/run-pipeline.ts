@@ -3,7 +3,7 @@
 // `npm run bench -- load|pipeline` and, smaller, by the load test in `npm test`.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
@@ -213,6 +213,35 @@ export async function processStats(pid: number): Promise<{ cpuSeconds: number; p
   const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
   const peakRssMiB = Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? 0) / 1024;
   return { cpuSeconds, peakRssMiB };
+}
+
+/**
+ * CPU seconds of a process and every live process below it: `npm start` runs the API and the
+ * worker as child processes of a supervisor, whose own /proc counters hold almost nothing.
+ */
+export async function processTreeCpuSeconds(root: number): Promise<number> {
+  const parents = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const entry of await readdir("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    if (!stat) continue;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // ppid is field 4 of /proc/<pid>/stat; utime and stime 14 and 15, in ticks of 1/100 s.
+    parents.set(pid, Number(fields[1]));
+    cpu.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
+  }
+  let total = 0;
+  for (const [pid, seconds] of cpu) {
+    for (let p: number | undefined = pid; p !== undefined && p > 0; p = parents.get(p)) {
+      if (p === root) {
+        total += seconds;
+        break;
+      }
+    }
+  }
+  return total;
 }
 
 export function startNode(script: string, env: Record<string, string>): ChildProcess {
