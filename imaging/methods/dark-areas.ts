@@ -53,14 +53,28 @@ export function settleDarkAreas(
   const n = items.length + 1;
   const area = new Float64Array(n);
   const lost = new Float64Array(n);
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i];
+    area[label]++;
+    lost[label] += ink[i] ^ 1;
+  }
+  // Only large areas mostly taken for paper have their edges looked at: a photo has many
+  // small dark areas, and their boundaries cost most of this step before this test.
+  const candidate = new Uint8Array(n);
+  let candidates = 0;
+  for (let l = 1; l < n; l++) {
+    if (area[l] >= minimumArea && lost[l] >= LOST_SHARE * area[l]) {
+      candidate[l] = 1;
+      candidates++;
+    }
+  }
+  if (candidates === 0) return undefined;
   const boundary = new Float64Array(n);
   const sharpBoundary = new Float64Array(n);
   for (let y = 0, i = 0; y < height; y++) {
     for (let x = 0; x < width; x++, i++) {
       const label = labels[i];
-      if (label === 0) continue;
-      area[label]++;
-      if (ink[i] === 0) lost[label]++;
+      if (candidate[label] === 0) continue;
       // A boundary pixel has a 4-neighbour inside the image that is not dark.
       const onBoundary =
         (x > 0 && mask[i - 1] === 0) ||
@@ -79,7 +93,7 @@ export function settleDarkAreas(
   let anySurround = false;
   for (const c of items) {
     const l = c.label;
-    if (area[l] < minimumArea || lost[l] < LOST_SHARE * area[l]) continue;
+    if (candidate[l] === 0) continue;
     // A shadow or a stain, also where it reaches the edge like a surround: its edge is soft.
     if (sharpBoundary[l] < SHARP_SHARE * boundary[l]) continue;
     if (c.x0 === 0 || c.y0 === 0 || c.x1 === width - 1 || c.y1 === height - 1) {
