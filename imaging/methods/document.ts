@@ -237,17 +237,17 @@ class PaperLevels {
 function paperBackground(luma: Uint8Array, width: number, height: number): PaperBackground {
   const columns = Math.ceil(width / CELL);
   const rows = Math.ceil(height / CELL);
-  const maxima = new Int32Array(columns * rows);
+  const maxima = new Float32Array(columns * rows);
   for (let y = 0; y < height; y++) {
     const row = ((y / CELL) | 0) * columns;
     for (let cell = row, x = 0, i = y * width; x < width; cell++) {
       let max = maxima[cell];
-      for (const end = Math.min(x + CELL, width); x < end; x++, i++) max = larger(max, luma[i]);
+      for (const end = Math.min(x + CELL, width); x < end; x++, i++) if (luma[i] > max) max = luma[i];
       maxima[cell] = max;
     }
   }
   const levels = boxFilter(
-    boxFilter(Float32Array.from(maxima), columns, rows, BACKGROUND_MAX_RADIUS, "max"),
+    boxFilter(maxima, columns, rows, BACKGROUND_MAX_RADIUS, "max"),
     columns,
     rows,
     BACKGROUND_MEAN_RADIUS,
@@ -458,13 +458,12 @@ function inkThresholds(
   const ceiling = Math.min(255, Math.floor(gate));
   // −1: no stroke near, or lighter than any ink can be: paper whatever the edges say.
   const thresholds = new Int16Array(width * height).fill(-1);
-  const side = 2 * half + 1;
   for (let y = 0; y < height; y++) {
     window.next();
     // The row's window sums are those of the window centred on column `at`, moved only to the
     // pixels that can be ink (most of a page is lighter than the ceiling) and made afresh when
     // the next such pixel is further than half a window: the same sums for less sliding.
-    let at = -side;
+    let at = -half - 1;
     let count = 0;
     let sum = 0;
     let squares = 0;
