@@ -26,6 +26,7 @@
 import { removeSmallComponents } from "../kernels/components.ts";
 import { countValues, otsuThreshold } from "../kernels/histogram.ts";
 import { packedRowBytes } from "../kernels/packed-rows.ts";
+import { localContrast3x3 } from "../kernels/simd.ts";
 import { WindowColumns } from "../kernels/window-sums.ts";
 import { settleDarkAreas } from "./dark-areas.ts";
 
@@ -359,61 +360,11 @@ function normaliseAndSmooth(luma: Uint8Array, width: number, height: number, pap
   return { smoothed, histogram };
 }
 
-/**
- * 3×3 max − min of every pixel (horizontal max and min kept for three rows at a time), and
- * Otsu's threshold over them, counted on even rows: above it is a stroke edge.
- */
+/** 3×3 max − min of every pixel and Otsu's threshold over those of even rows: above it is a stroke edge. */
 function localContrast(image: Uint8Array, width: number, height: number) {
-  const maxRing = [new Uint8Array(width), new Uint8Array(width), new Uint8Array(width)];
-  const minRing = [new Uint8Array(width), new Uint8Array(width), new Uint8Array(width)];
-  const contrast = new Uint8Array(width * height);
-  const histogram = new Uint32Array(256);
-  maxAndMinOfRow(image, 0, width, maxRing[0], minRing[0]);
-  for (let y = 0; y < height; y++) {
-    const next = (y + 1) % 3;
-    if (y + 1 < height) maxAndMinOfRow(image, (y + 1) * width, width, maxRing[next], minRing[next]);
-    const up = (y > 0 ? y - 1 : 0) % 3;
-    const down = (y + 1 < height ? y + 1 : y) % 3;
-    const here = y % 3;
-    const start = y * width;
-    for (let x = 0; x < width; x++) {
-      let most = maxRing[here][x];
-      let least = minRing[here][x];
-      most = larger(most, maxRing[up][x]);
-      most = larger(most, maxRing[down][x]);
-      least = smaller(least, minRing[up][x]);
-      least = smaller(least, minRing[down][x]);
-      contrast[start + x] = most - least;
-    }
-    if ((y & 1) === 0) countValues(contrast.subarray(start, start + width), histogram);
-  }
+  const { contrast, histogram } = localContrast3x3(image, width, height);
   return { contrast, edgeThreshold: otsuThreshold(histogram) };
 }
-
-/** Max and min of each pixel and its left and right neighbours (edges repeated). */
-function maxAndMinOfRow(image: Uint8Array, start: number, width: number, high: Uint8Array, low: Uint8Array): void {
-  const last = width - 1;
-  let left = image[start];
-  let centre = image[start];
-  for (let x = 0; x < width; x++) {
-    const right = image[start + (x < last ? x + 1 : last)];
-    high[x] = larger(larger(left, centre), right);
-    low[x] = smaller(smaller(left, centre), right);
-    left = centre;
-    centre = right;
-  }
-}
-
-// Branch-free max and min of small integers, by the sign of their difference: on real pages
-// which is larger is unpredictable, and these measured twice as fast as comparisons there.
-const larger = (a: number, b: number) => {
-  const d = a - b;
-  return a - (d & (d >> 31));
-};
-const smaller = (a: number, b: number) => {
-  const d = a - b;
-  return b + (d & (d >> 31));
-};
 
 /** The commonest length (2 px or more) of horizontal runs at or below `threshold`, on every other row. */
 function commonDarkRun(image: Uint8Array, width: number, height: number, threshold: number): number {
