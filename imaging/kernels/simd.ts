@@ -9,13 +9,90 @@ const instance = new WebAssembly.Instance(
 const memory = instance.exports.memory as WebAssembly.Memory;
 const kernels = instance.exports as unknown as {
   localContrast(image: number, width: number, height: number, out: number, scratch: number, histogram: number): void;
+  normalise(
+    luma: number,
+    width: number,
+    height: number,
+    levelRows: number,
+    rowStride: number,
+    cellX: number,
+    fractionX: number,
+    out: number,
+  ): void;
+  smooth3x3(image: number, width: number, height: number, out: number, scratch: number, histogram: number): void;
+  countRow(row: number, width: number, histogram: number): void;
 };
 
 /** The wasm memory, grown to at least `bytes` (it is reused, never shrunk: one job at a time per thread). */
-function memoryOf(bytes: number): Uint8Array {
+function memoryOf(bytes: number): void {
   const missing = bytes - memory.buffer.byteLength;
   if (missing > 0) memory.grow(Math.ceil(missing / 65536));
-  return new Uint8Array(memory.buffer);
+}
+
+/** Offsets of consecutive regions of these byte sizes, 16-byte aligned, the memory grown to hold them. */
+function regions(...sizes: number[]): number[] {
+  let end = 0;
+  const starts = sizes.map((size) => {
+    const start = end;
+    end += Math.ceil(size / 16) * 16 + 16; // + 16: a vector may read past a row's last pixel
+    return start;
+  });
+  memoryOf(end);
+  return starts;
+}
+
+const HISTOGRAM_BYTES = 256 * 4;
+
+function histogramAt(offset: number): Uint32Array {
+  return new Uint32Array(memory.buffer.slice(offset, offset + HISTOGRAM_BYTES));
+}
+
+/** Where each column's paper level comes from: its cell (`cellX`) and its fraction of the way to the next. */
+export interface LevelColumns {
+  cellX: Int32Array;
+  fractionX: Float32Array;
+}
+
+/**
+ * luma × 255 ÷ paper level, capped at white and rounded to the nearest like a Uint8ClampedArray,
+ * then (when `smooth`) the mean of each 3×3 neighbourhood, edges repeated; and the histogram of
+ * the result's even rows. `levelRows` holds the paper level at each cell of each row, `rowStride`
+ * a row, the level between cells is bilinear (see `LevelColumns`).
+ */
+export function normalisedByPaper(
+  luma: Uint8Array,
+  width: number,
+  height: number,
+  levelRows: Float32Array,
+  rowStride: number,
+  columns: LevelColumns,
+  smooth: boolean,
+) {
+  const pixels = width * height;
+  const [input, levels, cellX, fractionX, normalised, smoothed, scratch, histogram] = regions(
+    pixels,
+    levelRows.byteLength,
+    columns.cellX.byteLength,
+    columns.fractionX.byteLength,
+    pixels,
+    smooth ? pixels : 0,
+    2 * width + 32,
+    HISTOGRAM_BYTES,
+  );
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set(luma, input);
+  new Float32Array(memory.buffer, levels, levelRows.length).set(levelRows);
+  new Int32Array(memory.buffer, cellX, width).set(columns.cellX);
+  new Float32Array(memory.buffer, fractionX, width).set(columns.fractionX);
+  bytes.fill(0, histogram, histogram + HISTOGRAM_BYTES);
+  kernels.normalise(input, width, height, levels, rowStride, cellX, fractionX, normalised);
+  if (smooth) {
+    kernels.smooth3x3(normalised, width, height, smoothed, scratch, histogram);
+  } else {
+    for (let y = 0; y < height; y += 2) kernels.countRow(normalised + y * width, width, histogram);
+  }
+  const result = smooth ? smoothed : normalised;
+  return { image: bytes.slice(result, result + pixels), histogram: histogramAt(histogram) };
 }
 
 /**
@@ -23,15 +100,10 @@ function memoryOf(bytes: number): Uint8Array {
  */
 export function localContrast3x3(image: Uint8Array, width: number, height: number) {
   const pixels = width * height;
-  const out = pixels;
-  const scratch = 2 * pixels;
-  const histogram = scratch + 2 * width + 64;
-  const bytes = memoryOf(histogram + 1024);
-  bytes.set(image, 0);
-  bytes.fill(0, histogram, histogram + 1024);
-  kernels.localContrast(0, width, height, out, scratch, histogram);
-  return {
-    contrast: bytes.slice(out, out + pixels),
-    histogram: new Uint32Array(memory.buffer.slice(histogram, histogram + 1024)),
-  };
+  const [input, out, scratch, histogram] = regions(pixels, pixels, 2 * width + 32, HISTOGRAM_BYTES);
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set(image, input);
+  bytes.fill(0, histogram, histogram + HISTOGRAM_BYTES);
+  kernels.localContrast(input, width, height, out, scratch, histogram);
+  return { contrast: bytes.slice(out, out + pixels), histogram: histogramAt(histogram) };
 }

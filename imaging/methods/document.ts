@@ -24,9 +24,9 @@
 // two passes over typed arrays; the windows slide (running column sums) so memory stays a few
 // bytes per pixel whatever the window.
 import { removeSmallComponents } from "../kernels/components.ts";
-import { countValues, otsuThreshold } from "../kernels/histogram.ts";
+import { otsuThreshold } from "../kernels/histogram.ts";
 import { packedRowBytes } from "../kernels/packed-rows.ts";
-import { localContrast3x3 } from "../kernels/simd.ts";
+import { type LevelColumns, localContrast3x3, normalisedByPaper } from "../kernels/simd.ts";
 import { WindowColumns } from "../kernels/window-sums.ts";
 import { settleDarkAreas } from "./dark-areas.ts";
 
@@ -193,9 +193,9 @@ function packedAtFullScale(
 }
 
 /** Bilinear paper level between cell centres, a row at a time. */
-class PaperLevels {
-  private readonly cellX: Int32Array;
-  private readonly fractionX: Float32Array;
+class PaperLevels implements LevelColumns {
+  readonly cellX: Int32Array;
+  readonly fractionX: Float32Array;
   private readonly levelRow: Float32Array;
   private readonly paper: PaperBackground;
   private readonly cell: number;
@@ -215,18 +215,23 @@ class PaperLevels {
     this.levelRow = new Float32Array(columns + 1);
   }
 
-  /** The paper level of each pixel of row y. */
-  levelsOfRow(y: number, into: Float32Array): void {
+  /** The paper level of row y at each cell column, the last repeated: `columns` + 1 values. */
+  cellLevelsOfRow(y: number, into: Float32Array): void {
     const { levels, columns, rows } = this.paper;
-    const { levelRow, cellX, fractionX, width } = this;
     const f = Math.min(Math.max((y + 0.5) / this.cell - 0.5, 0), rows - 1);
     const cy = Math.min(Math.floor(f), Math.max(rows - 2, 0));
     const fy = rows > 1 ? f - cy : 0;
     const below = Math.min(cy + 1, rows - 1);
     for (let c = 0; c < columns; c++) {
-      levelRow[c] = Math.max(1, levels[cy * columns + c] * (1 - fy) + levels[below * columns + c] * fy);
+      into[c] = Math.max(1, levels[cy * columns + c] * (1 - fy) + levels[below * columns + c] * fy);
     }
-    levelRow[columns] = levelRow[columns - 1];
+    into[columns] = into[columns - 1];
+  }
+
+  /** The paper level of each pixel of row y. */
+  levelsOfRow(y: number, into: Float32Array): void {
+    const { levelRow, cellX, fractionX, width } = this;
+    this.cellLevelsOfRow(y, levelRow);
     for (let x = 0; x < width; x++) {
       const c = cellX[x];
       into[x] = levelRow[c] + (levelRow[c + 1] - levelRow[c]) * fractionX[x];
@@ -315,49 +320,16 @@ function meanOfLine(line: Float32Array, length: number, radius: number, out: Flo
 
 /**
  * luma × 255 / paper level (bilinear between cell centres), capped at white, then (when
- * `smooth`) the mean of each 3×3 neighbourhood (edges repeated). Rows are normalised once into
- * a ring of three. The histogram of the result is counted on even rows: Otsu needs its shape,
- * not every pixel.
+ * `smooth`) the mean of each 3×3 neighbourhood (edges repeated), in the SIMD kernels. The
+ * histogram of the result is counted on even rows: Otsu needs its shape, not every pixel.
  */
 function normaliseAndSmooth(luma: Uint8Array, width: number, height: number, paper: PaperBackground, smooth: boolean) {
   const level = new PaperLevels(paper, CELL, width);
-  const levels = new Float32Array(width);
-  const smoothed = new Uint8Array(width * height);
-  const histogram = new Uint32Array(256);
-  if (!smooth) {
-    // Clamped stores: a pixel lighter than its paper is white, and values round to the nearest.
-    const normalised = new Uint8ClampedArray(smoothed.buffer);
-    for (let y = 0, i = 0; y < height; y++) {
-      level.levelsOfRow(y, levels);
-      const start = i;
-      for (let x = 0; x < width; x++, i++) normalised[i] = (luma[i] * 255) / levels[x];
-      if ((y & 1) === 0) countValues(smoothed.subarray(start, i), histogram);
-    }
-    return { smoothed, histogram };
-  }
-  const normalised = new Uint8ClampedArray(width);
-  // Each normalised row's horizontal 3-sums, kept for the vertical sum.
-  const ring = [new Uint16Array(width), new Uint16Array(width), new Uint16Array(width)];
-  const horizontalSums = (y: number, into: Uint16Array) => {
-    level.levelsOfRow(y, levels);
-    for (let x = 0, i = y * width; x < width; x++, i++) normalised[x] = (luma[i] * 255) / levels[x];
-    const last = width - 1;
-    into[0] = normalised[0] * 2 + normalised[Math.min(1, last)];
-    for (let x = 1; x < last; x++) into[x] = normalised[x - 1] + normalised[x] + normalised[x + 1];
-    if (last > 0) into[last] = normalised[last - 1] + normalised[last] * 2;
-  };
-  horizontalSums(0, ring[0]);
-  for (let y = 0; y < height; y++) {
-    if (y + 1 < height) horizontalSums(y + 1, ring[(y + 1) % 3]); // replaces row y − 2
-    const here = ring[y % 3];
-    const previous = y > 0 ? ring[(y - 1) % 3] : here;
-    const next = y + 1 < height ? ring[(y + 1) % 3] : here;
-    const start = y * width;
-    // (sum × 7282 + 2¹⁵) >> 16 is sum / 9 rounded, in integers (exact to within one level).
-    for (let x = 0; x < width; x++) smoothed[start + x] = ((previous[x] + here[x] + next[x]) * 7282 + 32768) >> 16;
-    if ((y & 1) === 0) countValues(smoothed.subarray(start, start + width), histogram);
-  }
-  return { smoothed, histogram };
+  const stride = paper.columns + 1;
+  const levelRows = new Float32Array(stride * height);
+  for (let y = 0; y < height; y++) level.cellLevelsOfRow(y, levelRows.subarray(y * stride, (y + 1) * stride));
+  const { image, histogram } = normalisedByPaper(luma, width, height, levelRows, stride, level, smooth);
+  return { smoothed: image, histogram };
 }
 
 /** 3×3 max − min of every pixel and Otsu's threshold over those of even rows: above it is a stroke edge. */

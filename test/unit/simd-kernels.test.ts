@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { localContrast3x3 } from "../../imaging/kernels/simd.ts";
+import { localContrast3x3, normalisedByPaper } from "../../imaging/kernels/simd.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -27,6 +27,68 @@ function referenceContrast(image: Uint8Array, width: number, height: number): Ui
   return out;
 }
 
+/** Normalisation as JavaScript does it: f64 arithmetic, Float32Array and Uint8ClampedArray stores. */
+function referenceNormalised(
+  luma: Uint8Array,
+  width: number,
+  height: number,
+  levelRows: Float32Array,
+  stride: number,
+  cellX: Int32Array,
+  fractionX: Float32Array,
+): Uint8Array {
+  const out = new Uint8ClampedArray(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const a = levelRows[y * stride + cellX[x]];
+      const b = levelRows[y * stride + cellX[x] + 1];
+      out[y * width + x] = (luma[y * width + x] * 255) / Math.fround(a + (b - a) * fractionX[x]);
+    }
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** The 3×3 mean with edges repeated, sum / 9 rounded as (sum × 7282 + 2¹⁵) >> 16. */
+function referenceSmoothed(image: Uint8Array, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let sum = 0;
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          sum += image[Math.min(height - 1, Math.max(0, y + dy)) * width + Math.min(width - 1, Math.max(0, x + dx))];
+        }
+      }
+      out[y * width + x] = (sum * 7282 + 32768) >> 16;
+    }
+  }
+  return out;
+}
+
+function evenRowHistogram(image: Uint8Array, width: number, height: number): number[] {
+  const counts = new Array(256).fill(0);
+  for (let y = 0; y < height; y += 2) for (let x = 0; x < width; x++) counts[image[y * width + x]]++;
+  return counts;
+}
+
+const SIZES = [
+  [1, 1],
+  [1, 5],
+  [2, 3],
+  [15, 4],
+  [16, 16],
+  [17, 2],
+  [33, 9],
+  [50, 31],
+];
+
+function randomBytes(seed: number) {
+  return () => {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    return seed >>> 24;
+  };
+}
+
 describe("the SIMD kernels", () => {
   it("kernels.wasm is what its source compiles to", () => {
     const outFile = join(mkdtempSync(join(tmpdir(), "simd-")), "kernels.wasm");
@@ -38,28 +100,58 @@ describe("the SIMD kernels", () => {
   });
 
   it("local contrast equals the 3×3 definition at every width and height, with its even-row histogram", () => {
-    let seed = 7;
-    const next = () => {
-      seed = (seed * 1664525 + 1013904223) >>> 0;
-      return seed >>> 24;
-    };
-    for (const [width, height] of [
-      [1, 1],
-      [1, 5],
-      [2, 3],
-      [15, 4],
-      [16, 16],
-      [17, 2],
-      [33, 9],
-      [50, 31],
-    ]) {
+    const next = randomBytes(7);
+    for (const [width, height] of SIZES) {
       const image = Uint8Array.from({ length: width * height }, next);
       const { contrast, histogram } = localContrast3x3(image, width, height);
       const expected = referenceContrast(image, width, height);
       expect(Array.from(contrast), `${width}×${height}`).toEqual(Array.from(expected));
-      const counts = new Uint32Array(256);
-      for (let y = 0; y < height; y += 2) for (let x = 0; x < width; x++) counts[expected[y * width + x]]++;
-      expect(Array.from(histogram)).toEqual(Array.from(counts));
+      expect(Array.from(histogram)).toEqual(evenRowHistogram(expected, width, height));
     }
+  });
+
+  it("normalising by the paper agrees with JavaScript's arithmetic to the bit, and so does the 3×3 mean", () => {
+    const next = randomBytes(11);
+    for (const [width, height] of SIZES) {
+      const columns = Math.ceil(width / 8);
+      const stride = columns + 1;
+      const luma = Uint8Array.from({ length: width * height }, next);
+      // Levels from 1 to 255, with ties of the rounding (x.5) among the results.
+      const levelRows = Float32Array.from({ length: stride * height }, () => 1 + next() + next() / 256);
+      const cellX = Int32Array.from({ length: width }, (_, x) => Math.min(x >> 3, Math.max(columns - 2, 0)));
+      const fractionX = Float32Array.from({ length: width }, (_, x) => (columns > 1 ? (x % 8) / 8 : 0));
+      const normalised = referenceNormalised(luma, width, height, levelRows, stride, cellX, fractionX);
+      const plain = normalisedByPaper(luma, width, height, levelRows, stride, { cellX, fractionX }, false);
+      expect(Array.from(plain.image), `${width}×${height}`).toEqual(Array.from(normalised));
+      expect(Array.from(plain.histogram)).toEqual(evenRowHistogram(normalised, width, height));
+      const smoothed = referenceSmoothed(normalised, width, height);
+      const smooth = normalisedByPaper(luma, width, height, levelRows, stride, { cellX, fractionX }, true);
+      expect(Array.from(smooth.image), `${width}×${height} smoothed`).toEqual(Array.from(smoothed));
+      expect(Array.from(smooth.histogram)).toEqual(evenRowHistogram(smoothed, width, height));
+    }
+  });
+
+  it("normalising rounds halves to even and caps at white, like a Uint8ClampedArray", () => {
+    // 1 × 255 / 2 = 127.5 → 128, 3 × 255 / 2 = 382.5 → 255 (capped), 5 × 255 / 10 = 127.5 → 128,
+    // 1 × 255 / 10 = 25.5 → 26 (even), 11 × 255 / 22 = 127.5 → 128, 1 × 255 / 102 = 2.5 → 2 (even).
+    const luma = Uint8Array.from([1, 3, 5, 1, 11, 0, 1]);
+    const levels = [2, 2, 10, 10, 22, 5, 102];
+    const out: number[] = [];
+    for (const [x, level] of levels.entries()) {
+      const one = normalisedByPaper(
+        luma.subarray(x, x + 1),
+        1,
+        1,
+        Float32Array.from([level, level]),
+        2,
+        {
+          cellX: Int32Array.from([0]),
+          fractionX: Float32Array.from([0]),
+        },
+        false,
+      );
+      out.push(one.image[0]);
+    }
+    expect(out).toEqual([128, 255, 128, 26, 128, 0, 2]);
   });
 });
