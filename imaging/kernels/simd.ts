@@ -2,6 +2,7 @@
 // By hand in WebAssembly rather than in libvips: at page sizes a round trip through sharp alone
 // costs more than these passes (docs/BENCHMARKS.md), and V8 does not vectorise JavaScript.
 import { readFileSync } from "node:fs";
+import { packedRowBytes } from "./packed-rows.ts";
 
 const instance = new WebAssembly.Instance(
   new WebAssembly.Module(readFileSync(new URL("simd/kernels.wasm", import.meta.url))),
@@ -21,6 +22,21 @@ const kernels = instance.exports as unknown as {
   ): void;
   smooth3x3(image: number, width: number, height: number, out: number, scratch: number, histogram: number): void;
   countRow(row: number, width: number, histogram: number): void;
+  inkThresholds(
+    image: number,
+    contrast: number,
+    width: number,
+    height: number,
+    edgeThreshold: number,
+    half: number,
+    minimumEdges: number,
+    ceiling: number,
+    stdWeight: number,
+    thresholds: number,
+    ink: number,
+    columns: number,
+  ): void;
+  packPaper(ink: number, width: number, height: number, out: number, stride: number): void;
 };
 
 /** The wasm memory, grown to at least `bytes` (it is reused, never shrunk: one job at a time per thread). */
@@ -106,4 +122,65 @@ export function localContrast3x3(image: Uint8Array, width: number, height: numbe
   bytes.fill(0, histogram, histogram + HISTOGRAM_BYTES);
   kernels.localContrast(input, width, height, out, scratch, histogram);
   return { contrast: bytes.slice(out, out + pixels), histogram: histogramAt(histogram) };
+}
+
+/** How the document method decides ink from its stroke edges (document.ts, step 4). */
+export interface InkWindow {
+  /** Contrast above it: a stroke edge. */
+  edgeThreshold: number;
+  /** The window is 2 · half + 1 pixels square. */
+  half: number;
+  /** Fewer edge pixels in the window than this: no stroke near. */
+  minimumEdges: number;
+  /** Lighter than this is never ink; no threshold is above it. */
+  ceiling: number;
+  /** The threshold is the edges' mean plus this many of their standard deviations. */
+  stdWeight: number;
+}
+
+/**
+ * The threshold of every pixel (−1 where nothing can be ink) from the edge pixels in the window
+ * around it, and the ink (1) where the pixel is at or below its threshold.
+ */
+export function inkByEdgeWindows(
+  image: Uint8Array,
+  contrast: Uint8Array,
+  width: number,
+  height: number,
+  window: InkWindow,
+) {
+  const pixels = width * height;
+  const [input, edges, thresholds, ink, columns] = regions(pixels, pixels, 2 * pixels, pixels, 3 * 4 * (width + 16));
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set(image, input);
+  bytes.set(contrast, edges);
+  const { edgeThreshold, half, minimumEdges, ceiling, stdWeight } = window;
+  kernels.inkThresholds(
+    input,
+    edges,
+    width,
+    height,
+    edgeThreshold,
+    half,
+    minimumEdges,
+    ceiling,
+    stdWeight,
+    thresholds,
+    ink,
+    columns,
+  );
+  return {
+    thresholds: new Int16Array(memory.buffer.slice(thresholds, thresholds + 2 * pixels)),
+    ink: bytes.slice(ink, ink + pixels),
+  };
+}
+
+/** 1-bit rows, set = white where `ink` is 0, each led by PNG's filter byte. */
+export function packedPaper(ink: Uint8Array, width: number, height: number): Uint8Array {
+  const stride = packedRowBytes(width);
+  const [input, out] = regions(width * height, stride * height);
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set(ink, input);
+  kernels.packPaper(input, width, height, out, stride);
+  return bytes.slice(out, out + stride * height);
 }

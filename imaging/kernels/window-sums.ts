@@ -1,34 +1,26 @@
 // Column sums of a square window moved down an image a row at a time, clipped at its edges:
-// linear time and memory of one row, whatever the window. Sauvola's method and the document
-// method's ink thresholds stand on it; each slides its own row sum along the columns, inline,
-// because a shared loop that stored every pixel's window sums measured 22–38% slower on
-// Sauvola (12 MP: 458 → 634 ms) than one that decides each pixel as it slides.
+// linear time and memory of one row, whatever the window. Sauvola's method stands on it and
+// slides its own row sum along the columns, inline, because a shared loop that stored every
+// pixel's window sums measured 22–38% slower (12 MP: 458 → 634 ms) than one that decides each
+// pixel as it slides. (The document method's window, over stroke edges only, is a SIMD kernel.)
 
 export class WindowColumns {
-  /** Per column, after `next()` moved to row y: how many counted pixels of rows y − half … y + half it holds (kept only with `counted`). */
-  readonly count: Int32Array;
-  /** Per column: the sum of those pixels' values. */
+  /** Per column, after `next()` moved to row y: the sum of the values of rows y − half … y + half. */
   readonly sum: Int32Array;
   /** Per column: the sum of their squares (beyond 32 bits for windows over 181 px). */
   readonly squares: Float64Array;
   private readonly values: Uint8Array;
-  private readonly counted: Uint8Array | undefined;
   private readonly width: number;
   private readonly height: number;
   private readonly half: number;
   private row = -1;
 
-  /**
-   * Rows of 2·half + 1. `counted`: 1 where a pixel takes part, 0 where it does not; every pixel
-   * takes part without it (and `count` stays 0: the caller knows the window's size).
-   */
-  constructor(values: Uint8Array, width: number, height: number, half: number, counted?: Uint8Array) {
+  /** Rows of 2·half + 1. */
+  constructor(values: Uint8Array, width: number, height: number, half: number) {
     this.values = values;
-    this.counted = counted;
     this.width = width;
     this.height = height;
     this.half = half;
-    this.count = new Int32Array(width);
     this.sum = new Int32Array(width);
     this.squares = new Float64Array(width);
     for (let y = 0; y < Math.min(half, height); y++) this.addRow(y, 1);
@@ -47,38 +39,22 @@ export class WindowColumns {
   }
 
   private addRow(y: number, sign: 1 | -1): void {
-    const { values, counted, count, sum, squares } = this;
+    const { values, sum, squares } = this;
     for (let x = 0, i = y * this.width; x < this.width; x++, i++) {
-      const weight = counted ? sign * counted[i] : sign;
       const v = values[i];
-      if (counted) count[x] += weight;
-      sum[x] += weight * v;
-      squares[x] += weight * v * v;
+      sum[x] += sign * v;
+      squares[x] += sign * v * v;
     }
   }
 
-  // One row entering and one leaving, in one pass; the branch on `counted` is hoisted out.
+  // One row entering and one leaving, in one pass.
   private slideRows(entering: number, leaving: number): void {
-    const { values, counted, count, sum, squares, width } = this;
+    const { values, sum, squares, width } = this;
     const i0 = entering * width;
     const o0 = leaving * width;
-    if (!counted) {
-      for (let x = 0; x < width; x++) {
-        const vIn = values[i0 + x];
-        const vOut = values[o0 + x];
-        sum[x] += vIn - vOut;
-        squares[x] += vIn * vIn - vOut * vOut;
-      }
-      return;
-    }
     for (let x = 0; x < width; x++) {
-      const weightIn = counted[i0 + x];
-      const weightOut = counted[o0 + x];
-      // Counted pixels are few (the document method counts stroke edges): most columns stay.
-      if ((weightIn | weightOut) === 0) continue;
-      const vIn = values[i0 + x] * weightIn;
-      const vOut = values[o0 + x] * weightOut;
-      count[x] += weightIn - weightOut;
+      const vIn = values[i0 + x];
+      const vOut = values[o0 + x];
       sum[x] += vIn - vOut;
       squares[x] += vIn * vIn - vOut * vOut;
     }

@@ -26,8 +26,13 @@
 import { removeSmallComponents } from "../kernels/components.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
 import { packedRowBytes } from "../kernels/packed-rows.ts";
-import { type LevelColumns, localContrast3x3, normalisedByPaper } from "../kernels/simd.ts";
-import { WindowColumns } from "../kernels/window-sums.ts";
+import {
+  inkByEdgeWindows,
+  type LevelColumns,
+  localContrast3x3,
+  normalisedByPaper,
+  packedPaper,
+} from "../kernels/simd.ts";
 import { settleDarkAreas } from "./dark-areas.ts";
 
 const CELL = 8;
@@ -85,22 +90,21 @@ export function documentMethod(luma: Uint8Array, width: number, height: number, 
   const otsu = otsuThreshold(histogram);
   const { contrast, edgeThreshold } = localContrast(smoothed, work.width, work.height);
   const strokeWidth = commonDarkRun(smoothed, work.width, work.height, otsu);
-  const thresholds = inkThresholds(
-    smoothed,
-    contrast,
+  const half = Math.max(2, Math.round(WINDOW_PER_STROKE * strokeWidth));
+  // Step 4 in the SIMD kernels: the window's sums slide (running column sums, then a row sum
+  // moved only to the pixels that can be ink), so memory stays a few bytes per pixel.
+  const { thresholds, ink } = inkByEdgeWindows(smoothed, contrast, work.width, work.height, {
     edgeThreshold,
-    work.width,
-    work.height,
-    strokeWidth,
-    otsu * GATE,
-  );
+    half,
+    minimumEdges: EDGES_PER_WINDOW_SIDE * (2 * half + 1),
+    ceiling: Math.min(255, Math.floor(otsu * GATE)),
+    stdWeight: STD_WEIGHT,
+  });
   // Ink at the working scale, its specks removed there: a speck's pixels can never be ink.
-  const ink = new Uint8Array(work.width * work.height);
-  for (let i = 0; i < ink.length; i++) ink[i] = smoothed[i] <= thresholds[i] ? 1 : 0;
   const before = work.factor === 1 ? ink : ink.slice();
   removeSmallComponents(ink, work.width, work.height, 1, Math.round(SPECK * strokeWidth * strokeWidth));
   const fill = settleDarkAreas(ink, work, strokeWidth, DARK_AREA_MIN);
-  if (work.factor === 1) return packPaper(ink, width, height);
+  if (work.factor === 1) return packedPaper(ink, width, height);
   for (let i = 0; i < ink.length; i++) {
     if (before[i] !== ink[i]) thresholds[i] = fill?.filled[i] ? FILLED : -1;
   }
@@ -355,82 +359,4 @@ function commonDarkRun(image: Uint8Array, width: number, height: number, thresho
   let best = 2;
   for (let length = 3; length < 64; length++) if (counts[length] > counts[best]) best = length;
   return best;
-}
-
-/**
- * Step 4 as a threshold per pixel (−1 where nothing can be ink), from running sums of the edge
- * pixels' count, values and squares over the window: column sums (kernels/window-sums.ts)
- * updated as the window moves down a row, a row sum as it moves right.
- */
-function inkThresholds(
-  image: Uint8Array,
-  contrast: Uint8Array,
-  edgeThreshold: number,
-  width: number,
-  height: number,
-  strokeWidth: number,
-  gate: number,
-): Int16Array {
-  const half = Math.max(2, Math.round(WINDOW_PER_STROKE * strokeWidth));
-  const minimumEdges = EDGES_PER_WINDOW_SIDE * (2 * half + 1);
-  // 1 for an edge pixel, 0 otherwise, without a branch (edges are unpredictable).
-  const edges = new Uint8Array(width * height);
-  for (let i = 0; i < edges.length; i++) edges[i] = (edgeThreshold - contrast[i]) >>> 31;
-  const window = new WindowColumns(image, width, height, half, edges);
-  const { count: columnCount, sum: columnSum, squares: columnSquares } = window;
-  const ceiling = Math.min(255, Math.floor(gate));
-  // −1: no stroke near, or lighter than any ink can be: paper whatever the edges say.
-  const thresholds = new Int16Array(width * height).fill(-1);
-  for (let y = 0; y < height; y++) {
-    window.next();
-    // The row's window sums are those of the window centred on column `at`, moved only to the
-    // pixels that can be ink (most of a page is lighter than the ceiling) and made afresh when
-    // the next such pixel is further than half a window: the same sums for less sliding.
-    let at = -half - 1;
-    let count = 0;
-    let sum = 0;
-    let squares = 0;
-    for (let x = 0, i = y * width; x < width; x++, i++) {
-      if (image[i] > ceiling) continue;
-      if (x - at > half) {
-        count = 0;
-        sum = 0;
-        squares = 0;
-        for (let c = Math.max(0, x - half), last = Math.min(width - 1, x + half); c <= last; c++) {
-          count += columnCount[c];
-          sum += columnSum[c];
-          squares += columnSquares[c];
-        }
-      } else {
-        for (let p = at + 1; p <= x; p++) {
-          if (p + half < width) {
-            count += columnCount[p + half];
-            sum += columnSum[p + half];
-            squares += columnSquares[p + half];
-          }
-          if (p > half) {
-            count -= columnCount[p - half - 1];
-            sum -= columnSum[p - half - 1];
-            squares -= columnSquares[p - half - 1];
-          }
-        }
-      }
-      at = x;
-      if (count < minimumEdges) continue;
-      const mean = sum / count;
-      const threshold = Math.floor(mean + STD_WEIGHT * Math.sqrt(Math.max(0, squares / count - mean * mean)));
-      thresholds[i] = threshold < ceiling ? threshold : ceiling;
-    }
-  }
-  return thresholds;
-}
-
-function packPaper(ink: Uint8Array, width: number, height: number): Uint8Array {
-  const stride = packedRowBytes(width);
-  const packed = new Uint8Array(stride * height);
-  for (let y = 0, i = 0; y < height; y++) {
-    const row = y * stride + 1;
-    for (let x = 0; x < width; x++, i++) if (ink[i] === 0) packed[row + (x >> 3)] |= 0x80 >> (x & 7);
-  }
-  return packed;
 }

@@ -3,7 +3,14 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { localContrast3x3, normalisedByPaper } from "../../imaging/kernels/simd.ts";
+import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
+import {
+  type InkWindow,
+  inkByEdgeWindows,
+  localContrast3x3,
+  normalisedByPaper,
+  packedPaper,
+} from "../../imaging/kernels/simd.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -63,6 +70,40 @@ function referenceSmoothed(image: Uint8Array, width: number, height: number): Ui
     }
   }
   return out;
+}
+
+/** Step 4 of the document method by its definition: every pixel's whole window summed afresh. */
+function referenceInk(image: Uint8Array, contrast: Uint8Array, width: number, height: number, window: InkWindow) {
+  const { edgeThreshold, half, minimumEdges, ceiling, stdWeight } = window;
+  const thresholds = new Int16Array(width * height).fill(-1);
+  const ink = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      if (image[i] > ceiling) continue;
+      let count = 0;
+      let sum = 0;
+      let squares = 0;
+      for (let v = Math.max(0, y - half); v <= Math.min(height - 1, y + half); v++) {
+        for (let u = Math.max(0, x - half); u <= Math.min(width - 1, x + half); u++) {
+          if (contrast[v * width + u] <= edgeThreshold) continue;
+          const value = image[v * width + u];
+          count++;
+          sum += value;
+          squares += value * value;
+        }
+      }
+      if (count < minimumEdges) continue;
+      const mean = sum / count;
+      const threshold = Math.min(
+        ceiling,
+        Math.floor(mean + stdWeight * Math.sqrt(Math.max(0, squares / count - mean * mean))),
+      );
+      thresholds[i] = threshold;
+      ink[i] = image[i] <= threshold ? 1 : 0;
+    }
+  }
+  return { thresholds, ink };
 }
 
 function evenRowHistogram(image: Uint8Array, width: number, height: number): number[] {
@@ -153,5 +194,37 @@ describe("the SIMD kernels", () => {
       out.push(one.image[0]);
     }
     expect(out).toEqual([128, 255, 128, 26, 128, 0, 2]);
+  });
+
+  it("the ink thresholds equal their definition, the window summed afresh at every pixel", () => {
+    const next = randomBytes(5);
+    for (const [width, height] of [...SIZES, [70, 45]]) {
+      for (const half of [2, 3, 7]) {
+        // Ink-like values: mostly paper, some dark, so that windows hold edges and gaps.
+        const image = Uint8Array.from({ length: width * height }, () => (next() < 190 ? 230 + (next() >> 3) : next()));
+        const { contrast } = localContrast3x3(image, width, height);
+        const window = { edgeThreshold: 40, half, minimumEdges: 2 * half + 1, ceiling: 220, stdWeight: 0.3 };
+        const expected = referenceInk(image, contrast, width, height, window);
+        const { thresholds, ink } = inkByEdgeWindows(image, contrast, width, height, window);
+        expect(Array.from(thresholds), `${width}×${height}, half ${half}`).toEqual(Array.from(expected.thresholds));
+        expect(Array.from(ink)).toEqual(Array.from(expected.ink));
+        expect(expected.ink.some((v) => v === 1) || width * height < 100).toBe(true);
+      }
+    }
+  });
+
+  it("packs paper (0) as set bits, the first pixel of a byte in its high bit, rows led by a filter byte", () => {
+    const next = randomBytes(3);
+    for (const [width, height] of [...SIZES, [40, 3]]) {
+      const ink = Uint8Array.from({ length: width * height }, () => next() & 1);
+      const stride = packedRowBytes(width);
+      const expected = new Uint8Array(stride * height);
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          if (ink[y * width + x] === 0) expected[y * stride + 1 + (x >> 3)] |= 0x80 >> (x & 7);
+        }
+      }
+      expect(Array.from(packedPaper(ink, width, height)), `${width}×${height}`).toEqual(Array.from(expected));
+    }
   });
 });

@@ -161,3 +161,168 @@ export function countRow(row: usize, width: i32, histogram: usize): void {
     store<u32>(slot, load<u32>(slot) + 1);
   }
 }
+
+// The document method's ink thresholds (document.ts, step 4). Per column, the count, sum and sum of
+// squares of the edge pixels (contrast above edgeThreshold) of rows y − half … y + half, moved down a
+// row at a time 16 columns an iteration; then along each row the window's sums from those columns,
+// moved only to the pixels that can be ink (no lighter than `ceiling`). `thresholds` (i16) gets the
+// threshold of every pixel, −1 where none; `ink` 1 where the pixel is at or below it. The arithmetic
+// of a threshold is the JavaScript reference's, in f64 and in the same order, so the two agree.
+export function inkThresholds(
+  image: usize,
+  contrast: usize,
+  width: i32,
+  height: i32,
+  edgeThreshold: i32,
+  half: i32,
+  minimumEdges: i32,
+  ceiling: i32,
+  stdWeight: f64,
+  thresholds: usize,
+  ink: usize,
+  columns: usize,
+): void {
+  const count = columns;
+  const sum = columns + ((<usize>width + 16) << 2);
+  const squares = sum + ((<usize>width + 16) << 2);
+  memory.fill(columns, 0, ((<usize>width + 16) << 2) * 3);
+  memory.fill(thresholds, 0xff, <usize>(width * height) << 1); // −1 as i16
+  memory.fill(ink, 0, <usize>(width * height));
+  const light = i8x16.splat(<i8>ceiling);
+  for (let y = 0; y < min(half, height); y++) slideColumns(image, contrast, width, y, -1, edgeThreshold, count, sum, squares);
+  for (let y = 0; y < height; y++) {
+    const entering = y + half < height ? y + half : -1;
+    const leaving = y - half - 1 >= 0 ? y - half - 1 : -1;
+    if (entering >= 0 || leaving >= 0) slideColumns(image, contrast, width, entering, leaving, edgeThreshold, count, sum, squares);
+    let at = -half - 1;
+    let n = 0;
+    let total = 0;
+    let squared: i64 = 0;
+    const row = <usize>(y * width);
+    for (let x = 0; x < width; x++) {
+      const i = row + <usize>x;
+      // Most of a page is paper: 16 pixels lighter than the ceiling are passed at once.
+      if ((x & 15) == 0 && x + 16 <= width && i8x16.all_true(i8x16.gt_u(v128.load(image + i), light))) {
+        x += 15;
+        continue;
+      }
+      const value = <i32>load<u8>(image + i);
+      if (value > ceiling) continue;
+      if (x - at > half) {
+        n = 0;
+        total = 0;
+        squared = 0;
+        for (let c = max(0, x - half), last = min(width - 1, x + half); c <= last; c++) {
+          n += load<i32>(count + (<usize>c << 2));
+          total += load<i32>(sum + (<usize>c << 2));
+          squared += <i64>load<i32>(squares + (<usize>c << 2));
+        }
+      } else {
+        for (let p = at + 1; p <= x; p++) {
+          if (p + half < width) {
+            n += load<i32>(count + (<usize>(p + half) << 2));
+            total += load<i32>(sum + (<usize>(p + half) << 2));
+            squared += <i64>load<i32>(squares + (<usize>(p + half) << 2));
+          }
+          if (p > half) {
+            n -= load<i32>(count + (<usize>(p - half - 1) << 2));
+            total -= load<i32>(sum + (<usize>(p - half - 1) << 2));
+            squared -= <i64>load<i32>(squares + (<usize>(p - half - 1) << 2));
+          }
+        }
+      }
+      at = x;
+      if (n < minimumEdges) continue;
+      const mean = <f64>total / <f64>n;
+      const threshold = <i32>Math.floor(mean + stdWeight * Math.sqrt(max(0, <f64>squared / <f64>n - mean * mean)));
+      const limited = threshold < ceiling ? threshold : ceiling;
+      store<i16>(thresholds + (i << 1), <i16>limited);
+      store<u8>(ink + i, value <= limited ? 1 : 0);
+    }
+  }
+}
+
+// One row's edge pixels into the column sums and another's out (−1: none), 16 columns at a time.
+function slideColumns(
+  image: usize,
+  contrast: usize,
+  width: i32,
+  entering: i32,
+  leaving: i32,
+  edgeThreshold: i32,
+  count: usize,
+  sum: usize,
+  squares: usize,
+): void {
+  const limit = i8x16.splat(<i8>edgeThreshold);
+  const zero = i8x16.splat(0);
+  const inValues = image + <usize>(max(entering, 0) * width);
+  const inContrast = contrast + <usize>(max(entering, 0) * width);
+  const outValues = image + <usize>(max(leaving, 0) * width);
+  const outContrast = contrast + <usize>(max(leaving, 0) * width);
+  let x = 0;
+  for (; x + 16 <= width; x += 16) {
+    // 0xff where a pixel is an edge: contrast > threshold, unsigned.
+    const edgeIn = entering >= 0 ? i8x16.gt_u(v128.load(inContrast + x), limit) : zero;
+    const edgeOut = leaving >= 0 ? i8x16.gt_u(v128.load(outContrast + x), limit) : zero;
+    if (!v128.any_true(v128.or(edgeIn, edgeOut))) continue; // most columns of a page hold no edge
+    const vIn = v128.and(v128.load(inValues + x), edgeIn);
+    const vOut = v128.and(v128.load(outValues + x), edgeOut);
+    // Per 16-bit lane: +1 entering, −1 leaving (edge masks are −1 as signed bytes).
+    const dLow = i16x8.sub(i16x8.extend_low_i8x16_s(edgeOut), i16x8.extend_low_i8x16_s(edgeIn));
+    const dHigh = i16x8.sub(i16x8.extend_high_i8x16_s(edgeOut), i16x8.extend_high_i8x16_s(edgeIn));
+    const inLow = i16x8.extend_low_i8x16_u(vIn);
+    const inHigh = i16x8.extend_high_i8x16_u(vIn);
+    const outLow = i16x8.extend_low_i8x16_u(vOut);
+    const outHigh = i16x8.extend_high_i8x16_u(vOut);
+    addLanes(count, sum, squares, x, i32x4.extend_low_i16x8_s(dLow), inLow, outLow, false);
+    addLanes(count, sum, squares, x + 4, i32x4.extend_high_i16x8_s(dLow), inLow, outLow, true);
+    addLanes(count, sum, squares, x + 8, i32x4.extend_low_i16x8_s(dHigh), inHigh, outHigh, false);
+    addLanes(count, sum, squares, x + 12, i32x4.extend_high_i16x8_s(dHigh), inHigh, outHigh, true);
+  }
+  for (; x < width; x++) {
+    const edgeIn = entering >= 0 && <i32>load<u8>(inContrast + x) > edgeThreshold ? 1 : 0;
+    const edgeOut = leaving >= 0 && <i32>load<u8>(outContrast + x) > edgeThreshold ? 1 : 0;
+    const vIn = edgeIn * <i32>load<u8>(inValues + x);
+    const vOut = edgeOut * <i32>load<u8>(outValues + x);
+    const at = <usize>x << 2;
+    store<i32>(count + at, load<i32>(count + at) + edgeIn - edgeOut);
+    store<i32>(sum + at, load<i32>(sum + at) + vIn - vOut);
+    store<i32>(squares + at, load<i32>(squares + at) + vIn * vIn - vOut * vOut);
+  }
+}
+
+// Four columns' sums moved by the values entering and leaving (u16 lanes, the high four when `high`).
+// @ts-ignore: decorator
+@inline
+function addLanes(count: usize, sum: usize, squares: usize, x: i32, delta: v128, inValues: v128, outValues: v128, high: bool): void {
+  const vIn = high ? i32x4.extend_high_i16x8_u(inValues) : i32x4.extend_low_i16x8_u(inValues);
+  const vOut = high ? i32x4.extend_high_i16x8_u(outValues) : i32x4.extend_low_i16x8_u(outValues);
+  const at = <usize>x << 2;
+  v128.store(count + at, i32x4.add(v128.load(count + at), delta));
+  v128.store(sum + at, i32x4.add(v128.load(sum + at), i32x4.sub(vIn, vOut)));
+  v128.store(squares + at, i32x4.add(v128.load(squares + at), i32x4.sub(i32x4.mul(vIn, vIn), i32x4.mul(vOut, vOut))));
+}
+
+// 1-bit rows, set = white where `ink` is 0, each led by PNG's filter byte (stride bytes a row).
+export function packPaper(ink: usize, width: i32, height: i32, out: usize, stride: i32): void {
+  const zero = i8x16.splat(0);
+  memory.fill(out, 0, <usize>(stride * height));
+  for (let y = 0; y < height; y++) {
+    const row = ink + <usize>(y * width);
+    const o = out + <usize>(y * stride) + 1;
+    let x = 0;
+    for (; x + 16 <= width; x += 16) {
+      // Lanes reversed within each 8 so that the bitmask puts a byte's first pixel in its high bit.
+      const paper = i8x16.eq(v128.load(row + x), zero);
+      const reversed = i8x16.shuffle(paper, paper, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8);
+      store<u16>(o + (<usize>x >> 3), <u16>i8x16.bitmask(reversed));
+    }
+    for (; x < width; x++) {
+      if (load<u8>(row + x) == 0) {
+        const at = o + (<usize>x >> 3);
+        store<u8>(at, <u8>(<i32>load<u8>(at) | (0x80 >> (x & 7))));
+      }
+    }
+  }
+}
