@@ -49,14 +49,15 @@ export function configureSharpForJobs(parallelJobs: number): void {
 
 export async function binarize(input: Uint8Array, options: BinarizeOptions): Promise<BinarizeResult> {
   const { method } = options;
-  // Otsu's histogram is counted while luma is taken: one pass over the pixels fewer.
-  const histogram = method === "otsu" || method === "auto" ? new Uint32Array(256) : undefined;
+  // The luma's histogram (Otsu's, and the document method's dark areas') is counted while luma
+  // is taken: one pass over the pixels fewer.
+  const histogram = method === "sauvola" || method === "fixed" ? undefined : new Uint32Array(256);
   const { luma, width, height } = await decodeLuma(input, options.maxInputPixels, histogram);
   // The document method's measuring image, made once and only when needed: a clean page that
   // auto sends to Otsu never pays for it.
   let work: WorkingImage | undefined;
   const working = () => {
-    work ??= workingImage(luma, width, height);
+    work ??= workingImage(luma, width, height, histogram);
     return work;
   };
   const choice =

@@ -37,6 +37,8 @@ const kernels = instance.exports as unknown as {
     columns: number,
   ): void;
   packPaper(ink: number, width: number, height: number, out: number, stride: number): void;
+  darkPaperPixels(luma: number, ink: number, pixels: number, dark: number): number;
+  cellMaxima(luma: number, width: number, height: number, cell: number, out: number, scratch: number): void;
 };
 
 /** The wasm memory, grown to at least `bytes` (it is reused, never shrunk: one job at a time per thread). */
@@ -183,4 +185,22 @@ export function packedPaper(ink: Uint8Array, width: number, height: number): Uin
   bytes.set(ink, input);
   kernels.packPaper(input, width, height, out, stride);
   return bytes.slice(out, out + stride * height);
+}
+
+/** How many pixels are at or below `dark` in `luma` and 0 (paper) in `ink`. */
+export function darkPaperPixels(luma: Uint8Array, ink: Uint8Array, dark: number): number {
+  const [lumaAt, inkAt] = regions(luma.length, ink.length);
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set(luma, lumaAt);
+  bytes.set(ink, inkAt);
+  return kernels.darkPaperPixels(lumaAt, inkAt, luma.length, dark);
+}
+
+/** The maximum of each `cell` × `cell` block (fewer at the right and bottom edges), row-major. */
+export function cellMaxima(luma: Uint8Array, width: number, height: number, cell: number): Float32Array {
+  const cells = Math.ceil(width / cell) * Math.ceil(height / cell);
+  const [lumaAt, out, scratch] = regions(luma.length, 4 * cells, width);
+  new Uint8Array(memory.buffer).set(luma, lumaAt);
+  kernels.cellMaxima(lumaAt, width, height, cell, out, scratch);
+  return new Float32Array(memory.buffer.slice(out, out + 4 * cells));
 }

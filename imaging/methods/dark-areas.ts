@@ -4,7 +4,8 @@
 // writing is a mount or a frame (surround.ts) and stays paper, without the line the method
 // drew along its edge. A dark area with a soft edge is a shadow or a stain and is left alone.
 import { labelComponents } from "../kernels/components.ts";
-import { countValues, otsuThreshold } from "../kernels/histogram.ts";
+import { otsuThreshold } from "../kernels/histogram.ts";
+import { darkPaperPixels } from "../kernels/simd.ts";
 import type { WorkingImage } from "./document.ts";
 import { isSurround } from "./surround.ts";
 
@@ -34,18 +35,12 @@ export function settleDarkAreas(
   strokeWidth: number,
   minimumArea: number,
 ): { dark: number; filled: Uint8Array } | undefined {
-  const { luma, width, height } = work;
-  const histogram = new Uint32Array(256);
-  countValues(luma, histogram);
+  const { luma, width, height, histogram } = work;
   const dark = otsuThreshold(histogram);
-  const mask = new Uint8Array(luma.length);
-  let lostPixels = 0;
-  for (let i = 0; i < mask.length; i++) {
-    mask[i] = luma[i] <= dark ? 1 : 0;
-    lostPixels += mask[i] & (ink[i] ^ 1);
-  }
   // Too few dark pixels taken for paper to make one shape (most pages): no labelling.
-  if (lostPixels < minimumArea * LOST_SHARE) return undefined;
+  if (darkPaperPixels(luma, ink, dark) < minimumArea * LOST_SHARE) return undefined;
+  const mask = new Uint8Array(luma.length);
+  for (let i = 0; i < mask.length; i++) mask[i] = luma[i] <= dark ? 1 : 0;
   // A sharp edge: its 3×3 neighbourhood spans at least this much of the step between the
   // means of the dark and the light pixels (a shadow's edge, spread over many pixels, a few %).
   const sharp = EDGE_STEP * classStep(histogram, dark);

@@ -22,11 +22,13 @@
 //
 // By hand rather than in libvips because none of steps 3–5 exists there, and each is one or
 // two passes over typed arrays; the windows slide (running column sums) so memory stays a few
-// bytes per pixel whatever the window.
+// bytes per pixel whatever the window. The passes over every pixel are WebAssembly SIMD kernels
+// (kernels/simd.ts), 16 pixels an instruction; what is left here works on cells, runs or rows.
 import { removeSmallComponents } from "../kernels/components.ts";
-import { otsuThreshold } from "../kernels/histogram.ts";
+import { countValues, otsuThreshold } from "../kernels/histogram.ts";
 import { packedRowBytes } from "../kernels/packed-rows.ts";
 import {
+  cellMaxima,
   inkByEdgeWindows,
   type LevelColumns,
   localContrast3x3,
@@ -64,6 +66,8 @@ export interface WorkingImage {
   width: number;
   height: number;
   factor: number;
+  /** The histogram of `luma`. */
+  histogram: Uint32Array;
   paper: PaperBackground;
 }
 
@@ -75,10 +79,21 @@ export interface WorkingImage {
  */
 const WORKING_PIXELS = 750_000;
 
-export function workingImage(luma: Uint8Array, width: number, height: number): WorkingImage {
+/** `lumaHistogram`, when the caller counted it already (the decode can), saves a pass at full scale. */
+export function workingImage(
+  luma: Uint8Array,
+  width: number,
+  height: number,
+  lumaHistogram?: Uint32Array,
+): WorkingImage {
   const factor = Math.max(1, Math.floor(Math.sqrt((width * height) / WORKING_PIXELS)));
   const work = factor === 1 ? { luma, width, height } : shrink(luma, width, height, factor);
-  return { ...work, factor, paper: paperBackground(work.luma, work.width, work.height) };
+  let histogram = factor === 1 ? lumaHistogram : undefined;
+  if (!histogram) {
+    histogram = new Uint32Array(256);
+    countValues(work.luma, histogram);
+  }
+  return { ...work, factor, histogram, paper: paperBackground(work.luma, work.width, work.height) };
 }
 
 /** Packed bits, set = white, eight pixels a byte, rows led by PNG's filter byte. */
@@ -247,32 +262,38 @@ class PaperLevels implements LevelColumns {
 function paperBackground(luma: Uint8Array, width: number, height: number): PaperBackground {
   const columns = Math.ceil(width / CELL);
   const rows = Math.ceil(height / CELL);
-  const maxima = new Float32Array(columns * rows);
-  for (let y = 0; y < height; y++) {
-    const row = ((y / CELL) | 0) * columns;
-    for (let cell = row, x = 0, i = y * width; x < width; cell++) {
-      let max = maxima[cell];
-      for (const end = Math.min(x + CELL, width); x < end; x++, i++) if (luma[i] > max) max = luma[i];
-      maxima[cell] = max;
-    }
-  }
   const levels = boxFilter(
-    boxFilter(maxima, columns, rows, BACKGROUND_MAX_RADIUS, "max"),
+    boxFilter(cellMaxima(luma, width, height, CELL), columns, rows, BACKGROUND_MAX_RADIUS, "max"),
     columns,
     rows,
     BACKGROUND_MEAN_RADIUS,
     "mean",
   );
 
-  const sorted = Float32Array.from(levels).sort();
-  const high = sorted[Math.floor(0.95 * (sorted.length - 1))];
-  const low = sorted[Math.floor(0.05 * (sorted.length - 1))];
+  const [low, high] = ranked(levels, [Math.floor(0.05 * (levels.length - 1)), Math.floor(0.95 * (levels.length - 1))]);
   return {
     levels,
     columns,
     rows,
     unevenness: high > 0 ? (high - low) / high : 0,
   };
+}
+
+/**
+ * The values at these ranks of `values` (0 to 255) in ascending order, as sorting them would give.
+ * Through a histogram of their integer parts and a sort of only the bin each rank falls in:
+ * sorting a whole 1 MP page's 15 000 levels measured 1 ms, a third of the paper estimate.
+ */
+function ranked(values: Float32Array, ranks: number[]): number[] {
+  const bins = new Uint32Array(257);
+  for (let i = 0; i < values.length; i++) bins[Math.floor(values[i]) + 1]++;
+  for (let b = 1; b < bins.length; b++) bins[b] += bins[b - 1]; // bins[b]: values below b
+  return ranks.map((rank) => {
+    let bin = 0;
+    while (bins[bin + 1] <= rank) bin++;
+    const inBin = values.filter((v) => Math.floor(v) === bin).sort();
+    return inBin[rank - bins[bin]];
+  });
 }
 
 /** Separable max or mean over a (2r+1)² square of a small grid, clipped at its edges. */

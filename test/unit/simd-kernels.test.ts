@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
 import {
+  cellMaxima,
+  darkPaperPixels,
   type InkWindow,
   inkByEdgeWindows,
   localContrast3x3,
@@ -225,6 +227,36 @@ describe("the SIMD kernels", () => {
         }
       }
       expect(Array.from(packedPaper(ink, width, height)), `${width}×${height}`).toEqual(Array.from(expected));
+    }
+  });
+
+  it("the maximum of each cell equals the block's, partial cells at the right and bottom included", () => {
+    const next = randomBytes(13);
+    for (const [width, height] of [...SIZES, [40, 17], [129, 33]]) {
+      const luma = Uint8Array.from({ length: width * height }, next);
+      for (const cell of [8, 5]) {
+        const columns = Math.ceil(width / cell);
+        const expected = new Float32Array(columns * Math.ceil(height / cell));
+        for (let y = 0; y < height; y++) {
+          for (let x = 0; x < width; x++) {
+            const c = Math.floor(y / cell) * columns + Math.floor(x / cell);
+            expected[c] = Math.max(expected[c], luma[y * width + x]);
+          }
+        }
+        expect(Array.from(cellMaxima(luma, width, height, cell)), `${width}×${height}, cell ${cell}`).toEqual(
+          Array.from(expected),
+        );
+      }
+    }
+  });
+
+  it("counts the dark pixels that the ink calls paper", () => {
+    const next = randomBytes(17);
+    for (const pixels of [1, 15, 16, 17, 1000]) {
+      const luma = Uint8Array.from({ length: pixels }, next);
+      const ink = Uint8Array.from({ length: pixels }, () => next() & 1);
+      const expected = luma.reduce((n, v, i) => n + (v <= 100 && ink[i] === 0 ? 1 : 0), 0);
+      expect(darkPaperPixels(luma, ink, 100), `${pixels} pixels`).toBe(expected);
     }
   });
 });

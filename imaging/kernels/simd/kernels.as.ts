@@ -326,3 +326,51 @@ export function packPaper(ink: usize, width: i32, height: i32, out: usize, strid
     }
   }
 }
+
+// How many pixels are at or below `dark` in `luma` and 0 in `ink`, 16 at a time.
+export function darkPaperPixels(luma: usize, ink: usize, pixels: i32, dark: i32): i32 {
+  const limit = i8x16.splat(<i8>dark);
+  const zero = i8x16.splat(0);
+  let count = 0;
+  let i = 0;
+  for (; i + 16 <= pixels; i += 16) {
+    const lost = v128.and(i8x16.le_u(v128.load(luma + i), limit), i8x16.eq(v128.load(ink + i), zero));
+    count += popcnt(i8x16.bitmask(lost));
+  }
+  for (; i < pixels; i++) if (<i32>load<u8>(luma + i) <= dark && load<u8>(ink + i) == 0) count++;
+  return count;
+}
+
+// The maximum of each cell × cell block (fewer at the right and bottom edges), as f32, row-major.
+// Rows are folded into one with max 16 columns at a time, then each 8-column cell by shuffles.
+export function cellMaxima(luma: usize, width: i32, height: i32, cell: i32, out: usize, scratch: usize): void {
+  const columns = (width + cell - 1) / cell;
+  for (let top = 0, r = 0; top < height; top += cell, r++) {
+    const bottom = min(top + cell, height);
+    memory.copy(scratch, luma + <usize>(top * width), <usize>width);
+    for (let y = top + 1; y < bottom; y++) {
+      const row = luma + <usize>(y * width);
+      let x = 0;
+      for (; x + 16 <= width; x += 16) v128.store(scratch + x, i8x16.max_u(v128.load(scratch + x), v128.load(row + x)));
+      for (; x < width; x++) store<u8>(scratch + x, max(load<u8>(scratch + x), load<u8>(row + x)));
+    }
+    const o = out + (<usize>(r * columns) << 2);
+    let c = 0;
+    if (cell == 8) {
+      // Two cells a vector: fold halves of each 8-byte half together, three times.
+      for (; (c + 2) * 8 <= width; c += 2) {
+        let v = v128.load(scratch + (<usize>c << 3));
+        v = i8x16.max_u(v, i8x16.shuffle(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
+        v = i8x16.max_u(v, i8x16.shuffle(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13));
+        v = i8x16.max_u(v, i8x16.shuffle(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14));
+        store<f32>(o + (<usize>c << 2), <f32>i8x16.extract_lane_u(v, 0));
+        store<f32>(o + (<usize>c << 2) + 4, <f32>i8x16.extract_lane_u(v, 8));
+      }
+    }
+    for (; c < columns; c++) {
+      let most: u8 = 0;
+      for (let x = c * cell; x < min((c + 1) * cell, width); x++) most = max(most, load<u8>(scratch + x));
+      store<f32>(o + (<usize>c << 2), <f32>most);
+    }
+  }
+}
