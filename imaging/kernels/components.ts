@@ -25,6 +25,38 @@ export function removeSmallComponents(
   }
 }
 
+/**
+ * The largest share of pixels that are 0 in `other` among the 8-connected components of `value`
+ * with at least `minimumArea` pixels (0 when there are none): whether any large component is
+ * mostly something, without labelling every pixel.
+ */
+export function largestZeroShare(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  value: number,
+  minimumArea: number,
+  other: Uint8Array,
+): number {
+  const runs = connectedRuns(mask, width, height, value);
+  const area = new Float64Array(runs.length);
+  const zeros = new Float64Array(runs.length);
+  for (let r = 0; r < runs.length; r++) {
+    const root = runs.find(r);
+    area[root] += runs.end[r] - runs.start[r];
+    let count = 0;
+    for (let i = runs.row[r] * width + runs.start[r], end = runs.row[r] * width + runs.end[r]; i < end; i++) {
+      count += other[i] === 0 ? 1 : 0;
+    }
+    zeros[root] += count;
+  }
+  let largest = 0;
+  for (let r = 0; r < runs.length; r++) {
+    if (area[r] >= minimumArea) largest = Math.max(largest, zeros[r] / area[r]);
+  }
+  return largest;
+}
+
 export interface ComponentBox {
   /** 1..N, in the order the components' first pixels are met in a raster scan. */
   label: number;

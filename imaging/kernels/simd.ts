@@ -39,6 +39,29 @@ const kernels = instance.exports as unknown as {
   packPaper(ink: number, width: number, height: number, out: number, stride: number): void;
   darkPaperPixels(luma: number, ink: number, pixels: number, dark: number): number;
   cellMaxima(luma: number, width: number, height: number, cell: number, out: number, scratch: number): void;
+  shrink2(luma: number, width: number, height: number, out: number): void;
+  lumaLimits(
+    thresholds: number,
+    width: number,
+    height: number,
+    levelRows: number,
+    rowStride: number,
+    cellX: number,
+    fractionX: number,
+    filledLimit: number,
+    out: number,
+  ): void;
+  packAboveLimits(
+    luma: number,
+    width: number,
+    height: number,
+    limits: number,
+    workWidth: number,
+    factor: number,
+    out: number,
+    stride: number,
+    rowLimits: number,
+  ): void;
 };
 
 /** The wasm memory, grown to at least `bytes` (it is reused, never shrunk: one job at a time per thread). */
@@ -65,33 +88,45 @@ function histogramAt(offset: number): Uint32Array {
   return new Uint32Array(memory.buffer.slice(offset, offset + HISTOGRAM_BYTES));
 }
 
-/** Where each column's paper level comes from: its cell (`cellX`) and its fraction of the way to the next. */
-export interface LevelColumns {
+/**
+ * The paper level of every pixel, bilinear between cells: each row's level at each cell
+ * (`rowStride` values a row, the last repeated), and each column's cell and fraction of the way
+ * to the next.
+ */
+export interface PaperLevelGrid {
+  levelRows: Float32Array;
+  rowStride: number;
   cellX: Int32Array;
   fractionX: Float32Array;
+}
+
+/** The grid copied into wasm memory at these offsets. */
+function placeGrid(grid: PaperLevelGrid, [levels, cellX, fractionX]: number[]): void {
+  new Float32Array(memory.buffer, levels, grid.levelRows.length).set(grid.levelRows);
+  new Int32Array(memory.buffer, cellX, grid.cellX.length).set(grid.cellX);
+  new Float32Array(memory.buffer, fractionX, grid.fractionX.length).set(grid.fractionX);
+}
+
+function gridSizes(grid: PaperLevelGrid): number[] {
+  return [grid.levelRows.byteLength, grid.cellX.byteLength, grid.fractionX.byteLength];
 }
 
 /**
  * luma × 255 ÷ paper level, capped at white and rounded to the nearest like a Uint8ClampedArray,
  * then (when `smooth`) the mean of each 3×3 neighbourhood, edges repeated; and the histogram of
- * the result's even rows. `levelRows` holds the paper level at each cell of each row, `rowStride`
- * a row, the level between cells is bilinear (see `LevelColumns`).
+ * the result's even rows.
  */
 export function normalisedByPaper(
   luma: Uint8Array,
   width: number,
   height: number,
-  levelRows: Float32Array,
-  rowStride: number,
-  columns: LevelColumns,
+  grid: PaperLevelGrid,
   smooth: boolean,
 ) {
   const pixels = width * height;
   const [input, levels, cellX, fractionX, normalised, smoothed, scratch, histogram] = regions(
     pixels,
-    levelRows.byteLength,
-    columns.cellX.byteLength,
-    columns.fractionX.byteLength,
+    ...gridSizes(grid),
     pixels,
     smooth ? pixels : 0,
     2 * width + 32,
@@ -99,11 +134,9 @@ export function normalisedByPaper(
   );
   const bytes = new Uint8Array(memory.buffer);
   bytes.set(luma, input);
-  new Float32Array(memory.buffer, levels, levelRows.length).set(levelRows);
-  new Int32Array(memory.buffer, cellX, width).set(columns.cellX);
-  new Float32Array(memory.buffer, fractionX, width).set(columns.fractionX);
+  placeGrid(grid, [levels, cellX, fractionX]);
   bytes.fill(0, histogram, histogram + HISTOGRAM_BYTES);
-  kernels.normalise(input, width, height, levels, rowStride, cellX, fractionX, normalised);
+  kernels.normalise(input, width, height, levels, grid.rowStride, cellX, fractionX, normalised);
   if (smooth) {
     kernels.smooth3x3(normalised, width, height, smoothed, scratch, histogram);
   } else {
@@ -203,4 +236,71 @@ export function cellMaxima(luma: Uint8Array, width: number, height: number, cell
   new Uint8Array(memory.buffer).set(luma, lumaAt);
   kernels.cellMaxima(lumaAt, width, height, cell, out, scratch);
   return new Float32Array(memory.buffer.slice(out, out + 4 * cells));
+}
+
+/**
+ * Means of the whole 2 × 2 blocks, rounded half up, into rows of ⌈width / 2⌉ (a last odd row or
+ * column is left 0 for the caller).
+ */
+export function halved(luma: Uint8Array, width: number, height: number): Uint8Array {
+  const outWidth = Math.ceil(width / 2);
+  const outPixels = outWidth * Math.ceil(height / 2);
+  const [lumaAt, out] = regions(luma.length, outPixels);
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set(luma, lumaAt);
+  bytes.fill(0, out, out + outPixels);
+  kernels.shrink2(lumaAt, width, height, out);
+  return bytes.slice(out, out + outPixels);
+}
+
+/** A page measured at a coarser scale: its working pixels' thresholds, and how to read them. */
+export interface WorkingThresholds {
+  /** Per working pixel: a threshold on the normalised scale, −1 for none, 256 or more for filled. */
+  thresholds: Int16Array;
+  width: number;
+  height: number;
+  /** Each working pixel is factor × factor full-scale pixels. */
+  factor: number;
+  /** The paper level of each working pixel. */
+  grid: PaperLevelGrid;
+  /** The luma at or below which a filled pixel is ink. */
+  filledLimit: number;
+}
+
+/**
+ * Each full-scale pixel against its working pixel's threshold turned back into luma (× the paper
+ * level ÷ 255): packed, set = white where the pixel is lighter, rows led by PNG's filter byte.
+ */
+export function packedAboveLimits(
+  luma: Uint8Array,
+  width: number,
+  height: number,
+  work: WorkingThresholds,
+): Uint8Array {
+  const stride = packedRowBytes(width);
+  const { thresholds, grid } = work;
+  const [lumaAt, thresholdsAt, limits, levels, cellX, fractionX, out, rowLimits] = regions(
+    luma.length,
+    thresholds.byteLength,
+    thresholds.byteLength,
+    ...gridSizes(grid),
+    stride * height,
+    2 * width,
+  );
+  new Uint8Array(memory.buffer).set(luma, lumaAt);
+  new Int16Array(memory.buffer, thresholdsAt, thresholds.length).set(thresholds);
+  placeGrid(grid, [levels, cellX, fractionX]);
+  kernels.lumaLimits(
+    thresholdsAt,
+    work.width,
+    work.height,
+    levels,
+    grid.rowStride,
+    cellX,
+    fractionX,
+    work.filledLimit,
+    limits,
+  );
+  kernels.packAboveLimits(lumaAt, width, height, limits, work.width, work.factor, out, stride, rowLimits);
+  return new Uint8Array(memory.buffer.slice(out, out + stride * height));
 }

@@ -3,7 +3,7 @@
 // a logo, a silhouette) and becomes ink again; one along the image's edges around a page of
 // writing is a mount or a frame (surround.ts) and stays paper, without the line the method
 // drew along its edge. A dark area with a soft edge is a shadow or a stain and is left alone.
-import { labelComponents } from "../kernels/components.ts";
+import { labelComponents, largestZeroShare } from "../kernels/components.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
 import { darkPaperPixels } from "../kernels/simd.ts";
 import type { WorkingImage } from "./document.ts";
@@ -41,6 +41,9 @@ export function settleDarkAreas(
   if (darkPaperPixels(luma, ink, dark) < minimumArea * LOST_SHARE) return undefined;
   const mask = new Uint8Array(luma.length);
   for (let i = 0; i < mask.length; i++) mask[i] = luma[i] <= dark ? 1 : 0;
+  // No large dark area mostly taken for paper (most pages with a few lost pixels): no labelling,
+  // which costs a label per pixel.
+  if (largestZeroShare(mask, width, height, 1, minimumArea, ink) < LOST_SHARE) return undefined;
   // A sharp edge: its 3×3 neighbourhood spans at least this much of the step between the
   // means of the dark and the light pixels (a shadow's edge, spread over many pixels, a few %).
   const sharp = EDGE_STEP * classStep(histogram, dark);

@@ -26,13 +26,14 @@
 // (kernels/simd.ts), 16 pixels an instruction; what is left here works on cells, runs or rows.
 import { removeSmallComponents } from "../kernels/components.ts";
 import { countValues, otsuThreshold } from "../kernels/histogram.ts";
-import { packedRowBytes } from "../kernels/packed-rows.ts";
 import {
   cellMaxima,
+  halved,
   inkByEdgeWindows,
-  type LevelColumns,
   localContrast3x3,
   normalisedByPaper,
+  type PaperLevelGrid,
+  packedAboveLimits,
   packedPaper,
 } from "../kernels/simd.ts";
 import { settleDarkAreas } from "./dark-areas.ts";
@@ -132,8 +133,9 @@ function shrink(luma: Uint8Array, width: number, height: number, factor: number)
   const h = Math.ceil(height / factor);
   const block = blockOfColumn(width, factor);
   const sums = new Uint32Array(w);
-  const out = new Uint8Array(w * h);
-  for (let by = 0; by < h; by++) {
+  // 3–6 MP pages, the commonest large ones, by a SIMD kernel; any odd last row and column below.
+  const out = factor === 2 ? halved(luma, width, height) : new Uint8Array(w * h);
+  for (let by = factor === 2 ? height >> 1 : 0; by < h; by++) {
     sums.fill(0);
     const rows = Math.min(factor, height - by * factor);
     for (let y = by * factor; y < by * factor + rows; y++) {
@@ -149,6 +151,12 @@ function shrink(luma: Uint8Array, width: number, height: number, factor: number)
     }
     for (let bx = 0; bx < w; bx++) out[by * w + bx] = sums[bx] / (rows * Math.min(factor, width - bx * factor)) + 0.5;
   }
+  if (factor === 2 && width % 2 === 1) {
+    for (let by = 0; by < height >> 1; by++) {
+      const i = 2 * by * width + width - 1;
+      out[by * w + w - 1] = (luma[i] + luma[i + width]) / 2 + 0.5;
+    }
+  }
   return { luma: out, width: w, height: h };
 }
 
@@ -159,9 +167,9 @@ function blockOfColumn(width: number, factor: number): Int32Array {
 }
 
 /**
- * Every full-scale pixel against the threshold of the working pixel it falls in, packed as it
- * is decided (set = white). The threshold is turned back into luma first (× the paper level
- * at the working pixel / 255), so full-scale pixels are compared, not normalised one by one.
+ * Every full-scale pixel against the threshold of the working pixel it falls in, packed (set =
+ * white). The threshold is turned back into luma first (× the paper level at the working pixel
+ * / 255), so full-scale pixels are compared, not normalised one by one.
  */
 function packedAtFullScale(
   luma: Uint8Array,
@@ -171,91 +179,42 @@ function packedAtFullScale(
   thresholds: Int16Array,
   filledLimit: number,
 ) {
-  const limits = new Int16Array(thresholds.length);
-  const level = new PaperLevels(work.paper, CELL, work.width);
-  const levels = new Float32Array(work.width);
-  for (let y = 0, i = 0; y < work.height; y++) {
-    level.levelsOfRow(y, levels);
-    for (let x = 0; x < work.width; x++, i++) {
-      const threshold = thresholds[i];
-      limits[i] =
-        threshold < 0 ? -1 : threshold >= FILLED ? filledLimit : Math.ceil(((threshold + 0.5) * levels[x]) / 255) - 1;
-    }
-  }
-  const block = blockOfColumn(width, work.factor);
-  const stride = packedRowBytes(width);
-  const packed = new Uint8Array(stride * height);
-  // The limits of the working row under this row, one per full-scale pixel.
-  const rowLimits = new Int16Array(width);
-  for (let y = 0; y < height; y++) {
-    if (y % work.factor === 0) {
-      const row = (y / work.factor) * work.width;
-      for (let x = 0; x < width; x++) rowLimits[x] = limits[row + block[x]];
-    }
-    let o = y * stride + 1;
-    let x = 0;
-    let i = y * width;
-    for (; x + 8 <= width; x += 8, i += 8) {
-      packed[o++] =
-        (luma[i] > rowLimits[x] ? 128 : 0) |
-        (luma[i + 1] > rowLimits[x + 1] ? 64 : 0) |
-        (luma[i + 2] > rowLimits[x + 2] ? 32 : 0) |
-        (luma[i + 3] > rowLimits[x + 3] ? 16 : 0) |
-        (luma[i + 4] > rowLimits[x + 4] ? 8 : 0) |
-        (luma[i + 5] > rowLimits[x + 5] ? 4 : 0) |
-        (luma[i + 6] > rowLimits[x + 6] ? 2 : 0) |
-        (luma[i + 7] > rowLimits[x + 7] ? 1 : 0);
-    }
-    for (let bit = 0x80; x < width; x++, i++, bit >>= 1) if (luma[i] > rowLimits[x]) packed[o] |= bit;
-  }
-  return packed;
+  const grid = paperLevelGrid(work.paper, work.width, work.height);
+  const { factor } = work;
+  return packedAboveLimits(luma, width, height, {
+    thresholds,
+    width: work.width,
+    height: work.height,
+    factor,
+    grid,
+    filledLimit,
+  });
 }
 
-/** Bilinear paper level between cell centres, a row at a time. */
-class PaperLevels implements LevelColumns {
-  readonly cellX: Int32Array;
-  readonly fractionX: Float32Array;
-  private readonly levelRow: Float32Array;
-  private readonly paper: PaperBackground;
-  private readonly cell: number;
-  private readonly width: number;
-  constructor(paper: PaperBackground, cell: number, width: number) {
-    this.paper = paper;
-    this.cell = cell;
-    this.width = width;
-    const { columns } = paper;
-    this.cellX = new Int32Array(width);
-    this.fractionX = new Float32Array(width);
-    for (let x = 0; x < width; x++) {
-      const f = Math.min(Math.max((x + 0.5) / cell - 0.5, 0), columns - 1);
-      this.cellX[x] = Math.min(Math.floor(f), Math.max(columns - 2, 0));
-      this.fractionX[x] = columns > 1 ? f - this.cellX[x] : 0;
-    }
-    this.levelRow = new Float32Array(columns + 1);
+/** The paper level of every pixel of a `width` × `height` image, bilinear between cell centres. */
+function paperLevelGrid(paper: PaperBackground, width: number, height: number): PaperLevelGrid {
+  const { levels, columns, rows } = paper;
+  const cellX = new Int32Array(width);
+  const fractionX = new Float32Array(width);
+  for (let x = 0; x < width; x++) {
+    const f = Math.min(Math.max((x + 0.5) / CELL - 0.5, 0), columns - 1);
+    cellX[x] = Math.min(Math.floor(f), Math.max(columns - 2, 0));
+    fractionX[x] = columns > 1 ? f - cellX[x] : 0;
   }
-
-  /** The paper level of row y at each cell column, the last repeated: `columns` + 1 values. */
-  cellLevelsOfRow(y: number, into: Float32Array): void {
-    const { levels, columns, rows } = this.paper;
-    const f = Math.min(Math.max((y + 0.5) / this.cell - 0.5, 0), rows - 1);
+  const rowStride = columns + 1;
+  const levelRows = new Float32Array(rowStride * height);
+  for (let y = 0; y < height; y++) {
+    const f = Math.min(Math.max((y + 0.5) / CELL - 0.5, 0), rows - 1);
     const cy = Math.min(Math.floor(f), Math.max(rows - 2, 0));
     const fy = rows > 1 ? f - cy : 0;
     const below = Math.min(cy + 1, rows - 1);
+    const row = y * rowStride;
     for (let c = 0; c < columns; c++) {
-      into[c] = Math.max(1, levels[cy * columns + c] * (1 - fy) + levels[below * columns + c] * fy);
+      levelRows[row + c] = Math.max(1, levels[cy * columns + c] * (1 - fy) + levels[below * columns + c] * fy);
     }
-    into[columns] = into[columns - 1];
+    levelRows[row + columns] = levelRows[row + columns - 1];
   }
-
-  /** The paper level of each pixel of row y. */
-  levelsOfRow(y: number, into: Float32Array): void {
-    const { levelRow, cellX, fractionX, width } = this;
-    this.cellLevelsOfRow(y, levelRow);
-    for (let x = 0; x < width; x++) {
-      const c = cellX[x];
-      into[x] = levelRow[c] + (levelRow[c + 1] - levelRow[c]) * fractionX[x];
-    }
-  }
+  return { levelRows, rowStride, cellX, fractionX };
 }
 
 /** One pass for each cell's maximum, then the maxima widened and smoothed. */
@@ -349,11 +308,7 @@ function meanOfLine(line: Float32Array, length: number, radius: number, out: Flo
  * histogram of the result is counted on even rows: Otsu needs its shape, not every pixel.
  */
 function normaliseAndSmooth(luma: Uint8Array, width: number, height: number, paper: PaperBackground, smooth: boolean) {
-  const level = new PaperLevels(paper, CELL, width);
-  const stride = paper.columns + 1;
-  const levelRows = new Float32Array(stride * height);
-  for (let y = 0; y < height; y++) level.cellLevelsOfRow(y, levelRows.subarray(y * stride, (y + 1) * stride));
-  const { image, histogram } = normalisedByPaper(luma, width, height, levelRows, stride, level, smooth);
+  const { image, histogram } = normalisedByPaper(luma, width, height, paperLevelGrid(paper, width, height), smooth);
   return { smoothed: image, histogram };
 }
 

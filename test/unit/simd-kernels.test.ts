@@ -7,10 +7,12 @@ import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
 import {
   cellMaxima,
   darkPaperPixels,
+  halved,
   type InkWindow,
   inkByEdgeWindows,
   localContrast3x3,
   normalisedByPaper,
+  packedAboveLimits,
   packedPaper,
 } from "../../imaging/kernels/simd.ts";
 
@@ -164,11 +166,11 @@ describe("the SIMD kernels", () => {
       const cellX = Int32Array.from({ length: width }, (_, x) => Math.min(x >> 3, Math.max(columns - 2, 0)));
       const fractionX = Float32Array.from({ length: width }, (_, x) => (columns > 1 ? (x % 8) / 8 : 0));
       const normalised = referenceNormalised(luma, width, height, levelRows, stride, cellX, fractionX);
-      const plain = normalisedByPaper(luma, width, height, levelRows, stride, { cellX, fractionX }, false);
+      const plain = normalisedByPaper(luma, width, height, { levelRows, rowStride: stride, cellX, fractionX }, false);
       expect(Array.from(plain.image), `${width}×${height}`).toEqual(Array.from(normalised));
       expect(Array.from(plain.histogram)).toEqual(evenRowHistogram(normalised, width, height));
       const smoothed = referenceSmoothed(normalised, width, height);
-      const smooth = normalisedByPaper(luma, width, height, levelRows, stride, { cellX, fractionX }, true);
+      const smooth = normalisedByPaper(luma, width, height, { levelRows, rowStride: stride, cellX, fractionX }, true);
       expect(Array.from(smooth.image), `${width}×${height} smoothed`).toEqual(Array.from(smoothed));
       expect(Array.from(smooth.histogram)).toEqual(evenRowHistogram(smoothed, width, height));
     }
@@ -181,18 +183,13 @@ describe("the SIMD kernels", () => {
     const levels = [2, 2, 10, 10, 22, 5, 102];
     const out: number[] = [];
     for (const [x, level] of levels.entries()) {
-      const one = normalisedByPaper(
-        luma.subarray(x, x + 1),
-        1,
-        1,
-        Float32Array.from([level, level]),
-        2,
-        {
-          cellX: Int32Array.from([0]),
-          fractionX: Float32Array.from([0]),
-        },
-        false,
-      );
+      const grid = {
+        levelRows: Float32Array.from([level, level]),
+        rowStride: 2,
+        cellX: Int32Array.from([0]),
+        fractionX: Float32Array.from([0]),
+      };
+      const one = normalisedByPaper(luma.subarray(x, x + 1), 1, 1, grid, false);
       out.push(one.image[0]);
     }
     expect(out).toEqual([128, 255, 128, 26, 128, 0, 2]);
@@ -257,6 +254,75 @@ describe("the SIMD kernels", () => {
       const ink = Uint8Array.from({ length: pixels }, () => next() & 1);
       const expected = luma.reduce((n, v, i) => n + (v <= 100 && ink[i] === 0 ? 1 : 0), 0);
       expect(darkPaperPixels(luma, ink, 100), `${pixels} pixels`).toBe(expected);
+    }
+  });
+
+  it("halves an image into the rounded means of its whole 2 × 2 blocks", () => {
+    const next = randomBytes(19);
+    for (const [width, height] of [...SIZES, [37, 6], [64, 4]]) {
+      const luma = Uint8Array.from({ length: width * height }, next);
+      const w = Math.ceil(width / 2);
+      const expected = new Uint8Array(w * Math.ceil(height / 2));
+      for (let y = 0; y + 2 <= height; y += 2) {
+        for (let x = 0; x + 2 <= width; x += 2) {
+          const i = y * width + x;
+          expected[(y / 2) * w + x / 2] = Math.floor(
+            (luma[i] + luma[i + 1] + luma[i + width] + luma[i + width + 1]) / 4 + 0.5,
+          );
+        }
+      }
+      expect(Array.from(halved(luma, width, height)), `${width}×${height}`).toEqual(Array.from(expected));
+    }
+  });
+
+  it("packs each full-scale pixel against its working pixel's threshold turned back into luma", () => {
+    const next = randomBytes(23);
+    for (const [width, height, factor] of [
+      [33, 9, 2],
+      [50, 31, 3],
+      [17, 16, 4],
+      [1, 5, 2],
+    ]) {
+      const w = Math.ceil(width / factor);
+      const h = Math.ceil(height / factor);
+      const columns = Math.ceil(w / 8);
+      const rowStride = columns + 1;
+      const grid = {
+        levelRows: Float32Array.from({ length: rowStride * h }, () => 1 + next() + next() / 256),
+        rowStride,
+        cellX: Int32Array.from({ length: w }, (_, x) => Math.min(x >> 3, Math.max(columns - 2, 0))),
+        fractionX: Float32Array.from({ length: w }, (_, x) => (columns > 1 ? (x % 8) / 8 : 0)),
+      };
+      // Thresholds of every kind: none (−1), filled (256), and normal ones.
+      const thresholds = Int16Array.from({ length: w * h }, () => {
+        const r = next();
+        return r < 40 ? -1 : r < 60 ? 256 : next();
+      });
+      const luma = Uint8Array.from({ length: width * height }, next);
+      const filledLimit = 90;
+      const stride = packedRowBytes(width);
+      const expected = new Uint8Array(stride * height);
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          const wx = Math.floor(x / factor);
+          const wy = Math.floor(y / factor);
+          const t = thresholds[wy * w + wx];
+          const a = grid.levelRows[wy * rowStride + grid.cellX[wx]];
+          const b = grid.levelRows[wy * rowStride + grid.cellX[wx] + 1];
+          const level = Math.fround(a + (b - a) * grid.fractionX[wx]);
+          const limit = t < 0 ? -1 : t >= 256 ? filledLimit : Math.ceil(((t + 0.5) * level) / 255) - 1;
+          if (luma[y * width + x] > limit) expected[y * stride + 1 + (x >> 3)] |= 0x80 >> (x & 7);
+        }
+      }
+      const packed = packedAboveLimits(luma, width, height, {
+        thresholds,
+        width: w,
+        height: h,
+        factor,
+        grid,
+        filledLimit,
+      });
+      expect(Array.from(packed), `${width}×${height} on ${factor} × ${factor}`).toEqual(Array.from(expected));
     }
   });
 });

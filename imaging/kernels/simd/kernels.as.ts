@@ -374,3 +374,107 @@ export function cellMaxima(luma: usize, width: i32, height: i32, cell: i32, out:
     }
   }
 }
+
+// Means of the whole 2 × 2 blocks, rounded half up ((sum + 2) >> 2), into rows of ⌈width / 2⌉;
+// the caller takes an odd last row or column itself. 8 blocks an iteration.
+export function shrink2(luma: usize, width: i32, height: i32, out: usize): void {
+  const two = i16x8.splat(2);
+  const half = width >> 1;
+  const outWidth = (width + 1) >> 1;
+  for (let y = 0; y + 2 <= height; y += 2) {
+    const top = luma + <usize>(y * width);
+    const bottom = top + <usize>width;
+    const o = out + <usize>((y >> 1) * outWidth);
+    let b = 0;
+    for (; b + 8 <= half; b += 8) {
+      const sums = i16x8.add(
+        i16x8.extadd_pairwise_i8x16_u(v128.load(top + (<usize>b << 1))),
+        i16x8.extadd_pairwise_i8x16_u(v128.load(bottom + (<usize>b << 1))),
+      );
+      const means = i16x8.shr_u(i16x8.add(sums, two), 2);
+      v128.store64_lane(o + b, i8x16.narrow_i16x8_u(means, means), 0);
+    }
+    for (; b < half; b++) {
+      const at = <usize>b << 1;
+      const sum = <u32>load<u8>(top + at) + <u32>load<u8>(top + at + 1) + <u32>load<u8>(bottom + at) + <u32>load<u8>(bottom + at + 1);
+      store<u8>(o + b, <u8>((sum + 2) >> 2));
+    }
+  }
+}
+
+// Every full-scale pixel against the limit of the working pixel it falls in (factor × factor
+// pixels a working pixel, `limits` i16, workWidth a row): set = white where luma > limit, packed
+// eight a byte, rows led by PNG's filter byte. 16 pixels an iteration.
+export function packAboveLimits(
+  luma: usize,
+  width: i32,
+  height: i32,
+  limits: usize,
+  workWidth: i32,
+  factor: i32,
+  out: usize,
+  stride: i32,
+  rowLimits: usize,
+): void {
+  memory.fill(out, 0, <usize>(stride * height));
+  for (let y = 0; y < height; y++) {
+    if (y % factor == 0) {
+      const row = limits + (<usize>((y / factor) * workWidth) << 1);
+      for (let x = 0, b = 0; x < width; b++) {
+        const limit = load<i16>(row + (<usize>b << 1));
+        for (const end = min(x + factor, width); x < end; x++) store<i16>(rowLimits + (<usize>x << 1), limit);
+      }
+    }
+    const pixels = luma + <usize>(y * width);
+    const o = out + <usize>(y * stride) + 1;
+    let x = 0;
+    for (; x + 16 <= width; x += 16) {
+      const v = v128.load(pixels + x);
+      const low = i16x8.gt_s(i16x8.extend_low_i8x16_u(v), v128.load(rowLimits + (<usize>x << 1)));
+      const high = i16x8.gt_s(i16x8.extend_high_i8x16_u(v), v128.load(rowLimits + (<usize>x << 1) + 16));
+      const white = i8x16.narrow_i16x8_s(low, high);
+      const reversed = i8x16.shuffle(white, white, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8);
+      store<u16>(o + (<usize>x >> 3), <u16>i8x16.bitmask(reversed));
+    }
+    for (; x < width; x++) {
+      if (<i32>load<u8>(pixels + x) > <i32>load<i16>(rowLimits + (<usize>x << 1))) {
+        const at = o + (<usize>x >> 3);
+        store<u8>(at, <u8>(<i32>load<u8>(at) | (0x80 >> (x & 7))));
+      }
+    }
+  }
+}
+
+// A working pixel's threshold turned back into luma: × its paper level ÷ 255, as the last luma at
+// or below it (ceil − 1); −1 stays −1 (nothing is ink), FILLED (256) and above become filledLimit.
+// The paper level is normalise's, bilinear between cells, in the same arithmetic.
+export function lumaLimits(
+  thresholds: usize,
+  width: i32,
+  height: i32,
+  levelRows: usize,
+  rowStride: i32,
+  cellX: usize,
+  fractionX: usize,
+  filledLimit: i32,
+  out: usize,
+): void {
+  for (let y = 0; y < height; y++) {
+    const levels = levelRows + ((<usize>y * <usize>rowStride) << 2);
+    for (let x = 0; x < width; x++) {
+      const at = (<usize>(y * width + x)) << 1;
+      const threshold = <i32>load<i16>(thresholds + at);
+      let limit = -1;
+      if (threshold >= 256) {
+        limit = filledLimit;
+      } else if (threshold >= 0) {
+        const c = <usize>load<i32>(cellX + (<usize>x << 2));
+        const a = <f64>load<f32>(levels + (c << 2));
+        const b = <f64>load<f32>(levels + (c << 2) + 4);
+        const level = <f64>(<f32>(a + (b - a) * <f64>load<f32>(fractionX + (<usize>x << 2))));
+        limit = <i32>Math.ceil(((<f64>threshold + 0.5) * level) / 255) - 1;
+      }
+      store<i16>(out + at, <i16>limit);
+    }
+  }
+}
