@@ -1,7 +1,9 @@
 // Connected components of a mask, found over runs of pixels rather than pixels: a page of text
 // has a few runs per stroke per row, so labelling them costs far less than a flood fill. One
 // labeller for the document method's speck removal and the DIBCO measures' pseudo-weights.
-// By hand because no maintained JavaScript package labels typed-array masks.
+// By hand because no maintained JavaScript package labels typed-array masks; the runs and their
+// joining are a WebAssembly SIMD kernel (simd.ts), the rest works on runs.
+import { flipSmallComponents, runsOf } from "./simd.ts";
 
 /**
  * Flips every 8-connected component of `value` smaller than `minimumArea` pixels to the other
@@ -14,15 +16,7 @@ export function removeSmallComponents(
   value: 0 | 1,
   minimumArea: number,
 ): void {
-  if (minimumArea <= 1) return;
-  const runs = connectedRuns(mask, width, height, value);
-  const area = new Float64Array(runs.length);
-  for (let r = 0; r < runs.length; r++) area[runs.find(r)] += runs.end[r] - runs.start[r];
-  const other = value === 1 ? 0 : 1;
-  for (let r = 0; r < runs.length; r++) {
-    if (area[runs.find(r)] >= minimumArea) continue;
-    mask.fill(other, runs.row[r] * width + runs.start[r], runs.row[r] * width + runs.end[r]);
-  }
+  if (minimumArea > 1) flipSmallComponents(mask, width, height, value, minimumArea);
 }
 
 /**
@@ -103,60 +97,25 @@ export function labelComponents(
   return { labels, items };
 }
 
-/** The runs of `value` along each row, joined into 8-connected components. */
+/** The runs of `value` along each row, joined into 8-connected components (a SIMD kernel). */
 function connectedRuns(mask: Uint8Array, width: number, height: number, value: number): RunList {
-  const runs = new RunList();
-  let previousFirst = 0; // the previous row's runs are runs[previousFirst, rowFirst)
-  for (let y = 0; y < height; y++) {
-    const rowFirst = runs.length;
-    let overlap = previousFirst;
-    for (let x = 0, i = y * width; x < width; ) {
-      if (mask[i] !== value) {
-        x++;
-        i++;
-        continue;
-      }
-      const start = x;
-      while (x < width && mask[i] === value) {
-        x++;
-        i++;
-      }
-      const run = runs.add(y, start, x);
-      // Runs of the row above touching [start − 1, x] (8-connected) join this run's component.
-      while (overlap < rowFirst && runs.end[overlap] < start) overlap++;
-      for (let r = overlap; r < rowFirst && runs.start[r] <= x; r++) runs.union(run, r);
-    }
-    previousFirst = rowFirst;
-  }
-  return runs;
+  return new RunList(runsOf(mask, width, height, value));
 }
 
-/** Runs [start, end) of a row, with a union-find forest over them; grows as needed. */
+/** Runs [start, end) of a row, with a union-find forest over them. */
 class RunList {
-  length = 0;
-  row = new Int32Array(1024);
-  start = new Int32Array(1024);
-  end = new Int32Array(1024);
-  parent = new Int32Array(1024);
+  readonly length: number;
+  readonly row: Int32Array;
+  readonly start: Int32Array;
+  readonly end: Int32Array;
+  private readonly parent: Int32Array;
 
-  add(row: number, start: number, end: number): number {
-    if (this.length === this.row.length) {
-      const grow = (array: Int32Array) => {
-        const bigger = new Int32Array(array.length * 2);
-        bigger.set(array);
-        return bigger;
-      };
-      this.row = grow(this.row);
-      this.start = grow(this.start);
-      this.end = grow(this.end);
-      this.parent = grow(this.parent);
-    }
-    const r = this.length++;
-    this.row[r] = row;
-    this.start[r] = start;
-    this.end[r] = end;
-    this.parent[r] = r;
-    return r;
+  constructor(runs: ReturnType<typeof runsOf>) {
+    this.length = runs.length;
+    this.row = runs.row;
+    this.start = runs.start;
+    this.end = runs.end;
+    this.parent = runs.parent;
   }
 
   find(r: number): number {
@@ -168,11 +127,5 @@ class RunList {
       r = next;
     }
     return root;
-  }
-
-  union(a: number, b: number): void {
-    const rootA = this.find(a);
-    const rootB = this.find(b);
-    if (rootA !== rootB) this.parent[Math.max(rootA, rootB)] = Math.min(rootA, rootB);
   }
 }

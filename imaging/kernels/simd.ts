@@ -40,6 +40,31 @@ const kernels = instance.exports as unknown as {
   darkPaperPixels(luma: number, ink: number, pixels: number, dark: number): number;
   cellMaxima(luma: number, width: number, height: number, cell: number, out: number, scratch: number): void;
   shrink2(luma: number, width: number, height: number, out: number): void;
+  countRuns(mask: number, width: number, height: number, value: number): number;
+  connectedRuns(
+    mask: number,
+    width: number,
+    height: number,
+    value: number,
+    row: number,
+    start: number,
+    end: number,
+    parent: number,
+  ): void;
+  removeSmallComponents(
+    mask: number,
+    width: number,
+    height: number,
+    value: number,
+    other: number,
+    minimumArea: number,
+    runs: number,
+    row: number,
+    start: number,
+    end: number,
+    parent: number,
+    area: number,
+  ): void;
   lumaLimits(
     thresholds: number,
     width: number,
@@ -303,4 +328,47 @@ export function packedAboveLimits(
   );
   kernels.packAboveLimits(lumaAt, width, height, limits, work.width, work.factor, out, stride, rowLimits);
   return new Uint8Array(memory.buffer.slice(out, out + stride * height));
+}
+
+/**
+ * The runs [start, end) of `value` along each row, in raster order, and a union-find forest over
+ * them (`parent`) that joins them into 8-connected components, each rooted at its first run.
+ */
+export function runsOf(mask: Uint8Array, width: number, height: number, value: number) {
+  const [maskAt] = regions(mask.length);
+  new Uint8Array(memory.buffer).set(mask, maskAt);
+  const count = kernels.countRuns(maskAt, width, height, value);
+  const [, row, start, end, parent] = regions(mask.length, 4 * count, 4 * count, 4 * count, 4 * count);
+  kernels.connectedRuns(maskAt, width, height, value, row, start, end, parent);
+  const copy = (at: number) => new Int32Array(memory.buffer.slice(at, at + 4 * count));
+  return { length: count, row: copy(row), start: copy(start), end: copy(end), parent: copy(parent) };
+}
+
+/** Every 8-connected component of `value` smaller than `minimumArea` pixels flipped to the other value, in place. */
+export function flipSmallComponents(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  value: 0 | 1,
+  minimumArea: number,
+): void {
+  const [maskAt] = regions(mask.length);
+  new Uint8Array(memory.buffer).set(mask, maskAt);
+  const runs = kernels.countRuns(maskAt, width, height, value);
+  const [, row, start, end, parent, area] = regions(mask.length, ...new Array(5).fill(4 * runs));
+  kernels.removeSmallComponents(
+    maskAt,
+    width,
+    height,
+    value,
+    1 - value,
+    minimumArea,
+    runs,
+    row,
+    start,
+    end,
+    parent,
+    area,
+  );
+  mask.set(new Uint8Array(memory.buffer, maskAt, mask.length));
 }

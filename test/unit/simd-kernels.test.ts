@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { labelComponents, removeSmallComponents } from "../../imaging/kernels/components.ts";
 import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
 import {
   cellMaxima,
@@ -108,6 +109,32 @@ function referenceInk(image: Uint8Array, contrast: Uint8Array, width: number, he
     }
   }
   return { thresholds, ink };
+}
+
+/** 8-connected components by flood fill, labelled 1… in raster order of their first pixels. */
+function floodLabels(mask: Uint8Array, width: number, height: number, value: number): Int32Array {
+  const labels = new Int32Array(width * height);
+  let next = 0;
+  for (let seed = 0; seed < mask.length; seed++) {
+    if (mask[seed] !== value || labels[seed] !== 0) continue;
+    labels[seed] = ++next;
+    const stack = [seed];
+    while (stack.length > 0) {
+      const i = stack.pop() as number;
+      const x = i % width;
+      const y = (i - x) / width;
+      for (let v = Math.max(0, y - 1); v <= Math.min(height - 1, y + 1); v++) {
+        for (let u = Math.max(0, x - 1); u <= Math.min(width - 1, x + 1); u++) {
+          const j = v * width + u;
+          if (mask[j] === value && labels[j] === 0) {
+            labels[j] = next;
+            stack.push(j);
+          }
+        }
+      }
+    }
+  }
+  return labels;
 }
 
 function evenRowHistogram(image: Uint8Array, width: number, height: number): number[] {
@@ -323,6 +350,29 @@ describe("the SIMD kernels", () => {
         filledLimit,
       });
       expect(Array.from(packed), `${width}×${height} on ${factor} × ${factor}`).toEqual(Array.from(expected));
+    }
+  });
+
+  it("labels the same 8-connected components as a flood fill, and removes those too small", () => {
+    const next = randomBytes(29);
+    for (const [width, height] of [...SIZES, [64, 20], [70, 45]]) {
+      for (const density of [60, 128, 230]) {
+        const mask = Uint8Array.from({ length: width * height }, () => (next() < density ? 1 : 0));
+        for (const value of [0, 1] as const) {
+          const expected = floodLabels(mask, width, height, value);
+          const { labels, items } = labelComponents(mask, width, height, value);
+          expect(Array.from(labels), `${width}×${height}, density ${density}, value ${value}`).toEqual(
+            Array.from(expected),
+          );
+          expect(items.length).toBe(Math.max(0, ...expected));
+          const area = new Map<number, number>();
+          for (const l of expected) area.set(l, (area.get(l) ?? 0) + 1);
+          const cleaned = mask.slice();
+          removeSmallComponents(cleaned, width, height, value, 4);
+          const wanted = mask.map((v, i) => (v === value && (area.get(expected[i]) ?? 0) < 4 ? 1 - value : v));
+          expect(Array.from(cleaned)).toEqual(Array.from(wanted));
+        }
+      }
     }
   });
 });

@@ -478,3 +478,150 @@ export function lumaLimits(
     }
   }
 }
+
+// The runs of pixels equal to `value` along each row: their number, from the bits where a row
+// changes between `value` and not, 16 pixels a bitmask.
+export function countRuns(mask: usize, width: i32, height: i32, value: i32): i32 {
+  let runs = 0;
+  for (let y = 0; y < height; y++) {
+    const row = mask + <usize>(y * width);
+    let previous = 0; // 1 when the pixel before this chunk is `value`
+    for (let x = 0; x < width; x += 16) {
+      const bits = valueBits(row, x, width, value);
+      // A run starts where a bit is set and the one before it is not.
+      runs += popcnt(bits & ~((bits << 1) | previous));
+      previous = (bits >> 15) & 1;
+    }
+  }
+  return runs;
+}
+
+// Bit k: pixel x + k of the row equals `value` (only pixels before `width`).
+// @ts-ignore: decorator
+@inline
+function valueBits(row: usize, x: i32, width: i32, value: i32): i32 {
+  let bits = i8x16.bitmask(i8x16.eq(v128.load(row + x), i8x16.splat(<i8>value)));
+  if (x + 16 > width) bits &= (1 << (width - x)) - 1;
+  return bits;
+}
+
+// The runs [start, end) of `value` along each row, in raster order, into `row`, `start`, `end`
+// (i32, as many as countRuns found), joined into 8-connected components by a union-find forest
+// over them in `parent`: a run's root is the first run of its component.
+export function connectedRuns(
+  mask: usize,
+  width: i32,
+  height: i32,
+  value: i32,
+  rowOf: usize,
+  startOf: usize,
+  endOf: usize,
+  parent: usize,
+): void {
+  let runs = 0;
+  let previousFirst = 0; // the previous row's runs are [previousFirst, rowFirst)
+  for (let y = 0; y < height; y++) {
+    const rowFirst = runs;
+    let overlap = previousFirst;
+    const row = mask + <usize>(y * width);
+    let previous = 0;
+    let start = 0;
+    for (let x = 0; x < width; x += 16) {
+      const bits = valueBits(row, x, width, value);
+      // Every set bit of `changes` starts a run (the bit is set) or ends one (it is not).
+      let changes = (bits ^ ((bits << 1) | previous)) & (x + 16 > width ? (1 << (width - x)) - 1 : 0xffff);
+      while (changes != 0) {
+        const k = ctz(changes);
+        changes &= changes - 1;
+        if ((bits >> k) & 1) {
+          start = x + k;
+        } else {
+          overlap = addRun(y, start, x + k, runs, rowFirst, overlap, rowOf, startOf, endOf, parent);
+          runs++;
+        }
+      }
+      previous = (bits >> 15) & 1;
+      if (x + 16 > width) previous = (bits >> (width - x - 1)) & 1;
+    }
+    if (previous) {
+      overlap = addRun(y, start, width, runs, rowFirst, overlap, rowOf, startOf, endOf, parent);
+      runs++;
+    }
+    previousFirst = rowFirst;
+  }
+}
+
+// Adds run r = [start, end) of row y and joins it with the runs of the row above touching
+// [start − 1, end] (8-connected); returns where the next run's search of the row above begins.
+// @ts-ignore: decorator
+@inline
+function addRun(
+  y: i32,
+  start: i32,
+  end: i32,
+  r: i32,
+  rowFirst: i32,
+  overlap: i32,
+  rowOf: usize,
+  startOf: usize,
+  endOf: usize,
+  parent: usize,
+): i32 {
+  const at = <usize>r << 2;
+  store<i32>(rowOf + at, y);
+  store<i32>(startOf + at, start);
+  store<i32>(endOf + at, end);
+  store<i32>(parent + at, r);
+  while (overlap < rowFirst && load<i32>(endOf + (<usize>overlap << 2)) < start) overlap++;
+  for (let o = overlap; o < rowFirst && load<i32>(startOf + (<usize>o << 2)) <= end; o++) {
+    const a = findRoot(parent, r);
+    const b = findRoot(parent, o);
+    if (a != b) store<i32>(parent + (<usize>max(a, b) << 2), min(a, b));
+  }
+  return overlap;
+}
+
+// The root of run r, every run on the way pointed straight at it.
+function findRoot(parent: usize, r: i32): i32 {
+  let root = r;
+  while (load<i32>(parent + (<usize>root << 2)) != root) root = load<i32>(parent + (<usize>root << 2));
+  while (load<i32>(parent + (<usize>r << 2)) != root) {
+    const next = load<i32>(parent + (<usize>r << 2));
+    store<i32>(parent + (<usize>r << 2), root);
+    r = next;
+  }
+  return root;
+}
+
+// Every 8-connected component of `value` smaller than `minimumArea` pixels flipped to `other`,
+// in place; the runs' arrays (countRuns of them) and `area` (i32 a run) are scratch.
+export function removeSmallComponents(
+  mask: usize,
+  width: i32,
+  height: i32,
+  value: i32,
+  other: i32,
+  minimumArea: i32,
+  runs: i32,
+  rowOf: usize,
+  startOf: usize,
+  endOf: usize,
+  parent: usize,
+  area: usize,
+): void {
+  connectedRuns(mask, width, height, value, rowOf, startOf, endOf, parent);
+  memory.fill(area, 0, <usize>runs << 2);
+  // A root is its component's first run, so one pass in order settles every run's root.
+  for (let r = 0; r < runs; r++) {
+    const at = <usize>r << 2;
+    const root = findRoot(parent, r);
+    const rootAt = <usize>root << 2;
+    store<i32>(area + rootAt, load<i32>(area + rootAt) + load<i32>(endOf + at) - load<i32>(startOf + at));
+  }
+  for (let r = 0; r < runs; r++) {
+    const at = <usize>r << 2;
+    if (load<i32>(area + (<usize>load<i32>(parent + at) << 2)) >= minimumArea) continue;
+    const start = load<i32>(startOf + at);
+    memory.fill(mask + <usize>(load<i32>(rowOf + at) * width + start), <u8>other, <usize>(load<i32>(endOf + at) - start));
+  }
+}
