@@ -19,36 +19,22 @@ export function removeSmallComponents(
   if (minimumArea > 1) flipSmallComponents(mask, width, height, value, minimumArea);
 }
 
-/**
- * The largest share of pixels that are 0 in `other` among the 8-connected components of `value`
- * with at least `minimumArea` pixels (0 when there are none): whether any large component is
- * mostly something, without labelling every pixel.
- */
-export function largestZeroShare(
-  mask: Uint8Array,
-  width: number,
-  height: number,
-  value: number,
-  minimumArea: number,
-  other: Uint8Array,
-): number {
+/** The runs [start, end) of a mask's value along each row, in raster order, and each run's component. */
+export interface ComponentRuns {
+  length: number;
+  row: Int32Array;
+  start: Int32Array;
+  end: Int32Array;
+  /** Per run: its component's first run, which names the component. */
+  root: Int32Array;
+}
+
+/** Every 8-connected component of the pixels equal to `value`, as runs. */
+export function componentRuns(mask: Uint8Array, width: number, height: number, value: number): ComponentRuns {
   const runs = connectedRuns(mask, width, height, value);
-  const area = new Float64Array(runs.length);
-  const zeros = new Float64Array(runs.length);
-  for (let r = 0; r < runs.length; r++) {
-    const root = runs.find(r);
-    area[root] += runs.end[r] - runs.start[r];
-    let count = 0;
-    for (let i = runs.row[r] * width + runs.start[r], end = runs.row[r] * width + runs.end[r]; i < end; i++) {
-      count += other[i] === 0 ? 1 : 0;
-    }
-    zeros[root] += count;
-  }
-  let largest = 0;
-  for (let r = 0; r < runs.length; r++) {
-    if (area[r] >= minimumArea) largest = Math.max(largest, zeros[r] / area[r]);
-  }
-  return largest;
+  const root = new Int32Array(runs.length);
+  for (let r = 0; r < runs.length; r++) root[r] = runs.find(r);
+  return { length: runs.length, row: runs.row, start: runs.start, end: runs.end, root };
 }
 
 export interface ComponentBox {

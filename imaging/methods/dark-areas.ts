@@ -3,7 +3,7 @@
 // a logo, a silhouette) and becomes ink again; one along the image's edges around a page of
 // writing is a mount or a frame (surround.ts) and stays paper, without the line the method
 // drew along its edge. A dark area with a soft edge is a shadow or a stain and is left alone.
-import { labelComponents, largestZeroShare } from "../kernels/components.ts";
+import { type ComponentRuns, componentRuns, labelComponents } from "../kernels/components.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
 import { darkPaperPixels } from "../kernels/simd.ts";
 import type { WorkingImage } from "./document.ts";
@@ -37,42 +37,48 @@ export function settleDarkAreas(
 ): { dark: number; filled: Uint8Array } | undefined {
   const { luma, width, height, histogram } = work;
   const dark = otsuThreshold(histogram);
-  // Too few dark pixels taken for paper to make one shape (most pages): no labelling.
+  // Too few dark pixels taken for paper to make one shape (most pages): no components.
   if (darkPaperPixels(luma, ink, dark) < minimumArea * LOST_SHARE) return undefined;
   const mask = new Uint8Array(luma.length);
   for (let i = 0; i < mask.length; i++) mask[i] = luma[i] <= dark ? 1 : 0;
-  // No large dark area mostly taken for paper (most pages with a few lost pixels): no labelling,
-  // which costs a label per pixel.
-  if (largestZeroShare(mask, width, height, 1, minimumArea, ink) < LOST_SHARE) return undefined;
-  // A sharp edge: its 3×3 neighbourhood spans at least this much of the step between the
-  // means of the dark and the light pixels (a shadow's edge, spread over many pixels, a few %).
-  const sharp = EDGE_STEP * classStep(histogram, dark);
-  const { labels, items } = labelComponents(mask, width, height, 1);
-  const n = items.length + 1;
-  const area = new Float64Array(n);
-  const lost = new Float64Array(n);
-  for (let i = 0; i < labels.length; i++) {
-    const label = labels[i];
-    area[label]++;
-    lost[label] += ink[i] ^ 1;
+  // The dark areas as runs along rows, each run's component named by its root run: every
+  // measure below is summed over runs, and only the candidates' pixels are looked at.
+  const runs = componentRuns(mask, width, height, 1);
+  const area = new Float64Array(runs.length);
+  const lost = new Float64Array(runs.length);
+  for (let r = 0; r < runs.length; r++) {
+    const root = runs.root[r];
+    const from = runs.row[r] * width + runs.start[r];
+    const to = runs.row[r] * width + runs.end[r];
+    area[root] += to - from;
+    let paper = 0;
+    for (let i = from; i < to; i++) paper += ink[i] ^ 1;
+    lost[root] += paper;
   }
   // Only large areas mostly taken for paper have their edges looked at: a photo has many
   // small dark areas, and their boundaries cost most of this step before this test.
-  const candidate = new Uint8Array(n);
+  const candidate = new Uint8Array(runs.length);
   let candidates = 0;
-  for (let l = 1; l < n; l++) {
-    if (area[l] >= minimumArea && lost[l] >= LOST_SHARE * area[l]) {
-      candidate[l] = 1;
+  for (let r = 0; r < runs.length; r++) {
+    if (runs.root[r] === r && area[r] >= minimumArea && lost[r] >= LOST_SHARE * area[r]) {
+      candidate[r] = 1;
       candidates++;
     }
   }
   if (candidates === 0) return undefined;
-  const boundary = new Float64Array(n);
-  const sharpBoundary = new Float64Array(n);
-  for (let y = 0, i = 0; y < height; y++) {
-    for (let x = 0; x < width; x++, i++) {
-      const label = labels[i];
-      if (candidate[label] === 0) continue;
+  // A sharp edge: its 3×3 neighbourhood spans at least this much of the step between the
+  // means of the dark and the light pixels (a shadow's edge, spread over many pixels, a few %).
+  const sharp = EDGE_STEP * classStep(histogram, dark);
+  const boundary = new Float64Array(runs.length);
+  const sharpBoundary = new Float64Array(runs.length);
+  // Whether each candidate reaches the image's edge.
+  const atEdge = new Uint8Array(runs.length);
+  for (let r = 0; r < runs.length; r++) {
+    const root = runs.root[r];
+    if (candidate[root] === 0) continue;
+    const y = runs.row[r];
+    if (runs.start[r] === 0 || runs.end[r] === width || y === 0 || y === height - 1) atEdge[root] = 1;
+    for (let x = runs.start[r], i = y * width + x; x < runs.end[r]; x++, i++) {
       // A boundary pixel has a 4-neighbour inside the image that is not dark.
       const onBoundary =
         (x > 0 && mask[i - 1] === 0) ||
@@ -80,69 +86,66 @@ export function settleDarkAreas(
         (y > 0 && mask[i - width] === 0) ||
         (y + 1 < height && mask[i + width] === 0);
       if (!onBoundary) continue;
-      boundary[label]++;
-      if (neighbourhoodRange(luma, width, height, x, y) >= sharp) sharpBoundary[label]++;
+      boundary[root]++;
+      if (neighbourhoodRange(luma, width, height, x, y) >= sharp) sharpBoundary[root]++;
     }
   }
   let surround: boolean | undefined;
-  const fill = new Uint8Array(n);
-  const surroundOf = new Uint8Array(n);
+  const fill = new Uint8Array(runs.length);
+  const surroundOf = new Uint8Array(runs.length);
   let any = false;
   let anySurround = false;
-  for (const c of items) {
-    const l = c.label;
-    if (candidate[l] === 0) continue;
+  for (let r = 0; r < runs.length; r++) {
+    if (candidate[r] === 0) continue;
     // A shadow or a stain, also where it reaches the edge like a surround: its edge is soft.
-    if (sharpBoundary[l] < SHARP_SHARE * boundary[l]) continue;
-    if (c.x0 === 0 || c.y0 === 0 || c.x1 === width - 1 || c.y1 === height - 1) {
+    if (sharpBoundary[r] < SHARP_SHARE * boundary[r]) continue;
+    if (atEdge[r]) {
       surround ??= isSurround(work, dark);
       if (surround) {
-        surroundOf[l] = 1;
+        surroundOf[r] = 1;
         anySurround = true;
         continue;
       }
     }
-    fill[l] = 1;
+    fill[r] = 1;
     any = true;
   }
   if (anySurround) {
-    clearEdgeOf(ink, labels, surroundOf, width, height, Math.max(3, Math.round(EDGE_LINE * strokeWidth)));
+    const surroundPixels = pixelsOf(runs, surroundOf, width, height);
+    clearEdgeOf(ink, surroundPixels, width, height, Math.max(3, Math.round(EDGE_LINE * strokeWidth)));
   }
   if (!any) return undefined;
-  const filled = new Uint8Array(ink.length);
-  for (let i = 0; i < ink.length; i++) {
-    if (fill[labels[i]]) {
-      ink[i] = 1;
-      filled[i] = 1;
-    }
-  }
+  const filled = pixelsOf(runs, fill, width, height);
+  for (let i = 0; i < ink.length; i++) ink[i] |= filled[i];
   return { dark, filled };
+}
+
+/** 1 at the pixels of the components whose root run is marked in `chosen`. */
+function pixelsOf(runs: ComponentRuns, chosen: Uint8Array, width: number, height: number): Uint8Array {
+  const pixels = new Uint8Array(width * height);
+  for (let r = 0; r < runs.length; r++) {
+    if (chosen[runs.root[r]]) pixels.fill(1, runs.row[r] * width + runs.start[r], runs.row[r] * width + runs.end[r]);
+  }
+  return pixels;
 }
 
 /**
  * The line steps 1–5 draw along a mount's or frame's edge goes: ink components lying mostly
- * within `reach` pixels of the surround (`surroundOf` its labels in `labels`) become paper.
+ * within `reach` pixels of the surround (1 in `surround`) become paper.
  */
-function clearEdgeOf(
-  ink: Uint8Array,
-  labels: Int32Array,
-  surroundOf: Uint8Array,
-  width: number,
-  height: number,
-  reach: number,
-): void {
+function clearEdgeOf(ink: Uint8Array, surround: Uint8Array, width: number, height: number, reach: number): void {
   // Near the surround: within `reach` of it along rows, then along columns (a square reach).
   const near = new Uint8Array(ink.length);
   for (let y = 0; y < height; y++) {
     let last = -Infinity;
     const row = y * width;
     for (let x = 0; x < width; x++) {
-      if (surroundOf[labels[row + x]]) last = x;
+      if (surround[row + x]) last = x;
       if (x - last <= reach) near[row + x] = 1;
     }
     last = Infinity;
     for (let x = width - 1; x >= 0; x--) {
-      if (surroundOf[labels[row + x]]) last = x;
+      if (surround[row + x]) last = x;
       if (last - x <= reach) near[row + x] = 1;
     }
   }
