@@ -37,7 +37,7 @@ const kernels = instance.exports as unknown as {
     columns: number,
   ): void;
   packPaper(ink: number, width: number, height: number, out: number, stride: number): void;
-  darkPaperPixels(luma: number, ink: number, pixels: number, dark: number): number;
+  darkMask(luma: number, ink: number, pixels: number, dark: number, mask: number): number;
   cellMaxima(luma: number, width: number, height: number, cell: number, out: number, scratch: number): void;
   shrink2(luma: number, width: number, height: number, out: number): void;
   countRuns(mask: number, width: number, height: number, value: number): number;
@@ -245,13 +245,14 @@ export function packedPaper(ink: Uint8Array, width: number, height: number): Uin
   return bytes.slice(out, out + stride * height);
 }
 
-/** How many pixels are at or below `dark` in `luma` and 0 (paper) in `ink`. */
-export function darkPaperPixels(luma: Uint8Array, ink: Uint8Array, dark: number): number {
-  const [lumaAt, inkAt] = regions(luma.length, ink.length);
+/** 1 where `luma` is at or below `dark`, and how many of those pixels are 0 (paper) in `ink`. */
+export function darkPixels(luma: Uint8Array, ink: Uint8Array, dark: number): { mask: Uint8Array; paper: number } {
+  const [lumaAt, inkAt, maskAt] = regions(luma.length, ink.length, luma.length);
   const bytes = new Uint8Array(memory.buffer);
   bytes.set(luma, lumaAt);
   bytes.set(ink, inkAt);
-  return kernels.darkPaperPixels(lumaAt, inkAt, luma.length, dark);
+  const paper = kernels.darkMask(lumaAt, inkAt, luma.length, dark, maskAt);
+  return { mask: bytes.slice(maskAt, maskAt + luma.length), paper };
 }
 
 /** The maximum of each `cell` × `cell` block (fewer at the right and bottom edges), row-major. */

@@ -5,7 +5,7 @@
 // drew along its edge. A dark area with a soft edge is a shadow or a stain and is left alone.
 import { type ComponentRuns, componentRuns, labelComponents } from "../kernels/components.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
-import { darkPaperPixels } from "../kernels/simd.ts";
+import { darkPixels, localContrast3x3 } from "../kernels/simd.ts";
 import type { WorkingImage } from "./document.ts";
 import { isSurround } from "./surround.ts";
 
@@ -37,10 +37,9 @@ export function settleDarkAreas(
 ): { dark: number; filled: Uint8Array } | undefined {
   const { luma, width, height, histogram } = work;
   const dark = otsuThreshold(histogram);
+  const { mask, paper } = darkPixels(luma, ink, dark);
   // Too few dark pixels taken for paper to make one shape (most pages): no components.
-  if (darkPaperPixels(luma, ink, dark) < minimumArea * LOST_SHARE) return undefined;
-  const mask = new Uint8Array(luma.length);
-  for (let i = 0; i < mask.length; i++) mask[i] = luma[i] <= dark ? 1 : 0;
+  if (paper < minimumArea * LOST_SHARE) return undefined;
   // The dark areas as runs along rows, each run's component named by its root run: every
   // measure below is summed over runs, and only the candidates' pixels are looked at.
   const runs = componentRuns(mask, width, height, 1);
@@ -69,6 +68,9 @@ export function settleDarkAreas(
   // A sharp edge: its 3×3 neighbourhood spans at least this much of the step between the
   // means of the dark and the light pixels (a shadow's edge, spread over many pixels, a few %).
   const sharp = EDGE_STEP * classStep(histogram, dark);
+  // Max − min of each pixel's 3×3 neighbourhood (clipped at the image's edges, which repeating
+  // them does not change).
+  const { contrast: range } = localContrast3x3(luma, width, height);
   const boundary = new Float64Array(runs.length);
   const sharpBoundary = new Float64Array(runs.length);
   // Whether each candidate reaches the image's edge.
@@ -87,7 +89,7 @@ export function settleDarkAreas(
         (y + 1 < height && mask[i + width] === 0);
       if (!onBoundary) continue;
       boundary[root]++;
-      if (neighbourhoodRange(luma, width, height, x, y) >= sharp) sharpBoundary[root]++;
+      if (range[i] >= sharp) sharpBoundary[root]++;
     }
   }
   let surround: boolean | undefined;
@@ -193,18 +195,4 @@ function classStep(histogram: Uint32Array, threshold: number): number {
     }
   }
   return below > 0 && above > 0 ? sumAbove / above - sumBelow / below : 0;
-}
-
-/** Max − min of the 3×3 neighbourhood of (x, y), clipped at the image's edges. */
-function neighbourhoodRange(luma: Uint8Array, width: number, height: number, x: number, y: number): number {
-  let most = 0;
-  let least = 255;
-  for (let yy = Math.max(0, y - 1); yy <= Math.min(height - 1, y + 1); yy++) {
-    for (let xx = Math.max(0, x - 1); xx <= Math.min(width - 1, x + 1); xx++) {
-      const v = luma[yy * width + xx];
-      if (v > most) most = v;
-      if (v < least) least = v;
-    }
-  }
-  return most - least;
 }

@@ -7,7 +7,7 @@ import { labelComponents, removeSmallComponents } from "../../imaging/kernels/co
 import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
 import {
   cellMaxima,
-  darkPaperPixels,
+  darkPixels,
   halved,
   type InkWindow,
   inkByEdgeWindows,
@@ -274,13 +274,14 @@ describe("the SIMD kernels", () => {
     }
   });
 
-  it("counts the dark pixels that the ink calls paper", () => {
+  it("marks the dark pixels and counts those the ink calls paper", () => {
     const next = randomBytes(17);
     for (const pixels of [1, 15, 16, 17, 1000]) {
       const luma = Uint8Array.from({ length: pixels }, next);
       const ink = Uint8Array.from({ length: pixels }, () => next() & 1);
-      const expected = luma.reduce((n, v, i) => n + (v <= 100 && ink[i] === 0 ? 1 : 0), 0);
-      expect(darkPaperPixels(luma, ink, 100), `${pixels} pixels`).toBe(expected);
+      const { mask, paper } = darkPixels(luma, ink, 100);
+      expect(Array.from(mask), `${pixels} pixels`).toEqual(Array.from(luma, (v) => (v <= 100 ? 1 : 0)));
+      expect(paper).toBe(luma.reduce((n, v, i) => n + (v <= 100 && ink[i] === 0 ? 1 : 0), 0));
     }
   });
 

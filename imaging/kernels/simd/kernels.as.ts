@@ -327,17 +327,24 @@ export function packPaper(ink: usize, width: i32, height: i32, out: usize, strid
   }
 }
 
-// How many pixels are at or below `dark` in `luma` and 0 in `ink`, 16 at a time.
-export function darkPaperPixels(luma: usize, ink: usize, pixels: i32, dark: i32): i32 {
+// 1 in `mask` where `luma` is at or below `dark`; returns how many of those are 0 in `ink`.
+// 16 pixels at a time.
+export function darkMask(luma: usize, ink: usize, pixels: i32, dark: i32, mask: usize): i32 {
   const limit = i8x16.splat(<i8>dark);
   const zero = i8x16.splat(0);
+  const one = i8x16.splat(1);
   let count = 0;
   let i = 0;
   for (; i + 16 <= pixels; i += 16) {
-    const lost = v128.and(i8x16.le_u(v128.load(luma + i), limit), i8x16.eq(v128.load(ink + i), zero));
-    count += popcnt(i8x16.bitmask(lost));
+    const isDark = i8x16.le_u(v128.load(luma + i), limit);
+    v128.store(mask + i, v128.and(isDark, one));
+    count += popcnt(i8x16.bitmask(v128.and(isDark, i8x16.eq(v128.load(ink + i), zero))));
   }
-  for (; i < pixels; i++) if (<i32>load<u8>(luma + i) <= dark && load<u8>(ink + i) == 0) count++;
+  for (; i < pixels; i++) {
+    const isDark = <i32>load<u8>(luma + i) <= dark;
+    store<u8>(mask + i, isDark ? 1 : 0);
+    if (isDark && load<u8>(ink + i) == 0) count++;
+  }
   return count;
 }
 
