@@ -65,6 +65,7 @@ const kernels = instance.exports as unknown as {
     parent: number,
     area: number,
   ): void;
+  rgbToLuma(rgb: number, pixels: number, out: number, histogram: number): void;
   lumaLimits(
     thresholds: number,
     width: number,
@@ -372,4 +373,18 @@ export function flipSmallComponents(
     area,
   );
   mask.set(new Uint8Array(memory.buffer, maskAt, mask.length));
+}
+
+/**
+ * Luma of interleaved 8-bit RGB in OpenCV's fixed point, (R × 9798 + G × 19235 + B × 3735 +
+ * 2¹⁴) >> 15, counted into `histogram` when it is given.
+ */
+export function lumaOfRgb(rgb: Uint8Array, pixels: number, histogram?: Uint32Array): Buffer {
+  const [rgbAt, out, histogramAt] = regions(3 * pixels, pixels, HISTOGRAM_BYTES);
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set(rgb.subarray(0, 3 * pixels), rgbAt);
+  if (histogram) new Uint32Array(memory.buffer, histogramAt, 256).set(histogram);
+  kernels.rgbToLuma(rgbAt, pixels, out, histogram ? histogramAt : 0);
+  if (histogram) histogram.set(new Uint32Array(memory.buffer, histogramAt, 256));
+  return Buffer.from(bytes.slice(out, out + pixels).buffer);
 }

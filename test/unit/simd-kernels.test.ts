@@ -12,6 +12,7 @@ import {
   type InkWindow,
   inkByEdgeWindows,
   localContrast3x3,
+  lumaOfRgb,
   normalisedByPaper,
   packedAboveLimits,
   packedPaper,
@@ -374,6 +375,25 @@ describe("the SIMD kernels", () => {
           expect(Array.from(cleaned)).toEqual(Array.from(wanted));
         }
       }
+    }
+  });
+
+  it("takes luma from RGB in OpenCV's fixed point at every length, counting it when asked", () => {
+    const next = randomBytes(31);
+    for (const pixels of [1, 15, 16, 17, 33, 1000]) {
+      const rgb = Uint8Array.from({ length: 3 * pixels }, next);
+      const expected = Array.from(
+        { length: pixels },
+        (_, i) => (rgb[3 * i] * 9798 + rgb[3 * i + 1] * 19235 + rgb[3 * i + 2] * 3735 + 16384) >> 15,
+      );
+      expect(Array.from(lumaOfRgb(rgb, pixels)), `${pixels} pixels`).toEqual(expected);
+      const histogram = new Uint32Array(256);
+      histogram[7] = 5; // counted into, not over
+      lumaOfRgb(rgb, pixels, histogram);
+      const counts = new Array(256).fill(0);
+      counts[7] = 5;
+      for (const v of expected) counts[v]++;
+      expect(Array.from(histogram)).toEqual(counts);
     }
   });
 });

@@ -632,3 +632,57 @@ export function removeSmallComponents(
     memory.fill(mask + <usize>(load<i32>(rowOf + at) * width + start), <u8>other, <usize>(load<i32>(endOf + at) - start));
   }
 }
+
+// Luma of interleaved 8-bit RGB as OpenCV's cvtColor(RGB2GRAY) takes it in fixed point:
+// (R × 9798 + G × 19235 + B × 3735 + 2¹⁴) >> 15, 16 pixels an iteration (the channels pulled
+// apart by shuffles, the products in 32-bit lanes); counted into `histogram` (u32 × 256) when
+// it is not 0.
+export function rgbToLuma(rgb: usize, pixels: i32, out: usize, histogram: usize): void {
+  const wr = i16x8.splat(9798);
+  const wg = i16x8.splat(19235);
+  const wb = i16x8.splat(3735);
+  const half = i32x4.splat(16384);
+  let i = 0;
+  for (; i + 16 <= pixels; i += 16) {
+    const p = rgb + <usize>i * 3;
+    const a = v128.load(p);
+    const b = v128.load(p + 16);
+    const c = v128.load(p + 32);
+    const rAB = i8x16.shuffle(a, b, 0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 0, 0, 0, 0, 0);
+    const r = i8x16.shuffle(rAB, c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17, 20, 23, 26, 29);
+    const gAB = i8x16.shuffle(a, b, 1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, 0, 0, 0, 0, 0);
+    const g = i8x16.shuffle(gAB, c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 18, 21, 24, 27, 30);
+    const bAB = i8x16.shuffle(a, b, 2, 5, 8, 11, 14, 17, 20, 23, 26, 29, 0, 0, 0, 0, 0, 0);
+    const bl = i8x16.shuffle(bAB, c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 19, 22, 25, 28, 31);
+    const low = lumaOf8(i16x8.extend_low_i8x16_u(r), i16x8.extend_low_i8x16_u(g), i16x8.extend_low_i8x16_u(bl), wr, wg, wb, half);
+    const high = lumaOf8(i16x8.extend_high_i8x16_u(r), i16x8.extend_high_i8x16_u(g), i16x8.extend_high_i8x16_u(bl), wr, wg, wb, half);
+    v128.store(out + <usize>i, i8x16.narrow_i16x8_u(low, high));
+  }
+  for (; i < pixels; i++) {
+    const p = rgb + <usize>i * 3;
+    const value = (<u32>load<u8>(p) * 9798 + <u32>load<u8>(p + 1) * 19235 + <u32>load<u8>(p + 2) * 3735 + 16384) >> 15;
+    store<u8>(out + <usize>i, <u8>value);
+  }
+  if (histogram != 0) countRow(out, pixels, histogram);
+}
+
+// Eight pixels' luma (u16 lanes of R, G and B in, i16 lanes out).
+// @ts-ignore: decorator
+@inline
+function lumaOf8(r: v128, g: v128, b: v128, wr: v128, wg: v128, wb: v128, half: v128): v128 {
+  const low = i32x4.shr_u(
+    i32x4.add(
+      i32x4.add(i32x4.extmul_low_i16x8_u(r, wr), i32x4.extmul_low_i16x8_u(g, wg)),
+      i32x4.add(i32x4.extmul_low_i16x8_u(b, wb), half),
+    ),
+    15,
+  );
+  const high = i32x4.shr_u(
+    i32x4.add(
+      i32x4.add(i32x4.extmul_high_i16x8_u(r, wr), i32x4.extmul_high_i16x8_u(g, wg)),
+      i32x4.add(i32x4.extmul_high_i16x8_u(b, wb), half),
+    ),
+    15,
+  );
+  return i16x8.narrow_i32x4_u(low, high);
+}
