@@ -2,8 +2,7 @@
 // honoured, transparency flattened onto white paper, colour weighted as OpenCV weighs it.
 import sharp, { type OutputInfo } from "sharp";
 import { ImageError } from "../errors.ts";
-import { countValues } from "../kernels/histogram.ts";
-import { lumaOfRgb } from "../kernels/simd.ts";
+import { countValues, lumaOfRgb } from "../kernels/simd.ts";
 
 export interface LumaImage {
   luma: Uint8Array;

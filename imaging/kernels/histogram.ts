@@ -1,20 +1,4 @@
-// Histograms of 8-bit values and Otsu's threshold over them, shared by the global and document methods.
-
-/** Counts each value, four a load (byte order does not matter to a histogram). */
-export function countValues(values: Uint8Array, histogram: Uint32Array): void {
-  let i = 0;
-  if (values.byteOffset % 4 === 0) {
-    const words = new Uint32Array(values.buffer, values.byteOffset, values.length >> 2);
-    for (let w = 0; w < words.length; w++, i += 4) {
-      const v = words[w];
-      histogram[v & 255]++;
-      histogram[(v >>> 8) & 255]++;
-      histogram[(v >>> 16) & 255]++;
-      histogram[v >>> 24]++;
-    }
-  }
-  for (; i < values.length; i++) histogram[values[i]]++;
-}
+// Otsu's threshold over a histogram of 8-bit values, shared by the global and document methods (the counting is a SIMD kernel: simd.ts).
 
 /** Otsu's method: the threshold that maximises the between-class variance of the histogram. */
 export function otsuThreshold(histogram: Uint32Array): number {

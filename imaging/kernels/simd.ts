@@ -22,6 +22,7 @@ const kernels = instance.exports as unknown as {
   ): void;
   smooth3x3(image: number, width: number, height: number, out: number, scratch: number, histogram: number): void;
   countRow(row: number, width: number, histogram: number): void;
+  foldHistogram(histogram: number): void;
   inkThresholds(
     image: number,
     contrast: number,
@@ -108,10 +109,11 @@ function regions(...sizes: number[]): number[] {
   return starts;
 }
 
-const HISTOGRAM_BYTES = 256 * 4;
+// Four tables of 256 u32 bins, which the kernels fold into the first (see countRow).
+const HISTOGRAM_BYTES = 4 * 256 * 4;
 
 function histogramAt(offset: number): Uint32Array {
-  return new Uint32Array(memory.buffer.slice(offset, offset + HISTOGRAM_BYTES));
+  return new Uint32Array(memory.buffer.slice(offset, offset + 256 * 4));
 }
 
 /**
@@ -167,6 +169,7 @@ export function normalisedByPaper(
     kernels.smooth3x3(normalised, width, height, smoothed, scratch, histogram);
   } else {
     for (let y = 0; y < height; y += 2) kernels.countRow(normalised + y * width, width, histogram);
+    kernels.foldHistogram(histogram);
   }
   const result = smooth ? smoothed : normalised;
   return { image: bytes.slice(result, result + pixels), histogram: histogramAt(histogram) };
@@ -383,8 +386,21 @@ export function lumaOfRgb(rgb: Uint8Array, pixels: number, histogram?: Uint32Arr
   const [rgbAt, out, histogramAt] = regions(3 * pixels, pixels, HISTOGRAM_BYTES);
   const bytes = new Uint8Array(memory.buffer);
   bytes.set(rgb.subarray(0, 3 * pixels), rgbAt);
+  bytes.fill(0, histogramAt, histogramAt + HISTOGRAM_BYTES);
   if (histogram) new Uint32Array(memory.buffer, histogramAt, 256).set(histogram);
   kernels.rgbToLuma(rgbAt, pixels, out, histogram ? histogramAt : 0);
   if (histogram) histogram.set(new Uint32Array(memory.buffer, histogramAt, 256));
   return Buffer.from(bytes.slice(out, out + pixels).buffer);
+}
+
+/** Adds each value's count to `histogram` (four tables, so that runs of one value do not wait on one bin). */
+export function countValues(values: Uint8Array, histogram: Uint32Array): void {
+  const [valuesAt, histogramAt] = regions(values.length, HISTOGRAM_BYTES);
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set(values, valuesAt);
+  bytes.fill(0, histogramAt, histogramAt + HISTOGRAM_BYTES);
+  kernels.countRow(valuesAt, values.length, histogramAt);
+  kernels.foldHistogram(histogramAt);
+  const counts = new Uint32Array(memory.buffer, histogramAt, 256);
+  for (let v = 0; v < 256; v++) histogram[v] += counts[v];
 }

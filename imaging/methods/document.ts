@@ -25,9 +25,10 @@
 // bytes per pixel whatever the window. The passes over every pixel are WebAssembly SIMD kernels
 // (kernels/simd.ts), 16 pixels an instruction; what is left here works on cells, runs or rows.
 import { removeSmallComponents } from "../kernels/components.ts";
-import { countValues, otsuThreshold } from "../kernels/histogram.ts";
+import { otsuThreshold } from "../kernels/histogram.ts";
 import {
   cellMaxima,
+  countValues,
   halved,
   inkByEdgeWindows,
   localContrast3x3,
