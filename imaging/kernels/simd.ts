@@ -67,6 +67,7 @@ const kernels = instance.exports as unknown as {
     area: number,
   ): void;
   rgbToLuma(rgb: number, pixels: number, out: number, histogram: number): void;
+  boundaryFlags(mask: number, range: number, width: number, height: number, sharpFrom: number, out: number): void;
   lumaLimits(
     thresholds: number,
     width: number,
@@ -99,7 +100,7 @@ function memoryOf(bytes: number): void {
 
 /** Offsets of consecutive regions of these byte sizes, 16-byte aligned, the memory grown to hold them. */
 function regions(...sizes: number[]): number[] {
-  let end = 0;
+  let end = 16; // a vector may also read the byte before a region's first pixel
   const starts = sizes.map((size) => {
     const start = end;
     end += Math.ceil(size / 16) * 16 + 16; // + 16: a vector may read past a row's last pixel
@@ -403,4 +404,23 @@ export function countValues(values: Uint8Array, histogram: Uint32Array): void {
   kernels.foldHistogram(histogramAt);
   const counts = new Uint32Array(memory.buffer, histogramAt, 256);
   for (let v = 0; v < 256; v++) histogram[v] += counts[v];
+}
+
+/**
+ * Per pixel of `mask` (1 = in an area): 1 when it is on the area's boundary (a 4-neighbour inside
+ * the image is 0), 3 when its `range` is also at least `sharpFrom`, 0 otherwise.
+ */
+export function boundaryFlags(
+  mask: Uint8Array,
+  range: Uint8Array,
+  width: number,
+  height: number,
+  sharpFrom: number,
+): Uint8Array {
+  const [maskAt, rangeAt, out] = regions(mask.length, range.length, mask.length);
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set(mask, maskAt);
+  bytes.set(range, rangeAt);
+  kernels.boundaryFlags(maskAt, rangeAt, width, height, Math.max(0, Math.ceil(sharpFrom)), out);
+  return bytes.slice(out, out + mask.length);
 }

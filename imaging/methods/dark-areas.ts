@@ -5,7 +5,7 @@
 // drew along its edge. A dark area with a soft edge is a shadow or a stain and is left alone.
 import { type ComponentRuns, componentRuns, labelComponents } from "../kernels/components.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
-import { darkPixels, localContrast3x3 } from "../kernels/simd.ts";
+import { boundaryFlags, darkPixels, localContrast3x3 } from "../kernels/simd.ts";
 import type { WorkingImage } from "./document.ts";
 import { isSurround } from "./surround.ts";
 
@@ -68,9 +68,10 @@ export function settleDarkAreas(
   // A sharp edge: its 3×3 neighbourhood spans at least this much of the step between the
   // means of the dark and the light pixels (a shadow's edge, spread over many pixels, a few %).
   const sharp = EDGE_STEP * classStep(histogram, dark);
-  // Max − min of each pixel's 3×3 neighbourhood (clipped at the image's edges, which repeating
-  // them does not change).
+  // Each pixel's 3×3 max − min (clipped at the image's edges, which repeating them does not
+  // change) against that, on the boundary pixels: 1 on the boundary, 3 on a sharp stretch of it.
   const { contrast: range } = localContrast3x3(luma, width, height);
+  const flags = boundaryFlags(mask, range, width, height, sharp);
   const boundary = new Float64Array(runs.length);
   const sharpBoundary = new Float64Array(runs.length);
   // Whether each candidate reaches the image's edge.
@@ -80,17 +81,14 @@ export function settleDarkAreas(
     if (candidate[root] === 0) continue;
     const y = runs.row[r];
     if (runs.start[r] === 0 || runs.end[r] === width || y === 0 || y === height - 1) atEdge[root] = 1;
-    for (let x = runs.start[r], i = y * width + x; x < runs.end[r]; x++, i++) {
-      // A boundary pixel has a 4-neighbour inside the image that is not dark.
-      const onBoundary =
-        (x > 0 && mask[i - 1] === 0) ||
-        (x + 1 < width && mask[i + 1] === 0) ||
-        (y > 0 && mask[i - width] === 0) ||
-        (y + 1 < height && mask[i + width] === 0);
-      if (!onBoundary) continue;
-      boundary[root]++;
-      if (range[i] >= sharp) sharpBoundary[root]++;
+    let onBoundary = 0;
+    let onSharp = 0;
+    for (let i = y * width + runs.start[r], end = y * width + runs.end[r]; i < end; i++) {
+      onBoundary += flags[i] & 1;
+      onSharp += flags[i] >> 1;
     }
+    boundary[root] += onBoundary;
+    sharpBoundary[root] += onSharp;
   }
   let surround: boolean | undefined;
   const fill = new Uint8Array(runs.length);

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { labelComponents, removeSmallComponents } from "../../imaging/kernels/components.ts";
 import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
 import {
+  boundaryFlags,
   cellMaxima,
   darkPixels,
   halved,
@@ -394,6 +395,28 @@ describe("the SIMD kernels", () => {
       counts[7] = 5;
       for (const v of expected) counts[v]++;
       expect(Array.from(histogram)).toEqual(counts);
+    }
+  });
+
+  it("flags the boundary pixels of a mask's areas, and the sharp ones among them, as the definition does", () => {
+    const next = randomBytes(37);
+    for (const [width, height] of [...SIZES, [40, 7], [70, 45]]) {
+      const mask = Uint8Array.from({ length: width * height }, () => (next() < 170 ? 1 : 0));
+      const range = Uint8Array.from({ length: width * height }, next);
+      for (const sharp of [0, 99.5, 300]) {
+        const expected = Array.from(mask, (inside, i) => {
+          const x = i % width;
+          const y = (i - x) / width;
+          const open =
+            (x > 0 && mask[i - 1] === 0) ||
+            (x + 1 < width && mask[i + 1] === 0) ||
+            (y > 0 && mask[i - width] === 0) ||
+            (y + 1 < height && mask[i + width] === 0);
+          return inside && open ? (range[i] >= sharp ? 3 : 1) : 0;
+        });
+        const flags = boundaryFlags(mask, range, width, height, sharp);
+        expect(Array.from(flags), `${width}×${height}, sharp from ${sharp}`).toEqual(expected);
+      }
     }
   });
 });

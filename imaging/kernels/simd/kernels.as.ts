@@ -697,3 +697,49 @@ function lumaOf4(bytes: v128, weightsRG: v128, weightsB1: v128): v128 {
   const b1 = i8x16.shuffle(bytes, constants, 2, 16, 17, 16, 5, 16, 17, 16, 8, 16, 17, 16, 11, 16, 17, 16);
   return i32x4.shr_u(i32x4.add(i32x4.dot_i16x8_s(rg, weightsRG), i32x4.dot_i16x8_s(b1, weightsB1)), 15);
 }
+
+// Per pixel of `mask` (1 = in an area): 1 when it is on the area's boundary (a 4-neighbour
+// inside the image is 0), 3 when it is and its `range` is at least `sharpFrom` as well, else 0.
+// 16 pixels at a time; the first and last pixel of a row, whose outside neighbour must not
+// count, afterwards one by one.
+export function boundaryFlags(mask: usize, range: usize, width: i32, height: i32, sharpFrom: i32, out: usize): void {
+  const zero = i8x16.splat(0);
+  const one = i8x16.splat(1);
+  const two = i8x16.splat(2);
+  const sharpLimit = i8x16.splat(<i8>min(sharpFrom, 255));
+  const neverSharp = sharpFrom > 255;
+  for (let y = 0; y < height; y++) {
+    const row = mask + <usize>(y * width);
+    const up = y > 0 ? row - <usize>width : row;
+    const down = y < height - 1 ? row + <usize>width : row;
+    const o = out + <usize>(y * width);
+    const r = range + <usize>(y * width);
+    let x = 0;
+    for (; x + 16 <= width; x += 16) {
+      const inside = i8x16.ne(v128.load(row + x), zero);
+      // An edge row's own pixels stand in for its missing row: equal to them, never 0 where they are 1.
+      const open = v128.or(
+        v128.or(i8x16.eq(v128.load(row + x - 1), zero), i8x16.eq(v128.load(row + x + 1), zero)),
+        v128.or(i8x16.eq(v128.load(up + x), zero), i8x16.eq(v128.load(down + x), zero)),
+      );
+      const boundary = v128.and(inside, open);
+      const sharp = neverSharp ? zero : v128.and(boundary, i8x16.ge_u(v128.load(r + x), sharpLimit));
+      v128.store(o + x, v128.or(v128.and(boundary, one), v128.and(sharp, two)));
+    }
+    for (; x < width; x++) store<u8>(o + x, flagOf(row, up, down, r, x, width, sharpFrom));
+    store<u8>(o, flagOf(row, up, down, r, 0, width, sharpFrom));
+    if (width > 1) store<u8>(o + <usize>(width - 1), flagOf(row, up, down, r, width - 1, width, sharpFrom));
+  }
+}
+
+// boundaryFlags for one pixel, its neighbours outside the image not counted.
+function flagOf(row: usize, up: usize, down: usize, range: usize, x: i32, width: i32, sharpFrom: i32): u8 {
+  if (load<u8>(row + x) == 0) return 0;
+  const open =
+    (x > 0 && load<u8>(row + x - 1) == 0) ||
+    (x + 1 < width && load<u8>(row + x + 1) == 0) ||
+    load<u8>(up + x) == 0 ||
+    load<u8>(down + x) == 0;
+  if (!open) return 0;
+  return <i32>load<u8>(range + x) >= sharpFrom ? 3 : 1;
+}
