@@ -67,6 +67,7 @@ const kernels = instance.exports as unknown as {
     area: number,
   ): void;
   rgbToLuma(rgb: number, pixels: number, out: number, histogram: number): void;
+  darkRunLengths(image: number, width: number, height: number, threshold: number, counts: number): void;
   boundaryFlags(mask: number, range: number, width: number, height: number, sharpFrom: number, out: number): void;
   lumaLimits(
     thresholds: number,
@@ -205,7 +206,8 @@ export interface InkWindow {
 
 /**
  * The threshold of every pixel (−1 where nothing can be ink) from the edge pixels in the window
- * around it, and the ink (1) where the pixel is at or below its threshold.
+ * around it, and the ink (1) where the pixel is at or below its threshold; the thresholds are
+ * handed back only when `keepThresholds`.
  */
 export function inkByEdgeWindows(
   image: Uint8Array,
@@ -213,7 +215,8 @@ export function inkByEdgeWindows(
   width: number,
   height: number,
   window: InkWindow,
-) {
+  keepThresholds: boolean,
+): { ink: Uint8Array; thresholds?: Int16Array } {
   const pixels = width * height;
   const [input, edges, thresholds, ink, columns] = regions(pixels, pixels, 2 * pixels, pixels, 3 * 4 * (width + 16));
   const bytes = new Uint8Array(memory.buffer);
@@ -234,10 +237,8 @@ export function inkByEdgeWindows(
     ink,
     columns,
   );
-  return {
-    thresholds: new Int16Array(memory.buffer.slice(thresholds, thresholds + 2 * pixels)),
-    ink: bytes.slice(ink, ink + pixels),
-  };
+  const kept = keepThresholds ? new Int16Array(memory.buffer.slice(thresholds, thresholds + 2 * pixels)) : undefined;
+  return { ink: bytes.slice(ink, ink + pixels), thresholds: kept };
 }
 
 /** 1-bit rows, set = white where `ink` is 0, each led by PNG's filter byte. */
@@ -423,4 +424,14 @@ export function boundaryFlags(
   bytes.set(range, rangeAt);
   kernels.boundaryFlags(maskAt, rangeAt, width, height, Math.max(0, Math.ceil(sharpFrom)), out);
   return bytes.slice(out, out + mask.length);
+}
+
+/** How many runs of each length (1 to 63, at that index; longer ones are not counted) of pixels at or below `threshold` the even rows hold. */
+export function darkRunLengths(image: Uint8Array, width: number, height: number, threshold: number): Uint32Array {
+  const [imageAt, counts] = regions(image.length, 64 * 4);
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set(image, imageAt);
+  bytes.fill(0, counts, counts + 64 * 4);
+  kernels.darkRunLengths(imageAt, width, height, threshold, counts);
+  return new Uint32Array(memory.buffer.slice(counts, counts + 64 * 4));
 }

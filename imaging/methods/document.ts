@@ -29,6 +29,7 @@ import { otsuThreshold } from "../kernels/histogram.ts";
 import {
   cellMaxima,
   countValues,
+  darkRunLengths,
   halved,
   inkByEdgeWindows,
   localContrast3x3,
@@ -110,18 +111,26 @@ export function documentMethod(luma: Uint8Array, width: number, height: number, 
   const half = Math.max(2, Math.round(WINDOW_PER_STROKE * strokeWidth));
   // Step 4 in the SIMD kernels: the window's sums slide (running column sums, then a row sum
   // moved only to the pixels that can be ink), so memory stays a few bytes per pixel.
-  const { thresholds, ink } = inkByEdgeWindows(smoothed, contrast, work.width, work.height, {
-    edgeThreshold,
-    half,
-    minimumEdges: EDGES_PER_WINDOW_SIDE * (2 * half + 1),
-    ceiling: Math.min(255, Math.floor(otsu * GATE)),
-    stdWeight: STD_WEIGHT,
-  });
+  const { thresholds, ink } = inkByEdgeWindows(
+    smoothed,
+    contrast,
+    work.width,
+    work.height,
+    {
+      edgeThreshold,
+      half,
+      minimumEdges: EDGES_PER_WINDOW_SIDE * (2 * half + 1),
+      ceiling: Math.min(255, Math.floor(otsu * GATE)),
+      stdWeight: STD_WEIGHT,
+    },
+    work.factor > 1,
+  );
   // Ink at the working scale, its specks removed there: a speck's pixels can never be ink.
   const before = work.factor === 1 ? ink : ink.slice();
   removeSmallComponents(ink, work.width, work.height, 1, Math.round(SPECK * strokeWidth * strokeWidth));
   const fill = settleDarkAreas(ink, work, strokeWidth, DARK_AREA_MIN);
-  if (work.factor === 1) return packedPaper(ink, width, height);
+  // At full scale the working pixels are the pixels (and no thresholds were kept).
+  if (!thresholds) return packedPaper(ink, width, height);
   // The pixels steps 5–7 changed, found four at a time (few change; both arrays start a buffer).
   const wordsBefore = new Uint32Array(before.buffer, before.byteOffset, before.length >> 2);
   const wordsAfter = new Uint32Array(ink.buffer, ink.byteOffset, ink.length >> 2);
@@ -327,18 +336,7 @@ function localContrast(image: Uint8Array, width: number, height: number) {
 
 /** The commonest length (2 px or more) of horizontal runs at or below `threshold`, on every other row. */
 function commonDarkRun(image: Uint8Array, width: number, height: number, threshold: number): number {
-  const counts = new Uint32Array(64);
-  for (let y = 0; y < height; y += 2) {
-    let run = 0;
-    for (let x = 0, i = y * width; x <= width; x++, i++) {
-      if (x < width && image[i] <= threshold) {
-        run++;
-      } else {
-        if (run < 64) counts[run]++;
-        run = 0;
-      }
-    }
-  }
+  const counts = darkRunLengths(image, width, height, threshold);
   let best = 2;
   for (let length = 3; length < 64; length++) if (counts[length] > counts[best]) best = length;
   return best;

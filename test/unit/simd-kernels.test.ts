@@ -9,6 +9,7 @@ import {
   boundaryFlags,
   cellMaxima,
   darkPixels,
+  darkRunLengths,
   halved,
   type InkWindow,
   inkByEdgeWindows,
@@ -233,9 +234,14 @@ describe("the SIMD kernels", () => {
         const { contrast } = localContrast3x3(image, width, height);
         const window = { edgeThreshold: 40, half, minimumEdges: 2 * half + 1, ceiling: 220, stdWeight: 0.3 };
         const expected = referenceInk(image, contrast, width, height, window);
-        const { thresholds, ink } = inkByEdgeWindows(image, contrast, width, height, window);
-        expect(Array.from(thresholds), `${width}×${height}, half ${half}`).toEqual(Array.from(expected.thresholds));
+        const { thresholds, ink } = inkByEdgeWindows(image, contrast, width, height, window, true);
+        expect(Array.from(thresholds ?? []), `${width}×${height}, half ${half}`).toEqual(
+          Array.from(expected.thresholds),
+        );
         expect(Array.from(ink)).toEqual(Array.from(expected.ink));
+        const inkOnly = inkByEdgeWindows(image, contrast, width, height, window, false);
+        expect(inkOnly.thresholds).toBeUndefined();
+        expect(Array.from(inkOnly.ink)).toEqual(Array.from(expected.ink));
         expect(expected.ink.some((v) => v === 1) || width * height < 100).toBe(true);
       }
     }
@@ -417,6 +423,26 @@ describe("the SIMD kernels", () => {
         const flags = boundaryFlags(mask, range, width, height, sharp);
         expect(Array.from(flags), `${width}×${height}, sharp from ${sharp}`).toEqual(expected);
       }
+    }
+  });
+
+  it("counts the lengths of the dark runs of the even rows, as a walk along them does", () => {
+    const next = randomBytes(41);
+    for (const [width, height] of [...SIZES, [70, 45], [200, 3]]) {
+      const image = Uint8Array.from({ length: width * height }, () => (next() < 120 ? 30 : 220));
+      const expected = new Array(64).fill(0);
+      for (let y = 0; y < height; y += 2) {
+        let run = 0;
+        for (let x = 0; x <= width; x++) {
+          if (x < width && image[y * width + x] <= 128) {
+            run++;
+          } else {
+            if (run > 0 && run < 64) expected[run]++;
+            run = 0;
+          }
+        }
+      }
+      expect(Array.from(darkRunLengths(image, width, height, 128)), `${width}×${height}`).toEqual(expected);
     }
   });
 });

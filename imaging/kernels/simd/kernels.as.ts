@@ -743,3 +743,37 @@ function flagOf(row: usize, up: usize, down: usize, range: usize, x: i32, width:
   if (!open) return 0;
   return <i32>load<u8>(range + x) >= sharpFrom ? 3 : 1;
 }
+
+// How many runs of each length (below 64) of pixels at or below `threshold` the even rows hold,
+// into `counts` (u32 × 64), the runs found from 16-pixel bitmasks as in connectedRuns.
+export function darkRunLengths(image: usize, width: i32, height: i32, threshold: i32, counts: usize): void {
+  const limit = i8x16.splat(<i8>threshold);
+  for (let y = 0; y < height; y += 2) {
+    const row = image + <usize>(y * width);
+    let previous = 0;
+    let start = 0;
+    for (let x = 0; x < width; x += 16) {
+      let bits = i8x16.bitmask(i8x16.le_u(v128.load(row + x), limit));
+      const valid = x + 16 > width ? (1 << (width - x)) - 1 : 0xffff;
+      bits &= valid;
+      let changes = (bits ^ ((bits << 1) | previous)) & valid;
+      while (changes != 0) {
+        const k = ctz(changes);
+        changes &= changes - 1;
+        if ((bits >> k) & 1) start = x + k;
+        else countRun(counts, x + k - start);
+      }
+      previous = x + 16 > width ? (bits >> (width - x - 1)) & 1 : (bits >> 15) & 1;
+    }
+    if (previous) countRun(counts, width - start);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function countRun(counts: usize, length: i32): void {
+  if (length < 64) {
+    const slot = counts + (<usize>length << 2);
+    store<u32>(slot, load<u32>(slot) + 1);
+  }
+}
