@@ -49,7 +49,8 @@ export function localContrast(image: usize, width: i32, height: i32, out: usize,
 // Uint8ClampedArray stores it. The level of a pixel is the bilinear one between cell centres:
 // levelRows holds each row's levels at the cells (rowStride f32s a row, the last repeated), cellX
 // and fractionX each column's cell and fraction. In f64 and rounded to f32 where the JavaScript
-// reference rounds, so that the two agree to the bit; 4 pixels an iteration, 2 an instruction.
+// reference rounds, so that the two agree to the bit. Along a row the columns of one cell share
+// its two levels, so they go a span at a time, 2 pixels an instruction.
 export function normalise(
   luma: usize,
   width: i32,
@@ -66,39 +67,31 @@ export function normalise(
     const row = luma + <usize>(y * width);
     const o = out + <usize>(y * width);
     let x = 0;
-    for (; x + 4 <= width; x += 4) {
-      const pixels = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(row + x)));
-      const low = normalisedPair(pixels, levels, cellX, fractionX, x, scale);
-      const high = normalisedPair(i32x4.shuffle(pixels, pixels, 2, 3, 0, 1), levels, cellX, fractionX, x + 2, scale);
-      const bytes = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(i32x4.shuffle(low, high, 0, 1, 4, 5), low), low);
-      v128.store32_lane(o + x, bytes, 0);
-    }
-    for (; x < width; x++) {
-      const c = <usize>load<i32>(cellX + (<usize>x << 2));
-      const a = <f64>load<f32>(levels + (c << 2));
-      const b = <f64>load<f32>(levels + (c << 2) + 4);
-      const level = <f64>(<f32>(a + (b - a) * <f64>load<f32>(fractionX + (<usize>x << 2))));
-      store<u8>(o + x, <u8>min(nearest((<f64>load<u8>(row + x) * 255) / level), 255));
+    while (x < width) {
+      const c = load<i32>(cellX + (<usize>x << 2));
+      let end = x + 1;
+      while (end < width && load<i32>(cellX + (<usize>end << 2)) == c) end++;
+      const a = <f64>load<f32>(levels + (<usize>c << 2));
+      const b = <f64>load<f32>(levels + (<usize>c << 2) + 4);
+      const from = f64x2.splat(a);
+      const step = f64x2.splat(b - a);
+      for (; x + 2 <= end; x += 2) {
+        const fraction = f64x2.promote_low_f32x4(v128.load64_zero(fractionX + (<usize>x << 2)));
+        const level = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(from, f64x2.mul(step, fraction))));
+        const pixels = f64x2.convert_low_i32x4_u(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load16_splat(row + x))));
+        const value = f64x2.min(f64x2.nearest(f64x2.div(f64x2.mul(pixels, scale), level)), scale);
+        const whole = i32x4.trunc_sat_f64x2_u_zero(value);
+        const narrow = i16x8.narrow_i32x4_u(whole, whole);
+        const bytes = i8x16.narrow_i16x8_u(narrow, narrow);
+        v128.store16_lane(o + x, bytes, 0);
+      }
+      if (x < end) {
+        const level = <f64>(<f32>(a + (b - a) * <f64>load<f32>(fractionX + (<usize>x << 2))));
+        store<u8>(o + x, <u8>min(nearest((<f64>load<u8>(row + x) * 255) / level), 255));
+        x++;
+      }
     }
   }
-}
-
-// Two pixels (lanes 0 and 1 of `pixels`) normalised, as i32 lanes 0 and 1.
-// @ts-ignore: decorator
-@inline
-function normalisedPair(pixels: v128, levels: usize, cellX: usize, fractionX: usize, x: i32, scale: v128): v128 {
-  const c0 = <usize>load<i32>(cellX + (<usize>x << 2));
-  const c1 = <usize>load<i32>(cellX + (<usize>x << 2) + 4);
-  const a = f64x2.replace_lane(f64x2.splat(<f64>load<f32>(levels + (c0 << 2))), 1, <f64>load<f32>(levels + (c1 << 2)));
-  const b = f64x2.replace_lane(
-    f64x2.splat(<f64>load<f32>(levels + (c0 << 2) + 4)),
-    1,
-    <f64>load<f32>(levels + (c1 << 2) + 4),
-  );
-  const fraction = f64x2.promote_low_f32x4(v128.load64_zero(fractionX + (<usize>x << 2)));
-  const level = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(a, f64x2.mul(f64x2.sub(b, a), fraction))));
-  const value = f64x2.div(f64x2.mul(f64x2.convert_low_i32x4_u(pixels), scale), level);
-  return i32x4.trunc_sat_f64x2_u_zero(f64x2.min(f64x2.nearest(value), scale));
 }
 
 // The mean of every 3×3 neighbourhood (edges repeated), rounded as (sum × 7282 + 2¹⁵) >> 16, and
