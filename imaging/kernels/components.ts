@@ -1,23 +1,9 @@
 // Connected components of a mask, found over runs of pixels rather than pixels: a page of text
-// has a few runs per stroke per row, so labelling them costs far less than a flood fill. One
-// labeller for the document method's speck removal and the DIBCO measures' pseudo-weights.
-// By hand because no maintained JavaScript package labels typed-array masks; the runs and their
-// joining are a WebAssembly SIMD kernel (simd.ts), the rest works on runs.
-import { flipSmallComponents, runsOf } from "./simd.ts";
-
-/**
- * Flips every 8-connected component of `value` smaller than `minimumArea` pixels to the other
- * value: specks of ink to paper, or pinholes of paper to ink.
- */
-export function removeSmallComponents(
-  mask: Uint8Array,
-  width: number,
-  height: number,
-  value: 0 | 1,
-  minimumArea: number,
-): void {
-  if (minimumArea > 1) flipSmallComponents(mask, width, height, value, minimumArea);
-}
+// has a few runs per stroke per row, so labelling them costs far less than a flood fill. The
+// labeller of the dark areas, the surround and the DIBCO measures' pseudo-weights (the speck
+// removal is a kernel of its own in simd.ts). By hand because no maintained JavaScript package
+// labels typed-array masks; the runs and their joining are a WebAssembly SIMD kernel (simd.ts).
+import { runsOf } from "./simd.ts";
 
 /** The runs [start, end) of a mask's value along each row, in raster order, and each run's component. */
 export interface ComponentRuns {

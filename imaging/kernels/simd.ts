@@ -351,14 +351,18 @@ export function runsOf(mask: Uint8Array, width: number, height: number, value: n
   return { length: count, row: copy(row), start: copy(start), end: copy(end), parent: copy(parent) };
 }
 
-/** Every 8-connected component of `value` smaller than `minimumArea` pixels flipped to the other value, in place. */
-export function flipSmallComponents(
+/**
+ * Flips every 8-connected component of `value` smaller than `minimumArea` pixels to the other
+ * value, in place: specks of ink to paper, or pinholes of paper to ink.
+ */
+export function removeSmallComponents(
   mask: Uint8Array,
   width: number,
   height: number,
   value: 0 | 1,
   minimumArea: number,
 ): void {
+  if (minimumArea <= 1) return;
   const [maskAt] = regions(mask.length);
   new Uint8Array(memory.buffer).set(mask, maskAt);
   const runs = kernels.countRuns(maskAt, width, height, value);

@@ -24,7 +24,6 @@
 // two passes over typed arrays; the windows slide (running column sums) so memory stays a few
 // bytes per pixel whatever the window. The passes over every pixel are WebAssembly SIMD kernels
 // (kernels/simd.ts), 16 pixels an instruction; what is left here works on cells, runs or rows.
-import { removeSmallComponents } from "../kernels/components.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
 import {
   cellMaxima,
@@ -37,6 +36,7 @@ import {
   type PaperLevelGrid,
   packedAboveLimits,
   packedPaper,
+  removeSmallComponents,
 } from "../kernels/simd.ts";
 import { settleDarkAreas } from "./dark-areas.ts";
 

@@ -1,8 +1,8 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { binarize } from "../../imaging/binarize.ts";
-import { removeSmallComponents } from "../../imaging/kernels/components.ts";
 import { otsu } from "../../imaging/kernels/histogram.ts";
+import { removeSmallComponents } from "../../imaging/kernels/simd.ts";
 import { dibcoScores } from "../../imaging/measures/dibco.ts";
 import { workingImage } from "../../imaging/methods/document.ts";
 import { type PageKind, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";

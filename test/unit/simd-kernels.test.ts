@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { labelComponents, removeSmallComponents } from "../../imaging/kernels/components.ts";
+import { labelComponents } from "../../imaging/kernels/components.ts";
 import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
 import {
   boundaryFlags,
@@ -18,6 +18,7 @@ import {
   normalisedByPaper,
   packedAboveLimits,
   packedPaper,
+  removeSmallComponents,
 } from "../../imaging/kernels/simd.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
