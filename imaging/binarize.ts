@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import { decodeLuma } from "./decode/luma.ts";
 import { encodeBitonalPng } from "./encode/bitonal-png.ts";
+import { releaseKernelMemory } from "./kernels/simd.ts";
 import { type AppliedMethod, type BinarizationMethod, DEFAULT_FIXED_THRESHOLD } from "./method-names.ts";
 import { chooseMethod } from "./methods/auto.ts";
 import { documentMethod, type WorkingImage, workingImage } from "./methods/document.ts";
@@ -77,6 +78,8 @@ export async function binarize(input: Uint8Array, options: BinarizeOptions): Pro
     threshold = options.threshold ?? DEFAULT_FIXED_THRESHOLD;
     packed = packAboveThreshold(luma, width, height, threshold);
   }
+  // A large page grew the kernels' memory: let it go rather than hold it until the next one.
+  releaseKernelMemory();
   return {
     png: encodeBitonalPng(packed, width, height),
     width,

@@ -4,11 +4,9 @@
 import { readFileSync } from "node:fs";
 import { packedRowBytes } from "./packed-rows.ts";
 
-const instance = new WebAssembly.Instance(
-  new WebAssembly.Module(readFileSync(new URL("simd/kernels.wasm", import.meta.url))),
-);
-const memory = instance.exports.memory as WebAssembly.Memory;
-const kernels = instance.exports as unknown as {
+const module = new WebAssembly.Module(readFileSync(new URL("simd/kernels.wasm", import.meta.url)));
+
+type Kernels = {
   localContrast(image: number, width: number, height: number, out: number, scratch: number, histogram: number): void;
   normalise(
     luma: number,
@@ -92,6 +90,29 @@ const kernels = instance.exports as unknown as {
     rowLimits: number,
   ): void;
 };
+
+let instance = new WebAssembly.Instance(module);
+let memory = instance.exports.memory as WebAssembly.Memory;
+let kernels = instance.exports as unknown as Kernels;
+
+// WebAssembly memory grows and never shrinks: after a page that needed more than this, the
+// instance is made afresh (a new small memory, the old one left to the garbage collector).
+const KEEP_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Lets go of the memory a large page made the kernels grow. Between any two kernel calls is safe:
+ * no data stays in that memory from one call to the next.
+ */
+export function releaseKernelMemory(): void {
+  if (memory.buffer.byteLength <= KEEP_BYTES) return;
+  instance = new WebAssembly.Instance(module);
+  memory = instance.exports.memory as WebAssembly.Memory;
+  kernels = instance.exports as unknown as Kernels;
+}
+
+// Passes over a whole full-scale page go through the memory in strips of about this many
+// pixels, so that a 50 MP page needs no 200 MB of it.
+const STRIP_PIXELS = 1 << 20;
 
 /** The wasm memory, grown to at least `bytes` (it is reused, never shrunk: one job at a time per thread). */
 function memoryOf(bytes: number): void {
@@ -310,16 +331,17 @@ export function packedAboveLimits(
   work: WorkingThresholds,
 ): Uint8Array {
   const stride = packedRowBytes(width);
-  const { thresholds, grid } = work;
-  const [lumaAt, thresholdsAt, limits, levels, cellX, fractionX, out, rowLimits] = regions(
-    luma.length,
+  const { thresholds, grid, factor } = work;
+  // Bands of whole working rows, about a strip of full-scale pixels each.
+  const bandRows = factor * Math.max(1, Math.floor(STRIP_PIXELS / (width * factor)));
+  const [thresholdsAt, limits, levels, cellX, fractionX, rowLimits, lumaAt, out] = regions(
     thresholds.byteLength,
     thresholds.byteLength,
     ...gridSizes(grid),
-    stride * height,
     2 * width,
+    width * Math.min(bandRows, height),
+    stride * Math.min(bandRows, height),
   );
-  new Uint8Array(memory.buffer).set(luma, lumaAt);
   new Int16Array(memory.buffer, thresholdsAt, thresholds.length).set(thresholds);
   placeGrid(grid, [levels, cellX, fractionX]);
   kernels.lumaLimits(
@@ -333,8 +355,16 @@ export function packedAboveLimits(
     work.filledLimit,
     limits,
   );
-  kernels.packAboveLimits(lumaAt, width, height, limits, work.width, work.factor, out, stride, rowLimits);
-  return new Uint8Array(memory.buffer.slice(out, out + stride * height));
+  const packed = new Uint8Array(stride * height);
+  const bytes = new Uint8Array(memory.buffer);
+  for (let top = 0; top < height; top += bandRows) {
+    const rows = Math.min(bandRows, height - top);
+    bytes.set(luma.subarray(top * width, (top + rows) * width), lumaAt);
+    const bandLimits = limits + 2 * (top / factor) * work.width;
+    kernels.packAboveLimits(lumaAt, width, rows, bandLimits, work.width, factor, out, stride, rowLimits);
+    packed.set(bytes.subarray(out, out + stride * rows), top * stride);
+  }
+  return packed;
 }
 
 /**
@@ -389,23 +419,33 @@ export function removeSmallComponents(
  * 2¹⁴) >> 15, counted into `histogram` when it is given.
  */
 export function lumaOfRgb(rgb: Uint8Array, pixels: number, histogram?: Uint32Array): Buffer {
-  const [rgbAt, out, histogramAt] = regions(3 * pixels, pixels, HISTOGRAM_BYTES);
+  const luma = Buffer.allocUnsafe(pixels);
+  const strip = Math.min(pixels, STRIP_PIXELS);
+  const [rgbAt, out, histogramAt] = regions(3 * strip, strip, HISTOGRAM_BYTES);
   const bytes = new Uint8Array(memory.buffer);
-  bytes.set(rgb.subarray(0, 3 * pixels), rgbAt);
-  bytes.fill(0, histogramAt, histogramAt + HISTOGRAM_BYTES);
-  if (histogram) new Uint32Array(memory.buffer, histogramAt, 256).set(histogram);
-  kernels.rgbToLuma(rgbAt, pixels, out, histogram ? histogramAt : 0);
-  if (histogram) histogram.set(new Uint32Array(memory.buffer, histogramAt, 256));
-  return Buffer.from(bytes.slice(out, out + pixels).buffer);
+  for (let from = 0; from < pixels; from += strip) {
+    const count = Math.min(strip, pixels - from);
+    bytes.set(rgb.subarray(3 * from, 3 * (from + count)), rgbAt);
+    bytes.fill(0, histogramAt, histogramAt + HISTOGRAM_BYTES);
+    if (histogram) new Uint32Array(memory.buffer, histogramAt, 256).set(histogram);
+    kernels.rgbToLuma(rgbAt, count, out, histogram ? histogramAt : 0);
+    if (histogram) histogram.set(new Uint32Array(memory.buffer, histogramAt, 256));
+    luma.set(bytes.subarray(out, out + count), from);
+  }
+  return luma;
 }
 
 /** Adds each value's count to `histogram` (four tables, so that runs of one value do not wait on one bin). */
 export function countValues(values: Uint8Array, histogram: Uint32Array): void {
-  const [valuesAt, histogramAt] = regions(values.length, HISTOGRAM_BYTES);
+  const strip = Math.min(values.length, STRIP_PIXELS);
+  const [valuesAt, histogramAt] = regions(strip, HISTOGRAM_BYTES);
   const bytes = new Uint8Array(memory.buffer);
-  bytes.set(values, valuesAt);
   bytes.fill(0, histogramAt, histogramAt + HISTOGRAM_BYTES);
-  kernels.countRow(valuesAt, values.length, histogramAt);
+  for (let from = 0; from < values.length; from += strip) {
+    const count = Math.min(strip, values.length - from);
+    bytes.set(values.subarray(from, from + count), valuesAt);
+    kernels.countRow(valuesAt, count, histogramAt);
+  }
   kernels.foldHistogram(histogramAt);
   const counts = new Uint32Array(memory.buffer, histogramAt, 256);
   for (let v = 0; v < 256; v++) histogram[v] += counts[v];

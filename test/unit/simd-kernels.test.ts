@@ -8,6 +8,7 @@ import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
 import {
   boundaryFlags,
   cellMaxima,
+  countValues,
   darkPixels,
   darkRunLengths,
   halved,
@@ -18,6 +19,7 @@ import {
   normalisedByPaper,
   packedAboveLimits,
   packedPaper,
+  releaseKernelMemory,
   removeSmallComponents,
 } from "../../imaging/kernels/simd.ts";
 
@@ -314,11 +316,13 @@ describe("the SIMD kernels", () => {
 
   it("packs each full-scale pixel against its working pixel's threshold turned back into luma", () => {
     const next = randomBytes(23);
+    // The last is packed in bands of working rows (over a million pixels).
     for (const [width, height, factor] of [
       [33, 9, 2],
       [50, 31, 3],
       [17, 16, 4],
       [1, 5, 2],
+      [1500, 1501, 3],
     ]) {
       const w = Math.ceil(width / factor);
       const h = Math.ceil(height / factor);
@@ -388,7 +392,8 @@ describe("the SIMD kernels", () => {
 
   it("takes luma from RGB in OpenCV's fixed point at every length, counting it when asked", () => {
     const next = randomBytes(31);
-    for (const pixels of [1, 15, 16, 17, 33, 1000]) {
+    // The last is converted in strips (over a million pixels).
+    for (const pixels of [1, 15, 16, 17, 33, 1000, 1_100_003]) {
       const rgb = Uint8Array.from({ length: 3 * pixels }, next);
       const expected = Array.from(
         { length: pixels },
@@ -445,5 +450,29 @@ describe("the SIMD kernels", () => {
       }
       expect(Array.from(darkRunLengths(image, width, height, 128)), `${width}×${height}`).toEqual(expected);
     }
+  });
+
+  it("counts values in strips across a page of over a million pixels, adding to what is there", () => {
+    const next = randomBytes(43);
+    const values = Uint8Array.from({ length: 2_300_001 }, next);
+    const histogram = new Uint32Array(256);
+    histogram[3] = 9;
+    countValues(values, histogram);
+    const expected = new Array(256).fill(0);
+    expected[3] = 9;
+    for (const v of values) expected[v]++;
+    expect(Array.from(histogram)).toEqual(expected);
+  });
+
+  it("lets a large page's memory go and computes as before afterwards", () => {
+    // 6000 × 6000: the contrast needs over 64 MB of kernel memory.
+    const big = new Uint8Array(6000 * 6000).fill(200);
+    big[3 * 6000 + 3] = 10;
+    const { contrast } = localContrast3x3(big, 6000, 6000);
+    expect(contrast[2 * 6000 + 2]).toBe(190);
+    expect(contrast[10 * 6000 + 10]).toBe(0);
+    releaseKernelMemory();
+    const image = Uint8Array.from({ length: 33 * 9 }, randomBytes(47));
+    expect(Array.from(localContrast3x3(image, 33, 9).contrast)).toEqual(Array.from(referenceContrast(image, 33, 9)));
   });
 });
