@@ -114,7 +114,7 @@ export function releaseKernelMemory(): void {
 // pixels, so that a 50 MP page needs no 200 MB of it.
 const STRIP_PIXELS = 1 << 20;
 
-/** The wasm memory, grown to at least `bytes` (it is reused, never shrunk: one job at a time per thread). */
+/** The wasm memory, grown to at least `bytes` (reused from call to call; releaseKernelMemory lets a large one go). */
 function memoryOf(bytes: number): void {
   const missing = bytes - memory.buffer.byteLength;
   if (missing > 0) memory.grow(Math.ceil(missing / 65536));
