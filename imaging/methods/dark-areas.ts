@@ -50,9 +50,9 @@ export function settleDarkAreas(
     const from = runs.row[r] * width + runs.start[r];
     const to = runs.row[r] * width + runs.end[r];
     area[root] += to - from;
-    let paper = 0;
-    for (let i = from; i < to; i++) paper += ink[i] ^ 1;
-    lost[root] += paper;
+    let takenForPaper = 0;
+    for (let i = from; i < to; i++) takenForPaper += ink[i] ^ 1;
+    lost[root] += takenForPaper;
   }
   // Only large areas mostly taken for paper have their edges looked at: a photo has many
   // small dark areas, and their boundaries cost most of this step before this test.
