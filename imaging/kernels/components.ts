@@ -1,27 +1,9 @@
 // Connected components of a mask, found over runs of pixels rather than pixels: a page of text
 // has a few runs per stroke per row, so labelling them costs far less than a flood fill. The
-// labeller of the dark areas, the surround and the DIBCO measures' pseudo-weights (the speck
-// removal is a kernel of its own in simd.ts). By hand because no maintained JavaScript package
-// labels typed-array masks; the runs and their joining are a WebAssembly SIMD kernel (simd.ts).
-import { runsOf } from "./simd.ts";
-
-/** The runs [start, end) of a mask's value along each row, in raster order, and each run's component. */
-export interface ComponentRuns {
-  length: number;
-  row: Int32Array;
-  start: Int32Array;
-  end: Int32Array;
-  /** Per run: its component's first run, which names the component. */
-  root: Int32Array;
-}
-
-/** Every 8-connected component of the pixels equal to `value`, as runs. */
-export function componentRuns(mask: Uint8Array, width: number, height: number, value: number): ComponentRuns {
-  const runs = connectedRuns(mask, width, height, value);
-  const root = new Int32Array(runs.length);
-  for (let r = 0; r < runs.length; r++) root[r] = runs.find(r);
-  return { length: runs.length, row: runs.row, start: runs.start, end: runs.end, root };
-}
+// labeller of the surround, the dark areas' surround lines and the DIBCO measures' pseudo-weights
+// (the runs themselves, their joining and the speck removal are SIMD kernels in simd.ts). By hand
+// because no maintained JavaScript package labels typed-array masks.
+import { componentRuns } from "./simd.ts";
 
 export interface ComponentBox {
   /** 1..N, in the order the components' first pixels are met in a raster scan. */
@@ -46,13 +28,13 @@ export function labelComponents(
   height: number,
   value: number,
 ): { labels: Int32Array; items: ComponentBox[] } {
-  const runs = connectedRuns(mask, width, height, value);
+  const runs = componentRuns(mask, width, height, value);
   const labels = new Int32Array(width * height);
   const labelOfRoot = new Int32Array(runs.length);
   const items: ComponentBox[] = [];
   // Runs are made in raster order, so a component's first run holds its first pixel.
   for (let r = 0; r < runs.length; r++) {
-    const root = runs.find(r);
+    const root = runs.root[r];
     const y = runs.row[r];
     const start = runs.start[r];
     const last = runs.end[r] - 1;
@@ -67,37 +49,4 @@ export function labelComponents(
     labels.fill(box.label, y * width + start, y * width + last + 1);
   }
   return { labels, items };
-}
-
-/** The runs of `value` along each row, joined into 8-connected components (a SIMD kernel). */
-function connectedRuns(mask: Uint8Array, width: number, height: number, value: number): RunList {
-  return new RunList(runsOf(mask, width, height, value));
-}
-
-/** Runs [start, end) of a row, with a union-find forest over them. */
-class RunList {
-  readonly length: number;
-  readonly row: Int32Array;
-  readonly start: Int32Array;
-  readonly end: Int32Array;
-  private readonly parent: Int32Array;
-
-  constructor(runs: ReturnType<typeof runsOf>) {
-    this.length = runs.length;
-    this.row = runs.row;
-    this.start = runs.start;
-    this.end = runs.end;
-    this.parent = runs.parent;
-  }
-
-  find(r: number): number {
-    let root = r;
-    while (this.parent[root] !== root) root = this.parent[root];
-    while (this.parent[r] !== root) {
-      const next = this.parent[r];
-      this.parent[r] = root;
-      r = next;
-    }
-    return root;
-  }
 }

@@ -139,6 +139,16 @@ function histogramAt(offset: number): Uint32Array {
   return new Uint32Array(memory.buffer.slice(offset, offset + 256 * 4));
 }
 
+/** The runs [start, end) of a mask's value along each row, in raster order, and each run's component. */
+export interface ComponentRuns {
+  length: number;
+  row: Int32Array;
+  start: Int32Array;
+  end: Int32Array;
+  /** Per run: its component's first run, which names the component. */
+  root: Int32Array;
+}
+
 /**
  * The paper level of every pixel, bilinear between cells: each row's level at each cell
  * (`rowStride` values a row, the last repeated), and each column's cell and fraction of the way
@@ -368,17 +378,17 @@ export function packedAboveLimits(
 }
 
 /**
- * The runs [start, end) of `value` along each row, in raster order, and a union-find forest over
- * them (`parent`) that joins them into 8-connected components, each rooted at its first run.
+ * The runs [start, end) of `value` along each row, in raster order, joined into 8-connected
+ * components: each run's `root` is the first run of its component, which names it.
  */
-export function runsOf(mask: Uint8Array, width: number, height: number, value: number) {
+export function componentRuns(mask: Uint8Array, width: number, height: number, value: number): ComponentRuns {
   const [maskAt] = regions(mask.length);
   new Uint8Array(memory.buffer).set(mask, maskAt);
   const count = kernels.countRuns(maskAt, width, height, value);
   const [, row, start, end, parent] = regions(mask.length, 4 * count, 4 * count, 4 * count, 4 * count);
   kernels.connectedRuns(maskAt, width, height, value, row, start, end, parent);
   const copy = (at: number) => new Int32Array(memory.buffer.slice(at, at + 4 * count));
-  return { length: count, row: copy(row), start: copy(start), end: copy(end), parent: copy(parent) };
+  return { length: count, row: copy(row), start: copy(start), end: copy(end), root: copy(parent) };
 }
 
 /**

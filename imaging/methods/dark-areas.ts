@@ -3,9 +3,9 @@
 // a logo, a silhouette) and becomes ink again; one along the image's edges around a page of
 // writing is a mount or a frame (surround.ts) and stays paper, without the line the method
 // drew along its edge. A dark area with a soft edge is a shadow or a stain and is left alone.
-import { type ComponentRuns, componentRuns, labelComponents } from "../kernels/components.ts";
+import { labelComponents } from "../kernels/components.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
-import { boundaryFlags, darkPixels, localContrast3x3 } from "../kernels/simd.ts";
+import { boundaryFlags, type ComponentRuns, componentRuns, darkPixels, localContrast3x3 } from "../kernels/simd.ts";
 import type { WorkingImage } from "./document.ts";
 import { isSurround } from "./surround.ts";
 

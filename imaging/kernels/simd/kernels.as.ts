@@ -534,7 +534,8 @@ function valueBits(row: usize, x: i32, width: i32, value: i32): i32 {
 
 // The runs [start, end) of `value` along each row, in raster order, into `row`, `start`, `end`
 // (i32, as many as countRuns found), joined into 8-connected components by a union-find forest
-// over them in `parent`: a run's root is the first run of its component.
+// over them in `parent`; at the end every run's `parent` is its root, the first run of its
+// component.
 export function connectedRuns(
   mask: usize,
   width: i32,
@@ -575,6 +576,11 @@ export function connectedRuns(
       runs++;
     }
     previousFirst = rowFirst;
+  }
+  // A run's parent is never after it, so in order each parent is already a root when it is read.
+  for (let r = 0; r < runs; r++) {
+    const at = <usize>r << 2;
+    store<i32>(parent + at, load<i32>(parent + (<usize>load<i32>(parent + at) << 2)));
   }
 }
 
@@ -638,11 +644,9 @@ export function removeSmallComponents(
 ): void {
   connectedRuns(mask, width, height, value, rowOf, startOf, endOf, parent);
   memory.fill(area, 0, <usize>runs << 2);
-  // A root is its component's first run, so one pass in order settles every run's root.
   for (let r = 0; r < runs; r++) {
     const at = <usize>r << 2;
-    const root = findRoot(parent, r);
-    const rootAt = <usize>root << 2;
+    const rootAt = <usize>load<i32>(parent + at) << 2;
     store<i32>(area + rootAt, load<i32>(area + rootAt) + load<i32>(endOf + at) - load<i32>(startOf + at));
   }
   for (let r = 0; r < runs; r++) {
