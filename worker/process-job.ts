@@ -75,6 +75,8 @@ export async function processJob(
     return stored;
   }
 
+  // At debug level, so an operator (or a test) can tell a job begun from one only received.
+  log.debug({ receiveCount }, "job started");
   let completion: CompletionMessage;
   try {
     const original = await readOriginal(s3, job, config.maxUploadBytes);

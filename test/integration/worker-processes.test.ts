@@ -2,14 +2,14 @@
 import { describe, expect, it } from "vitest";
 import { baseChildEnv } from "../../infra/config.ts";
 import { outputKey } from "../../infra/image-objects.ts";
-import { inFlightCount, listKeys, messageCount } from "../../infra/inspect.ts";
+import { listKeys, messageCount } from "../../infra/inspect.ts";
 import { readOutputMetadata } from "../../infra/stored-results.ts";
 import { samplePng } from "../../scripts/bench/sample-images.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
 import { injectJob } from "../support/jobs.ts";
 import { startPipeline } from "../support/pipeline.ts";
-import { startScript } from "../support/processes.ts";
+import { type Script, startScript } from "../support/processes.ts";
 import { collectCompletions, processedMoreThanOnce, waitForCompletions } from "../support/queues.ts";
 
 function startWorker(env: TestEnvironment) {
@@ -24,16 +24,21 @@ async function slowJob(env: TestEnvironment): Promise<string> {
   return (await injectJob(env, await samplePng("document", 30), { method: "sauvola" })).id;
 }
 
-async function waitUntilInFlight(env: TestEnvironment): Promise<void> {
-  await expect.poll(() => inFlightCount(env.sqs, env.queueUrls.input), { timeout: 20_000, interval: 20 }).toBe(1);
+/**
+ * Waits for the worker to say it has begun the job (a debug line). In flight on SQS is not yet
+ * begun: a message whose receive answer is still on its way when a SIGTERM lands is handed
+ * back at once, by design.
+ */
+async function waitUntilStarted(worker: Script, id: string): Promise<void> {
+  await worker.waitFor(new RegExp(`"id":"${id}"[^\\n]*"job started"`), 20_000);
 }
 
 describe("worker processes", () => {
   it("SIGKILL mid-job: the message comes back after the visibility timeout and a new worker completes it", async () => {
-    const env = await createTestEnvironment({ VISIBILITY_TIMEOUT_S: "5", LOG_LEVEL: "warn", ...ROOM_FOR_SLOW_JOB });
+    const env = await createTestEnvironment({ VISIBILITY_TIMEOUT_S: "5", LOG_LEVEL: "debug", ...ROOM_FOR_SLOW_JOB });
     const first = startWorker(env);
     const id = await slowJob(env);
-    await waitUntilInFlight(env);
+    await waitUntilStarted(first, id);
     first.child.kill("SIGKILL");
     await first.exited;
     // Killed before it could finish: no output yet, the message still invisible.
@@ -52,10 +57,10 @@ describe("worker processes", () => {
   });
 
   it("SIGTERM during a job: the job finishes, then the process exits 0", async () => {
-    const env = await createTestEnvironment({ LOG_LEVEL: "warn", ...ROOM_FOR_SLOW_JOB });
+    const env = await createTestEnvironment({ LOG_LEVEL: "debug", ...ROOM_FOR_SLOW_JOB });
     const worker = startWorker(env);
     const id = await slowJob(env);
-    await waitUntilInFlight(env);
+    await waitUntilStarted(worker, id);
     worker.child.kill("SIGTERM");
     expect(await worker.exited).toBe(0);
     expect(await readOutputMetadata(env.s3, env.config.outputBucket, id)).toBeDefined();
