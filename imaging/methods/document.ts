@@ -12,7 +12,9 @@
 //     and the pixel is no lighter than their mean plus 0.3 of their standard deviation: the
 //     edges of a stroke straddle ink and paper, so their mean sits between the two, wherever
 //     the stroke is and however faint. A global gate (1.25 × Otsu) keeps out paper far from ink.
-//  5. Specks smaller than half a stroke width squared go.
+//  5. Specks smaller than half a stroke width squared go. Where the pieces of ink left fall into
+//     two clean tones, the lighter is the other side of the sheet showing through, and steps 4
+//     and 5 run again with the gate just below it (bleed-through.ts).
 //  6. Filled shapes are filled again: step 1 takes the inside of a dark area wider than the
 //     background window for paper, so a lake, a logo or a silhouette would come out as its
 //     outline. A large area that is dark in the upload, with a sharp edge all round, becomes
@@ -38,6 +40,7 @@ import {
   packedPaper,
   removeSmallComponents,
 } from "../kernels/simd.ts";
+import { bleedThroughCeiling } from "./bleed-through.ts";
 import { settleDarkAreas } from "./dark-areas.ts";
 
 const CELL = 8;
@@ -111,23 +114,25 @@ export function documentMethod(luma: Uint8Array, width: number, height: number, 
   const half = Math.max(2, Math.round(WINDOW_PER_STROKE * strokeWidth));
   // Step 4 in the SIMD kernels: the window's sums slide (running column sums, then a row sum
   // moved only to the pixels that can be ink), so memory stays a few bytes per pixel.
-  const { thresholds, ink } = inkByEdgeWindows(
-    smoothed,
-    contrast,
-    work.width,
-    work.height,
-    {
-      edgeThreshold,
-      half,
-      minimumEdges: EDGES_PER_WINDOW_SIDE * (2 * half + 1),
-      ceiling: Math.min(255, Math.floor(otsu * GATE)),
-      stdWeight: STD_WEIGHT,
-    },
-    work.factor > 1,
-  );
-  // Ink at the working scale, its specks removed there: a speck's pixels can never be ink.
-  const before = work.factor === 1 ? ink : ink.slice();
-  removeSmallComponents(ink, work.width, work.height, 1, Math.round(SPECK * strokeWidth * strokeWidth));
+  const gate = Math.min(255, Math.floor(otsu * GATE));
+  const inkBelow = (ceiling: number) => {
+    const found = inkByEdgeWindows(
+      smoothed,
+      contrast,
+      work.width,
+      work.height,
+      { edgeThreshold, half, minimumEdges: EDGES_PER_WINDOW_SIDE * (2 * half + 1), ceiling, stdWeight: STD_WEIGHT },
+      work.factor > 1,
+    );
+    // Ink at the working scale, its specks removed there: a speck's pixels can never be ink.
+    const before = work.factor === 1 ? found.ink : found.ink.slice();
+    removeSmallComponents(found.ink, work.width, work.height, 1, Math.round(SPECK * strokeWidth * strokeWidth));
+    return { ...found, before };
+  };
+  let found = inkBelow(gate);
+  const bleedThrough = bleedThroughCeiling(found.ink, smoothed, work.width);
+  if (bleedThrough !== undefined) found = inkBelow(Math.min(gate, bleedThrough));
+  const { thresholds, ink, before } = found;
   const fill = settleDarkAreas(ink, work, strokeWidth, DARK_AREA_MIN);
   // At full scale the working pixels are the pixels (and no thresholds were kept).
   if (!thresholds) return packedPaper(ink, width, height);

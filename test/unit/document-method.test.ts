@@ -4,6 +4,7 @@ import { binarize } from "../../imaging/binarize.ts";
 import { otsu } from "../../imaging/kernels/histogram.ts";
 import { removeSmallComponents } from "../../imaging/kernels/simd.ts";
 import { dibcoScores } from "../../imaging/measures/dibco.ts";
+import { bleedThroughCeiling } from "../../imaging/methods/bleed-through.ts";
 import { workingImage } from "../../imaging/methods/document.ts";
 import { type PageKind, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
 import { distinctValues, greyPixels, makePng } from "../support/images.ts";
@@ -183,6 +184,58 @@ describe("filled shapes", () => {
   it("does not fill the shadow across a phone photo", async () => {
     const { f } = await fMeasure("phone-photo", "document");
     expect(f).toBeGreaterThan(88);
+  });
+});
+
+describe("bleed-through", () => {
+  // Catches: the other side of the sheet showing through taken for ink: it has stroke edges
+  // like ink, so the edge windows took it (F 56–58 before, below otsu's 63–65).
+  it.each([
+    [1, undefined],
+    [2, undefined],
+    [1, [1600, 1140]],
+    [1, [2400, 1800]],
+  ] as [number, [number, number] | undefined][])("is paper on bleed-through-%i (size %j)", async (seed, size) => {
+    const document = await fMeasure("bleed-through", "document", size, seed);
+    const auto = await fMeasure("bleed-through", "auto", size, seed);
+    const global = await fMeasure("bleed-through", "otsu", size, seed);
+    expect(document.f).toBeGreaterThan(87);
+    expect(auto.f).toBeGreaterThanOrEqual(global.f);
+  });
+
+  /** 40 × 40 pieces of ink, 2 px strokes 4 px apart, the first `dark` of them at 40, the rest at `light`. */
+  function piecesOfInk(dark: number, light: number, pieces = 40) {
+    const width = 8 * pieces;
+    const ink = new Uint8Array(width * 8);
+    const image = new Uint8Array(width * 8).fill(255);
+    for (let p = 0; p < pieces; p++) {
+      for (let y = 2; y < 6; y++) {
+        for (let x = 8 * p + 2; x < 8 * p + 6; x++) {
+          ink[y * width + x] = 1;
+          // A stroke's edge is lighter than its middle, as in any blurred scan.
+          image[y * width + x] = (p < dark ? 40 : light) + (x === 8 * p + 2 || x === 8 * p + 5 ? 30 : 0);
+        }
+      }
+    }
+    return { ink, image, width };
+  }
+
+  it("is found where the pieces of ink fall into a dark and a much lighter tone", () => {
+    const { ink, image, width } = piecesOfInk(30, 150);
+    expect(bleedThroughCeiling(ink, image, width)).toBe(149);
+  });
+
+  it("is not found on one ink, however faint, nor where the lighter tone is ink's own", () => {
+    const oneInk = piecesOfInk(40, 150);
+    expect(bleedThroughCeiling(oneInk.ink, oneInk.image, oneInk.width)).toBeUndefined();
+    const faint = piecesOfInk(0, 190);
+    expect(bleedThroughCeiling(faint.ink, faint.image, faint.width)).toBeUndefined();
+    // Faint strokes beside dark ones (a fading pen): lighter, but not half way to the paper.
+    const fading = piecesOfInk(30, 95);
+    expect(bleedThroughCeiling(fading.ink, fading.image, fading.width)).toBeUndefined();
+    // A stray light piece or two is not bleed-through.
+    const stray = piecesOfInk(39, 150);
+    expect(bleedThroughCeiling(stray.ink, stray.image, stray.width)).toBeUndefined();
   });
 });
 
