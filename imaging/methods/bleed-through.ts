@@ -59,6 +59,7 @@ export function bleedThroughCeiling(ink: Uint8Array, image: Uint8Array, width: n
     lighter += histogram[v];
     sumLighter += v * histogram[v];
   }
+  // Every piece at one value is "fully separable" to Otsu, with one class empty: one ink.
   if (lighter === 0 || lighter === total || lighter < SHARE * total) return undefined;
   const lighterMean = sumLighter / lighter;
   const darkerMean = sumDarker / (total - lighter);

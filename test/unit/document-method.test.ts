@@ -203,7 +203,7 @@ describe("bleed-through", () => {
     expect(auto.f).toBeGreaterThanOrEqual(global.f);
   });
 
-  /** 40 × 40 pieces of ink, 2 px strokes 4 px apart, the first `dark` of them at 40, the rest at `light`. */
+  /** `pieces` squares of ink, 4 × 4 px and 8 px apart in a row: the first `dark` at 40, the rest at `light`. */
   function piecesOfInk(dark: number, light: number, pieces = 40) {
     const width = 8 * pieces;
     const ink = new Uint8Array(width * 8);
