@@ -23,6 +23,8 @@ type Kernels = {
   foldHistogram(histogram: number): void;
   inkThresholds(
     image: number,
+    unsmoothed: number,
+    ownTenths: number,
     contrast: number,
     width: number,
     height: number,
@@ -205,7 +207,12 @@ export function normalisedByPaper(
     kernels.foldHistogram(histogram);
   }
   const result = smooth ? smoothed : normalised;
-  return { image: bytes.slice(result, result + pixels), histogram: histogramAt(histogram) };
+  return {
+    image: bytes.slice(result, result + pixels),
+    /** When smoothed, the image before it. */
+    unsmoothed: smooth ? bytes.slice(normalised, normalised + pixels) : undefined,
+    histogram: histogramAt(histogram),
+  };
 }
 
 /**
@@ -233,6 +240,11 @@ export interface InkWindow {
   ceiling: number;
   /** The threshold is the edges' mean plus this many of their standard deviations. */
   stdWeight: number;
+  /**
+   * The image before its 3×3 smoothing and its share, in tenths, of the level a pixel is decided
+   * on (the rest is the smoothed level): the mean alone draws every sharp stroke a pixel fat.
+   */
+  own?: { unsmoothed: Uint8Array; tenths: number };
 }
 
 /**
@@ -249,13 +261,23 @@ export function inkByEdgeWindows(
   keepThresholds: boolean,
 ): { ink: Uint8Array; thresholds?: Int16Array } {
   const pixels = width * height;
-  const [input, edges, thresholds, ink, columns] = regions(pixels, pixels, 2 * pixels, pixels, 3 * 4 * (width + 16));
+  const { edgeThreshold, half, minimumEdges, ceiling, stdWeight, own } = window;
+  const [input, unsmoothed, edges, thresholds, ink, columns] = regions(
+    pixels,
+    own ? pixels : 0,
+    pixels,
+    2 * pixels,
+    pixels,
+    3 * 4 * (width + 16),
+  );
   const bytes = new Uint8Array(memory.buffer);
   bytes.set(image, input);
+  if (own) bytes.set(own.unsmoothed, unsmoothed);
   bytes.set(contrast, edges);
-  const { edgeThreshold, half, minimumEdges, ceiling, stdWeight } = window;
   kernels.inkThresholds(
     input,
+    unsmoothed,
+    own?.tenths ?? 0,
     edges,
     width,
     height,

@@ -12,6 +12,8 @@
 //     and the pixel is no lighter than their mean plus 0.3 of their standard deviation: the
 //     edges of a stroke straddle ink and paper, so their mean sits between the two, wherever
 //     the stroke is and however faint. A global gate (1.25 × Otsu) keeps out paper far from ink.
+//     At full scale the pixel is taken as 3/10 of its own level and 7/10 of the 3×3 mean: the
+//     mean alone draws every sharp stroke a pixel fat.
 //  5. Specks smaller than half a stroke width squared go. Where the pieces of ink left fall into
 //     two clean tones, the lighter is the other side of the sheet showing through, and steps 4
 //     and 5 run again with the gate just below it (bleed-through.ts).
@@ -51,6 +53,9 @@ const WINDOW_PER_STROKE = 1.2; // half-window, in stroke widths
 const EDGES_PER_WINDOW_SIDE = 2; // fewer edge pixels than 2 × the window's side: no stroke here
 const STD_WEIGHT = 0.3;
 const SPECK = 0.5;
+// Step 4's share of a pixel's own level (the rest is its 3×3 mean): 3 measured best on the DIBCO
+// pages; more thins strokes further and lets paper texture through (docs/BENCHMARKS.md, sixth round).
+const OWN_TENTHS = 3;
 // A dark area narrower than the background's reach was never taken for paper (steps 6 and 7).
 const DARK_AREA_MIN = (CELL * BACKGROUND_MAX_RADIUS) ** 2;
 // The threshold of a working pixel in a filled shape: its full-scale pixels are ink when they
@@ -107,7 +112,13 @@ export function documentMethod(luma: Uint8Array, width: number, height: number, 
   // The f × f means of a large page are smoothed already: a 3×3 mean on top of them blurs strokes
   // two or three working pixels wide (measured: 3 of the 4 DIBCO pages of 3 MP and more gain).
   const smooth = work.factor === 1;
-  const { smoothed, histogram } = normaliseAndSmooth(work.luma, work.width, work.height, work.paper, smooth);
+  const { smoothed, unsmoothed, histogram } = normaliseAndSmooth(
+    work.luma,
+    work.width,
+    work.height,
+    work.paper,
+    smooth,
+  );
   const otsu = otsuThreshold(histogram);
   const { contrast, edgeThreshold } = localContrast(smoothed, work.width, work.height);
   const strokeWidth = commonDarkRun(smoothed, work.width, work.height, otsu);
@@ -121,7 +132,14 @@ export function documentMethod(luma: Uint8Array, width: number, height: number, 
       contrast,
       work.width,
       work.height,
-      { edgeThreshold, half, minimumEdges: EDGES_PER_WINDOW_SIDE * (2 * half + 1), ceiling, stdWeight: STD_WEIGHT },
+      {
+        edgeThreshold,
+        half,
+        minimumEdges: EDGES_PER_WINDOW_SIDE * (2 * half + 1),
+        ceiling,
+        stdWeight: STD_WEIGHT,
+        own: unsmoothed && { unsmoothed, tenths: OWN_TENTHS },
+      },
       work.factor > 1,
     );
     // Ink at the working scale, its specks removed there: a speck's pixels can never be ink.
@@ -327,8 +345,14 @@ function meanOfLine(line: Float32Array, length: number, radius: number, out: Flo
  * histogram of the result is counted on even rows: Otsu needs its shape, not every pixel.
  */
 function normaliseAndSmooth(luma: Uint8Array, width: number, height: number, paper: PaperBackground, smooth: boolean) {
-  const { image, histogram } = normalisedByPaper(luma, width, height, paperLevelGrid(paper, width, height), smooth);
-  return { smoothed: image, histogram };
+  const { image, unsmoothed, histogram } = normalisedByPaper(
+    luma,
+    width,
+    height,
+    paperLevelGrid(paper, width, height),
+    smooth,
+  );
+  return { smoothed: image, unsmoothed, histogram };
 }
 
 /** 3×3 max − min of every pixel and Otsu's threshold over those of even rows: above it is a stroke edge. */

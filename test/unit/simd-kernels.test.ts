@@ -85,13 +85,16 @@ function referenceSmoothed(image: Uint8Array, width: number, height: number): Ui
 
 /** Step 4 of the document method by its definition: every pixel's whole window summed afresh. */
 function referenceInk(image: Uint8Array, contrast: Uint8Array, width: number, height: number, window: InkWindow) {
-  const { edgeThreshold, half, minimumEdges, ceiling, stdWeight } = window;
+  const { edgeThreshold, half, minimumEdges, ceiling, stdWeight, own } = window;
   const thresholds = new Int16Array(width * height).fill(-1);
   const ink = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
-      if (image[i] > ceiling) continue;
+      const decided = own
+        ? Math.floor((own.tenths * own.unsmoothed[i] + (10 - own.tenths) * image[i] + 5) / 10)
+        : image[i];
+      if (decided > ceiling) continue;
       let count = 0;
       let sum = 0;
       let squares = 0;
@@ -111,7 +114,7 @@ function referenceInk(image: Uint8Array, contrast: Uint8Array, width: number, he
         Math.floor(mean + stdWeight * Math.sqrt(Math.max(0, squares / count - mean * mean))),
       );
       thresholds[i] = threshold;
-      ink[i] = image[i] <= threshold ? 1 : 0;
+      ink[i] = decided <= threshold ? 1 : 0;
     }
   }
   return { thresholds, ink };
@@ -246,6 +249,14 @@ describe("the SIMD kernels", () => {
         expect(inkOnly.thresholds).toBeUndefined();
         expect(Array.from(inkOnly.ink)).toEqual(Array.from(expected.ink));
         expect(expected.ink.some((v) => v === 1) || width * height < 100).toBe(true);
+        // Decided on a share of each pixel's own, unsmoothed level: other pixels can be ink.
+        const unsmoothed = Uint8Array.from(image, next);
+        const blended = { ...window, own: { unsmoothed, tenths: 3 } };
+        const expectedBlended = referenceInk(image, contrast, width, height, blended);
+        const own = inkByEdgeWindows(image, contrast, width, height, blended, true);
+        expect(Array.from(own.thresholds ?? [])).toEqual(Array.from(expectedBlended.thresholds));
+        expect(Array.from(own.ink), `${width}×${height}, half ${half}, own`).toEqual(Array.from(expectedBlended.ink));
+        if (width * height >= 100) expect(expectedBlended.ink).not.toEqual(expected.ink);
       }
     }
   });

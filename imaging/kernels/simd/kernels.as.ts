@@ -185,11 +185,15 @@ export function foldHistogram(histogram: usize): void {
 // The document method's ink thresholds (document.ts, step 4). Per column, the count, sum and sum of
 // squares of the edge pixels (contrast above edgeThreshold) of rows y − half … y + half, moved down a
 // row at a time 16 columns an iteration; then along each row the window's sums from those columns,
-// moved only to the pixels that can be ink (no lighter than `ceiling`). `thresholds` (i16) gets the
-// threshold of every pixel, −1 where none; `ink` 1 where the pixel is at or below it. The arithmetic
-// of a threshold is the JavaScript reference's, in f64 and in the same order, so the two agree.
+// moved only to the pixels that can be ink (no lighter than `ceiling`). A pixel's level is
+// ⌊(ownTenths × unsmoothed + (10 − ownTenths) × image + 5) / 10⌋: with ownTenths 0, image's alone.
+// `thresholds` (i16) gets the threshold of every pixel, −1 where none; `ink` 1 where the level is
+// at or below it. The arithmetic of a threshold is the JavaScript reference's, in f64 and in the
+// same order, so the two agree.
 export function inkThresholds(
   image: usize,
+  unsmoothed: usize,
+  ownTenths: i32,
   contrast: usize,
   width: i32,
   height: i32,
@@ -221,13 +225,16 @@ export function inkThresholds(
     const row = <usize>(y * width);
     for (let x = 0; x < width; x++) {
       const i = row + <usize>x;
-      // Most of a page is paper: 16 pixels lighter than the ceiling are passed at once.
+      // Most of a page is paper: 16 pixels lighter than the ceiling (in both images) are passed at once.
       if ((x & 15) == 0 && x + 16 <= width && i8x16.all_true(i8x16.gt_u(v128.load(image + i), light))) {
-        x += 15;
-        continue;
+        if (ownTenths == 0 || i8x16.all_true(i8x16.gt_u(v128.load(unsmoothed + i), light))) {
+          x += 15;
+          continue;
+        }
       }
       const value = <i32>load<u8>(image + i);
-      if (value > ceiling) continue;
+      const decided = ownTenths == 0 ? value : (ownTenths * <i32>load<u8>(unsmoothed + i) + (10 - ownTenths) * value + 5) / 10;
+      if (decided > ceiling) continue;
       if (x - at > half) {
         n = 0;
         total = 0;
@@ -257,7 +264,7 @@ export function inkThresholds(
       const threshold = <i32>Math.floor(mean + stdWeight * Math.sqrt(max(0, <f64>squared / <f64>n - mean * mean)));
       const limited = threshold < ceiling ? threshold : ceiling;
       store<i16>(thresholds + (i << 1), <i16>limited);
-      store<u8>(ink + i, value <= limited ? 1 : 0);
+      store<u8>(ink + i, decided <= limited ? 1 : 0);
     }
   }
 }
