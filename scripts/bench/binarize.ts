@@ -1,5 +1,5 @@
 // `npm run bench -- binarize`: the binarize kernel beside its floor (sharp decoding the
-// same PNG to raw pixels and nothing else), on one core; output sizes.
+// same PNG to raw pixels and nothing else), floor and methods in turn, on one core; output sizes.
 import sharp from "sharp";
 import { binarize } from "../../imaging/binarize.ts";
 import { encodeBitonalPng } from "../../imaging/encode/bitonal-png.ts";
@@ -19,7 +19,42 @@ async function medianMs(run: () => Promise<unknown>, repeats: number): Promise<n
     await run();
     times.push(performance.now() - started);
   }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  return median(times);
+}
+
+function median(values: number[]): number {
+  return values.slice().sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
+async function elapsedMs(run: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await run();
+  return performance.now() - started;
+}
+
+/**
+ * The floor and every method run in turn, repeat after repeat, so that all of them are measured
+ * across the same stretch of time: this machine's speed moves by ±40 % within minutes, and a block
+ * of floor runs followed by blocks of method runs took that drift into the ratio (the same 1 MP
+ * page measured 2.3x and 4.6x in one day). Each method's ratio is its median over the floor's.
+ */
+async function interleaved(
+  floor: () => Promise<unknown>,
+  runs: Record<string, () => Promise<unknown>>,
+  repeats: number,
+) {
+  await floor();
+  for (const run of Object.values(runs)) await run(); // warm-up: first-call costs are not the kernel's
+  const floorTimes: number[] = [];
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((name) => [name, []]));
+  for (let i = 0; i < repeats; i++) {
+    for (const [name, run] of Object.entries(runs)) {
+      floorTimes.push(await elapsedMs(floor));
+      times[name].push(await elapsedMs(run));
+    }
+  }
+  const floorMs = median(floorTimes);
+  return { floorMs, ms: Object.fromEntries(Object.entries(times).map(([name, t]) => [name, median(t)])) };
 }
 
 export interface KernelRow {
@@ -38,13 +73,19 @@ export async function benchBinarizeKernel() {
   for (const megapixels of SIZES_MP) {
     for (const kind of KINDS) {
       const png = await samplePng(kind, megapixels);
-      const repeats = megapixels >= 12 ? 5 : 9;
-      const floorMs = await medianMs(() => sharp(png).raw().toBuffer(), repeats);
+      // Small pages are quick and the noisiest: more repeats.
+      const repeats = megapixels >= 12 ? 5 : megapixels >= 4 ? 9 : 21;
+      const runs = Object.fromEntries(
+        BINARIZATION_METHODS.map((method) => [
+          method,
+          () => binarize(png, { method, maxInputPixels: MAX_INPUT_PIXELS }),
+        ]),
+      );
+      const { floorMs, ms } = await interleaved(() => sharp(png).raw().toBuffer(), runs, repeats);
       const row: KernelRow = { kind, megapixels, inputBytes: png.length, floorMs, methods: {} };
       for (const method of BINARIZATION_METHODS) {
-        const outputBytes = (await binarize(png, { method, maxInputPixels: MAX_INPUT_PIXELS })).png.length;
-        const ms = await medianMs(() => binarize(png, { method, maxInputPixels: MAX_INPUT_PIXELS }), repeats);
-        row.methods[method] = { ms, ratio: ms / floorMs, outputBytes };
+        const outputBytes = (await runs[method]()).png.length;
+        row.methods[method] = { ms: ms[method], ratio: ms[method] / floorMs, outputBytes };
       }
       rows.push(row);
       printRow(row);
