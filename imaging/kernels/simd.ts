@@ -415,7 +415,10 @@ export function componentRuns(mask: Uint8Array, width: number, height: number, v
 
 /**
  * Flips every 8-connected component of `value` smaller than `minimumArea` pixels to the other
- * value, in place: specks of ink to paper, or pinholes of paper to ink.
+ * value, in place: specks of ink to paper, or pinholes of paper to ink. Returns the runs of the
+ * components kept, as componentRuns would find them in the result: removing a component joins or
+ * splits no other, so they are the labelling's own runs, filtered (one labelling fewer for a
+ * caller that measures the pieces left, as bleed-through.ts does).
  */
 export function removeSmallComponents(
   mask: Uint8Array,
@@ -423,8 +426,8 @@ export function removeSmallComponents(
   height: number,
   value: 0 | 1,
   minimumArea: number,
-): void {
-  if (minimumArea <= 1) return;
+): ComponentRuns {
+  if (minimumArea <= 1) return componentRuns(mask, width, height, value);
   const [maskAt] = regions(mask.length);
   new Uint8Array(memory.buffer).set(mask, maskAt);
   const runs = kernels.countRuns(maskAt, width, height, value);
@@ -444,6 +447,36 @@ export function removeSmallComponents(
     area,
   );
   mask.set(new Uint8Array(memory.buffer, maskAt, mask.length));
+  return keptRuns(runs, [row, start, end, parent, area], minimumArea);
+}
+
+/** The runs whose component's area (at its root run) is at least `minimumArea`, roots renumbered. */
+function keptRuns(
+  count: number,
+  [rowAt, startAt, endAt, parentAt, areaAt]: number[],
+  minimumArea: number,
+): ComponentRuns {
+  const view = (at: number) => new Int32Array(memory.buffer, at, count);
+  const [row, start, end, parent, area] = [rowAt, startAt, endAt, parentAt, areaAt].map(view);
+  const renumbered = new Int32Array(count);
+  let length = 0;
+  for (let r = 0; r < count; r++) if (area[parent[r]] >= minimumArea) renumbered[r] = length++;
+  const kept: ComponentRuns = {
+    length,
+    row: new Int32Array(length),
+    start: new Int32Array(length),
+    end: new Int32Array(length),
+    root: new Int32Array(length),
+  };
+  for (let r = 0; r < count; r++) {
+    if (area[parent[r]] < minimumArea) continue;
+    const k = renumbered[r];
+    kept.row[k] = row[r];
+    kept.start[k] = start[r];
+    kept.end[k] = end[r];
+    kept.root[k] = renumbered[parent[r]];
+  }
+  return kept;
 }
 
 /**

@@ -10,7 +10,7 @@
 // whose darkest pixels average 150; the DIBCO pages, faint ink, papyrus and filled maps that
 // are as separable have a lighter class of at most 100, or none to speak of.
 import { otsu } from "../kernels/histogram.ts";
-import { componentRuns } from "../kernels/simd.ts";
+import type { ComponentRuns } from "../kernels/simd.ts";
 
 /** The darkest pieces' classes this cleanly apart (Otsu's separability), or not two inks. */
 const SEPARABILITY = 0.9;
@@ -22,12 +22,11 @@ const LIGHTER_DARKEST = 120;
 const GAP = 60;
 
 /**
- * The normalised level above which no pixel is ink, when the ink (1) of `image` falls into two
- * tones of which the lighter is bleed-through: just below the darkest pixel of any piece of the
- * lighter class. Otherwise undefined.
+ * The normalised level above which no pixel is ink, when the pieces of ink of `image` (`runs`, as
+ * componentRuns gives them) fall into two tones of which the lighter is bleed-through: just below
+ * the darkest pixel of any piece of the lighter class. Otherwise undefined.
  */
-export function bleedThroughCeiling(ink: Uint8Array, image: Uint8Array, width: number): number | undefined {
-  const runs = componentRuns(ink, width, ink.length / width, 1);
+export function bleedThroughCeiling(runs: ComponentRuns, image: Uint8Array, width: number): number | undefined {
   const darkest = new Uint8Array(runs.length).fill(255);
   const area = new Uint32Array(runs.length);
   for (let r = 0; r < runs.length; r++) {

@@ -144,11 +144,17 @@ export function documentMethod(luma: Uint8Array, width: number, height: number, 
     );
     // Ink at the working scale, its specks removed there: a speck's pixels can never be ink.
     const before = work.factor === 1 ? found.ink : found.ink.slice();
-    removeSmallComponents(found.ink, work.width, work.height, 1, Math.round(SPECK * strokeWidth * strokeWidth));
-    return { ...found, before };
+    const pieces = removeSmallComponents(
+      found.ink,
+      work.width,
+      work.height,
+      1,
+      Math.round(SPECK * strokeWidth * strokeWidth),
+    );
+    return { ...found, before, pieces };
   };
   let found = inkBelow(gate);
-  const bleedThrough = bleedThroughCeiling(found.ink, smoothed, work.width);
+  const bleedThrough = bleedThroughCeiling(found.pieces, smoothed, work.width);
   if (bleedThrough !== undefined) found = inkBelow(Math.min(gate, bleedThrough));
   const { thresholds, ink, before } = found;
   const fill = settleDarkAreas(ink, work, strokeWidth, DARK_AREA_MIN);

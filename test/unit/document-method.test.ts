@@ -2,7 +2,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { binarize } from "../../imaging/binarize.ts";
 import { otsu } from "../../imaging/kernels/histogram.ts";
-import { removeSmallComponents } from "../../imaging/kernels/simd.ts";
+import { componentRuns, removeSmallComponents } from "../../imaging/kernels/simd.ts";
 import { dibcoScores } from "../../imaging/measures/dibco.ts";
 import { bleedThroughCeiling } from "../../imaging/methods/bleed-through.ts";
 import { workingImage } from "../../imaging/methods/document.ts";
@@ -236,23 +236,24 @@ describe("bleed-through", () => {
     }
     return { ink, image, width };
   }
+  const pieces = ({ ink, width }: { ink: Uint8Array; width: number }) => componentRuns(ink, width, 8, 1);
 
   it("is found where the pieces of ink fall into a dark and a much lighter tone", () => {
     const { ink, image, width } = piecesOfInk(30, 150);
-    expect(bleedThroughCeiling(ink, image, width)).toBe(149);
+    expect(bleedThroughCeiling(componentRuns(ink, width, 8, 1), image, width)).toBe(149);
   });
 
   it("is not found on one ink, however faint, nor where the lighter tone is ink's own", () => {
     const oneInk = piecesOfInk(40, 150);
-    expect(bleedThroughCeiling(oneInk.ink, oneInk.image, oneInk.width)).toBeUndefined();
+    expect(bleedThroughCeiling(pieces(oneInk), oneInk.image, oneInk.width)).toBeUndefined();
     const faint = piecesOfInk(0, 190);
-    expect(bleedThroughCeiling(faint.ink, faint.image, faint.width)).toBeUndefined();
+    expect(bleedThroughCeiling(pieces(faint), faint.image, faint.width)).toBeUndefined();
     // Faint strokes beside dark ones (a fading pen): lighter, but not half way to the paper.
     const fading = piecesOfInk(30, 95);
-    expect(bleedThroughCeiling(fading.ink, fading.image, fading.width)).toBeUndefined();
+    expect(bleedThroughCeiling(pieces(fading), fading.image, fading.width)).toBeUndefined();
     // A stray light piece or two is not bleed-through.
     const stray = piecesOfInk(39, 150);
-    expect(bleedThroughCeiling(stray.ink, stray.image, stray.width)).toBeUndefined();
+    expect(bleedThroughCeiling(pieces(stray), stray.image, stray.width)).toBeUndefined();
   });
 });
 

@@ -8,6 +8,7 @@ import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
 import {
   boundaryFlags,
   cellMaxima,
+  componentRuns,
   countValues,
   darkPixels,
   darkRunLengths,
@@ -393,9 +394,11 @@ describe("the SIMD kernels", () => {
           const area = new Map<number, number>();
           for (const l of expected) area.set(l, (area.get(l) ?? 0) + 1);
           const cleaned = mask.slice();
-          removeSmallComponents(cleaned, width, height, value, 4);
+          const kept = removeSmallComponents(cleaned, width, height, value, 4);
           const wanted = mask.map((v, i) => (v === value && (area.get(expected[i]) ?? 0) < 4 ? 1 - value : v));
           expect(Array.from(cleaned)).toEqual(Array.from(wanted));
+          // The runs it hands back are the result's own.
+          expect(kept).toEqual(componentRuns(cleaned, width, height, value));
         }
       }
     }
