@@ -17,6 +17,7 @@ type Kernels = {
     cellX: number,
     fractionX: number,
     out: number,
+    scratch: number,
   ): void;
   smooth3x3(image: number, width: number, height: number, out: number, scratch: number, histogram: number): void;
   countRow(row: number, width: number, histogram: number): void;
@@ -192,14 +193,14 @@ export function normalisedByPaper(
     ...gridSizes(grid),
     pixels,
     smooth ? pixels : 0,
-    2 * width + 32,
+    8 * width + 32, // the normalising's levels of a row and cell spans, then the smoothing's column sums
     HISTOGRAM_BYTES,
   );
   const bytes = new Uint8Array(memory.buffer);
   bytes.set(luma, input);
   placeGrid(grid, [levels, cellX, fractionX]);
   bytes.fill(0, histogram, histogram + HISTOGRAM_BYTES);
-  kernels.normalise(input, width, height, levels, grid.rowStride, cellX, fractionX, normalised);
+  kernels.normalise(input, width, height, levels, grid.rowStride, cellX, fractionX, normalised, scratch);
   if (smooth) {
     kernels.smooth3x3(normalised, width, height, smoothed, scratch, histogram);
   } else {

@@ -213,11 +213,13 @@ describe("the SIMD kernels", () => {
     }
   });
 
-  it("normalising rounds halves to even and caps at white, like a Uint8ClampedArray", () => {
+  it("normalising rounds halves to even and caps at white, like a Uint8ClampedArray, and near-halves as f64 does", () => {
     // 1 × 255 / 2 = 127.5 → 128, 3 × 255 / 2 = 382.5 → 255 (capped), 5 × 255 / 10 = 127.5 → 128,
     // 1 × 255 / 10 = 25.5 → 26 (even), 11 × 255 / 22 = 127.5 → 128, 1 × 255 / 102 = 2.5 → 2 (even).
-    const luma = Uint8Array.from([1, 3, 5, 1, 11, 0, 1]);
-    const levels = [2, 2, 10, 10, 22, 5, 102];
+    // And quotients a hair from a half, which f32 division would round onto it: 1 × 255 /
+    // 56.666664 = 4.5000002 → 5, 3 × 255 / 139.09091 = 5.4999999 → 5, 3 × 255 / 117.69231 → 7.
+    const luma = Uint8Array.from([1, 3, 5, 1, 11, 0, 1, 1, 3, 3]);
+    const levels = [2, 2, 10, 10, 22, 5, 102, 56.666664123535156, 139.09091186523438, 117.69230651855469];
     const out: number[] = [];
     for (const [x, level] of levels.entries()) {
       const grid = {
@@ -229,7 +231,23 @@ describe("the SIMD kernels", () => {
       const one = normalisedByPaper(luma.subarray(x, x + 1), 1, 1, grid, false);
       out.push(one.image[0]);
     }
-    expect(out).toEqual([128, 255, 128, 26, 128, 0, 2]);
+    expect(out).toEqual([128, 255, 128, 26, 128, 0, 2, 5, 5, 7]);
+    // The same pixels four at a time (the kernel's f32 path, which sends ties to f64): one row,
+    // each column its own cell, each case in four neighbouring columns.
+    const cases = levels.length;
+    const row = normalisedByPaper(
+      Uint8Array.from({ length: 4 * cases }, (_, x) => luma[x >> 2]),
+      4 * cases,
+      1,
+      {
+        levelRows: Float32Array.from({ length: 4 * cases + 1 }, (_, x) => levels[Math.min(x, 4 * cases - 1) >> 2]),
+        rowStride: 4 * cases + 1,
+        cellX: Int32Array.from({ length: 4 * cases }, (_, x) => x),
+        fractionX: new Float32Array(4 * cases),
+      },
+      false,
+    );
+    expect(Array.from(row.image)).toEqual(out.flatMap((v) => [v, v, v, v]));
   });
 
   it("the ink thresholds equal their definition, the window summed afresh at every pixel", () => {

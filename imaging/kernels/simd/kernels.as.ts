@@ -48,9 +48,12 @@ export function localContrast(image: usize, width: i32, height: i32, out: usize,
 // luma × 255 ÷ the paper level, capped at white and rounded to the nearest (ties to even), as a
 // Uint8ClampedArray stores it. The level of a pixel is the bilinear one between cell centres:
 // levelRows holds each row's levels at the cells (rowStride f32s a row, the last repeated), cellX
-// and fractionX each column's cell and fraction. In f64 and rounded to f32 where the JavaScript
-// reference rounds, so that the two agree to the bit. Along a row the columns of one cell share
-// its two levels, so they go a span at a time, 2 pixels an instruction.
+// and fractionX each column's cell and fraction. The level is computed in f64 and rounded to f32
+// where the JavaScript reference rounds it, into `scratch` (an f32 per column, then where each
+// cell's span of columns ends: 8 (width + 4) bytes); then the quotient in f32, 4 pixels an instruction. An f32 quotient rounds
+// to another integer than the reference's f64 one only within an f32 step of a half: the four
+// pixels of any quotient within 2⁻¹⁵ of one (a pixel in about 16 000) are divided again in f64.
+// So the two agree to the bit.
 export function normalise(
   luma: usize,
   width: i32,
@@ -60,36 +63,69 @@ export function normalise(
   cellX: usize,
   fractionX: usize,
   out: usize,
+  scratch: usize,
 ): void {
-  const scale = f64x2.splat(255);
+  const scale = f32x4.splat(255);
+  const half = f32x4.splat(0.5);
+  // Above every f32 step below 256 (2⁻¹⁶): a quotient this near a half is decided in f64.
+  const near = f32x4.splat(<f32>(1.0 / 32768.0));
+  // Where each cell's span of columns ends, the same on every row: after the row's levels.
+  const spanEnds = scratch + ((<usize>width + 4) << 2);
+  let spans = 0;
+  for (let x = 1; x <= width; x++) {
+    if (x == width || load<i32>(cellX + (<usize>x << 2)) != load<i32>(cellX + (<usize>(x - 1) << 2))) {
+      store<i32>(spanEnds + (<usize>spans << 2), x);
+      spans++;
+    }
+  }
   for (let y = 0; y < height; y++) {
-    const levels = levelRows + ((<usize>y * <usize>rowStride) << 2);
+    pixelLevels(levelRows + ((<usize>y * <usize>rowStride) << 2), spanEnds, spans, cellX, fractionX, scratch);
     const row = luma + <usize>(y * width);
     const o = out + <usize>(y * width);
     let x = 0;
-    while (x < width) {
-      const c = load<i32>(cellX + (<usize>x << 2));
-      let end = x + 1;
-      while (end < width && load<i32>(cellX + (<usize>end << 2)) == c) end++;
-      const a = <f64>load<f32>(levels + (<usize>c << 2));
-      const b = <f64>load<f32>(levels + (<usize>c << 2) + 4);
-      const from = f64x2.splat(a);
-      const step = f64x2.splat(b - a);
-      for (; x + 2 <= end; x += 2) {
-        const fraction = f64x2.promote_low_f32x4(v128.load64_zero(fractionX + (<usize>x << 2)));
-        const level = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(from, f64x2.mul(step, fraction))));
-        const pixels = f64x2.convert_low_i32x4_u(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load16_splat(row + x))));
-        const value = f64x2.min(f64x2.nearest(f64x2.div(f64x2.mul(pixels, scale), level)), scale);
-        const whole = i32x4.trunc_sat_f64x2_u_zero(value);
-        const narrow = i16x8.narrow_i32x4_u(whole, whole);
-        const bytes = i8x16.narrow_i16x8_u(narrow, narrow);
-        v128.store16_lane(o + x, bytes, 0);
+    for (; x + 4 <= width; x += 4) {
+      const level = v128.load(scratch + (<usize>x << 2));
+      const pixels = f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(row + x))));
+      const quotient = f32x4.div(f32x4.mul(pixels, scale), level);
+      const fromHalf = f32x4.abs(f32x4.sub(f32x4.sub(quotient, f32x4.floor(quotient)), half));
+      if (v128.any_true(f32x4.le(fromHalf, near))) {
+        for (let k = 0; k < 4; k++) store<u8>(o + x + k, normalisedPixel(row, scratch, x + k));
+        continue;
       }
-      if (x < end) {
-        const level = <f64>(<f32>(a + (b - a) * <f64>load<f32>(fractionX + (<usize>x << 2))));
-        store<u8>(o + x, <u8>min(nearest((<f64>load<u8>(row + x) * 255) / level), 255));
-        x++;
-      }
+      const whole = i32x4.trunc_sat_f32x4_u(f32x4.min(f32x4.nearest(quotient), scale));
+      const narrow = i16x8.narrow_i32x4_u(whole, whole);
+      v128.store32_lane(o + x, i8x16.narrow_i16x8_u(narrow, narrow), 0);
+    }
+    for (; x < width; x++) store<u8>(o + x, normalisedPixel(row, scratch, x));
+  }
+}
+
+// One pixel as the JavaScript reference computes it: in f64, against its f32 level.
+// @ts-ignore: decorator
+@inline
+function normalisedPixel(row: usize, levels: usize, x: i32): u8 {
+  const level = <f64>load<f32>(levels + (<usize>x << 2));
+  return <u8>min(nearest((<f64>load<u8>(row + x) * 255) / level), 255);
+}
+
+// Each column's level in one row, f32(a + (b − a) × fraction) computed in f64, a cell's span of
+// columns at a time (they share its two levels), 2 columns an instruction.
+function pixelLevels(levels: usize, spanEnds: usize, spans: i32, cellX: usize, fractionX: usize, out: usize): void {
+  let x = 0;
+  for (let s = 0; s < spans; s++) {
+    const end = load<i32>(spanEnds + (<usize>s << 2));
+    const c = load<i32>(cellX + (<usize>x << 2));
+    const a = <f64>load<f32>(levels + (<usize>c << 2));
+    const b = <f64>load<f32>(levels + (<usize>c << 2) + 4);
+    const from = f64x2.splat(a);
+    const step = f64x2.splat(b - a);
+    for (; x + 2 <= end; x += 2) {
+      const fraction = f64x2.promote_low_f32x4(v128.load64_zero(fractionX + (<usize>x << 2)));
+      v128.store64_lane(out + (<usize>x << 2), f32x4.demote_f64x2_zero(f64x2.add(from, f64x2.mul(step, fraction))), 0);
+    }
+    if (x < end) {
+      store<f32>(out + (<usize>x << 2), <f32>(a + (b - a) * <f64>load<f32>(fractionX + (<usize>x << 2))));
+      x++;
     }
   }
 }
