@@ -223,8 +223,8 @@ export function foldHistogram(histogram: usize): void {
 // row at a time 16 columns an iteration; then along each row the window's sums from those columns,
 // moved only to the pixels that can be ink (no lighter than `ceiling`). A pixel's level is
 // ⌊(ownTenths × unsmoothed + (10 − ownTenths) × image + 5) / 10⌋: with ownTenths 0, image's alone.
-// `thresholds` (i16) gets the threshold of every pixel, −1 where none; `ink` 1 where the level is
-// at or below it. The arithmetic of a threshold is the JavaScript reference's, in f64 and in the
+// `thresholds` (i16), when kept, gets the threshold of every pixel, −1 where none; `ink` 1 where the
+// level is at or below it. The arithmetic of a threshold is the JavaScript reference's, in f64 and in the
 // same order, so the two agree.
 export function inkThresholds(
   image: usize,
@@ -238,6 +238,7 @@ export function inkThresholds(
   minimumEdges: i32,
   ceiling: i32,
   stdWeight: f64,
+  keepThresholds: i32,
   thresholds: usize,
   ink: usize,
   columns: usize,
@@ -246,9 +247,10 @@ export function inkThresholds(
   const sum = columns + ((<usize>width + 16) << 2);
   const squares = sum + ((<usize>width + 16) << 2);
   memory.fill(columns, 0, ((<usize>width + 16) << 2) * 3);
-  memory.fill(thresholds, 0xff, <usize>(width * height) << 1); // −1 as i16
+  if (keepThresholds) memory.fill(thresholds, 0xff, <usize>(width * height) << 1); // −1 as i16
   memory.fill(ink, 0, <usize>(width * height));
   const light = i8x16.splat(<i8>ceiling);
+  const meanDecides = !keepThresholds && stdWeight >= 0;
   // The level each pixel is decided on: `unsmoothed`, overwritten row by row with the blend.
   const level = ownTenths == 0 ? image : unsmoothed;
   for (let y = 0; y < min(half, height); y++) slideColumns(image, contrast, width, y, -1, edgeThreshold, count, sum, squares);
@@ -296,10 +298,17 @@ export function inkThresholds(
       }
       at = x;
       if (n < minimumEdges) continue;
+      // No lighter than the window's mean: the threshold, the mean plus a share of a deviation, is
+      // at least the pixel's level (rounding is monotonic). When no threshold is kept, that needs
+      // no division.
+      if (meanDecides && <i64>decided * <i64>n <= <i64>total) {
+        store<u8>(ink + i, 1);
+        continue;
+      }
       const mean = <f64>total / <f64>n;
       const threshold = <i32>Math.floor(mean + stdWeight * Math.sqrt(max(0, <f64>squared / <f64>n - mean * mean)));
       const limited = threshold < ceiling ? threshold : ceiling;
-      store<i16>(thresholds + (i << 1), <i16>limited);
+      if (keepThresholds) store<i16>(thresholds + (i << 1), <i16>limited);
       store<u8>(ink + i, decided <= limited ? 1 : 0);
     }
   }
