@@ -252,10 +252,14 @@ describe("the SIMD kernels", () => {
 
   it("the ink thresholds equal their definition, the window summed afresh at every pixel", () => {
     const next = randomBytes(5);
-    for (const [width, height] of [...SIZES, [70, 45]]) {
-      for (const half of [2, 3, 7]) {
-        // Ink-like values: mostly paper, some dark, so that windows hold edges and gaps.
-        const image = Uint8Array.from({ length: width * height }, () => (next() < 190 ? 230 + (next() >> 3) : next()));
+    // Mostly paper, some dark, so that windows hold edges and gaps (rows whose windows slide);
+    // then mostly dark, as a photo is (every pixel a candidate, windows wider than small images).
+    const cases = [190, 40].flatMap((paperShare) => [...SIZES, [70, 45]].map((size) => [paperShare, size] as const));
+    for (const [paperShare, [width, height]] of cases) {
+      for (const half of [2, 3, 7, 40]) {
+        const image = Uint8Array.from({ length: width * height }, () =>
+          next() < paperShare ? 230 + (next() >> 3) : next(),
+        );
         const { contrast } = localContrast3x3(image, width, height);
         const window = { edgeThreshold: 40, half, minimumEdges: 2 * half + 1, ceiling: 220, stdWeight: 0.3 };
         const expected = referenceInk(image, contrast, width, height, window);
