@@ -1,6 +1,6 @@
-// `npm run bench -- cost [--images N]`: CPU per image of `npm start`'s processes (a supervisor,
-// the API and the worker, every thread counted), beside sharp's decode floor for the same images measured
-// in the same run, and LocalStack's CPU per image on its own line.
+// `npm run bench -- cost [--images N] [--rounds R]`: CPU per image of `npm start`'s processes (a
+// supervisor, the API and the worker, every thread counted), beside sharp's decode floor for the
+// same images measured right before each method's images, and LocalStack's CPU per image.
 import { once } from "node:events";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import sharp from "sharp";
@@ -23,9 +23,12 @@ const CLIENTS = 4;
 export interface CostRow {
   method: string;
   images: number;
+  /** Over all rounds: the CPU of every round's images over the floor measured beside each. */
   cpuMsPerImage: number;
   floorMsPerImage: number;
   ratio: number;
+  /** Each round's own ratio. */
+  ratios: number[];
   localstackMsPerImage: number;
   imagesPerSecond: number;
 }
@@ -44,7 +47,7 @@ async function costImages(count: number): Promise<Uint8Array[]> {
   return Array.from({ length: count }, (_, n) => distinct[n % distinct.length]);
 }
 
-/** CPU ms of this process (all threads) to decode each image to raw pixels, as the worker does. */
+/** CPU ms of this process (all threads) to decode the images to raw pixels, as the worker does. */
 async function decodeFloorMs(images: Uint8Array[]): Promise<number> {
   sharp.cache(false);
   for (const image of images.slice(0, 4)) await sharp(image).raw().toBuffer(); // warm-up
@@ -55,8 +58,14 @@ async function decodeFloorMs(images: Uint8Array[]): Promise<number> {
 }
 
 export async function benchCost(options: string[] = []): Promise<CostRow[]> {
-  const at = options.indexOf("--images");
-  const count = at >= 0 ? Number(options[at + 1]) : 40;
+  const option = (name: string, fallback: number) => {
+    const at = options.indexOf(name);
+    return at >= 0 ? Number(options[at + 1]) : fallback;
+  };
+  const count = option("--images", 40);
+  // Methods in turn, round after round, each with a floor of its own: this machine's speed
+  // drifts by tens of percent within minutes (otsu measured 109 and 166 ms an image in one day).
+  const rounds = option("--rounds", 2);
   const localstack = await startLocalStack({
     ...loadConfig().localstack,
     log: (m) => console.log(`[localstack] ${m}`),
@@ -64,32 +73,69 @@ export async function benchCost(options: string[] = []): Promise<CostRow[]> {
   const rows: CostRow[] = [];
   try {
     const images = await costImages(count);
-    const floorMs = (await decodeFloorMs(images)) / count;
-    for (const method of METHODS) rows.push(await measureMethod(localstack, images, method, floorMs));
+    const blocks: Block[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const method of METHODS) {
+        const floorMs = await decodeFloorMs(images);
+        blocks.push({ method, floorMs, ...(await measureMethod(localstack, images, method)) });
+      }
+    }
+    for (const method of METHODS)
+      rows.push(
+        costRow(
+          method,
+          images.length,
+          blocks.filter((b) => b.method === method),
+        ),
+      );
   } finally {
     await localstack.stop();
   }
   console.log(
-    `\n${count} images (1 MP and 4 MP, documents and photos), ${CLIENTS} clients; CPU is every thread of the process`,
+    `\n${count} images (1 MP and 4 MP, documents and photos), ${CLIENTS} clients, ${rounds} rounds; CPU is every thread of the process`,
   );
   console.log(
-    "method   | bitonal CPU ms/image | decode floor ms/image | ratio (target) | LocalStack ms/image | images/s",
+    "method   | bitonal CPU ms/image | decode floor ms/image | ratio (target) | LocalStack ms/image | images/s | each round's ratio",
   );
   for (const r of rows) {
     console.log(
       `${r.method.padEnd(8)} | ${r.cpuMsPerImage.toFixed(1).padStart(20)} | ${r.floorMsPerImage.toFixed(1).padStart(21)} | ` +
-        `${`${r.ratio.toFixed(2)}x ${TARGET_RATIO[r.method] ? `(≤ ${TARGET_RATIO[r.method]}x)` : "(—)"}`.padStart(14)} | ${r.localstackMsPerImage.toFixed(1).padStart(19)} | ${r.imagesPerSecond.toFixed(1)}`,
+        `${`${r.ratio.toFixed(2)}x ${TARGET_RATIO[r.method] ? `(≤ ${TARGET_RATIO[r.method]}x)` : "(—)"}`.padStart(14)} | ${r.localstackMsPerImage.toFixed(1).padStart(19)} | ${r.imagesPerSecond.toFixed(1).padStart(8)} | rounds ${r.ratios.map((x) => `${x.toFixed(2)}x`).join(" ")}`,
     );
   }
   return rows;
+}
+
+/** One method's images once, beside the floor measured right before them (all in ms). */
+interface Block {
+  method: string;
+  floorMs: number;
+  cpuMs: number;
+  localstackMs: number;
+  seconds: number;
+}
+
+function costRow(method: string, images: number, blocks: Block[]): CostRow {
+  const total = (field: "floorMs" | "cpuMs" | "localstackMs" | "seconds") =>
+    blocks.reduce((sum, b) => sum + b[field], 0);
+  const count = images * blocks.length;
+  return {
+    method,
+    images: count,
+    cpuMsPerImage: total("cpuMs") / count,
+    floorMsPerImage: total("floorMs") / count,
+    ratio: total("cpuMs") / total("floorMs"),
+    ratios: blocks.map((b) => b.cpuMs / b.floorMs),
+    localstackMsPerImage: total("localstackMs") / count,
+    imagesPerSecond: count / total("seconds"),
+  };
 }
 
 async function measureMethod(
   localstack: { endpoint: string; pid?: number },
   images: Uint8Array[],
   method: BinarizationMethod,
-  floorMsPerImage: number,
-): Promise<CostRow> {
+): Promise<Omit<Block, "method" | "floorMs">> {
   const env = benchProcessEnv(localstack.endpoint, "cost");
   const config = loadConfig(env);
   const sqs = createSqsClient(config);
@@ -139,16 +185,8 @@ async function measureMethod(
     const seconds = (performance.now() - started) / 1000;
     const cpuMs = ((await cpuOf(bitonal.pid)) - before.bitonal) * 1000;
     const localstackMs = ((await cpuOf(localstack.pid)) - before.localstack) * 1000;
-    const cpuMsPerImage = cpuMs / images.length;
-    return {
-      method,
-      images: images.length,
-      cpuMsPerImage,
-      floorMsPerImage,
-      ratio: cpuMsPerImage / floorMsPerImage,
-      localstackMsPerImage: localstackMs / images.length,
-      imagesPerSecond: done / seconds,
-    };
+    if (done < images.length) throw new Error(`${method}: ${done} of ${images.length} images done`);
+    return { cpuMs, localstackMs, seconds };
   } finally {
     const exited = once(bitonal, "exit");
     bitonal.kill("SIGTERM");
