@@ -58,27 +58,26 @@ export function encodeG4Tiff(pages: BitonalPage[]): Buffer {
     offset += data.length + (data.length & 1); // directories start on a word boundary
     if (data.length & 1) parts.push(new Uint8Array(1));
     const dpi = page.dpi && page.dpi > 0 ? page.dpi : undefined;
-    const entries: Array<[tag: number, type: number, value: number]> = [
-      ...(pages.length > 1 ? [[TAG.newSubfileType, LONG, PAGE_OF_MANY] as [number, number, number]] : []),
-      [TAG.imageWidth, LONG, page.width],
-      [TAG.imageLength, LONG, page.height],
-      [TAG.bitsPerSample, SHORT, 1],
-      [TAG.compression, SHORT, COMPRESSION_G4],
-      [TAG.photometric, SHORT, WHITE_IS_ZERO],
-      [TAG.stripOffsets, LONG, dataOffset],
-      [TAG.samplesPerPixel, SHORT, 1],
-      [TAG.rowsPerStrip, LONG, page.height],
-      [TAG.stripByteCounts, LONG, data.length],
-      ...(dpi
-        ? ([
-            [TAG.xResolution, RATIONAL, 0],
-            [TAG.yResolution, RATIONAL, 0],
-          ] as Array<[number, number, number]>)
-        : []),
-      [TAG.t6Options, LONG, 0],
-      ...(dpi ? [[TAG.resolutionUnit, SHORT, INCH] as [number, number, number]] : []),
-      ...(pages.length > 1 ? [[TAG.pageNumber, SHORT, 0] as [number, number, number]] : []),
-    ];
+    const many = pages.length > 1;
+    const entries: Array<[tag: number, type: number, value: number]> = [];
+    const entry = (tag: number, type: number, value: number, when = true) => {
+      if (when) entries.push([tag, type, value]);
+    };
+    entry(TAG.newSubfileType, LONG, PAGE_OF_MANY, many);
+    entry(TAG.imageWidth, LONG, page.width);
+    entry(TAG.imageLength, LONG, page.height);
+    entry(TAG.bitsPerSample, SHORT, 1);
+    entry(TAG.compression, SHORT, COMPRESSION_G4);
+    entry(TAG.photometric, SHORT, WHITE_IS_ZERO);
+    entry(TAG.stripOffsets, LONG, dataOffset);
+    entry(TAG.samplesPerPixel, SHORT, 1);
+    entry(TAG.rowsPerStrip, LONG, page.height);
+    entry(TAG.stripByteCounts, LONG, data.length);
+    entry(TAG.xResolution, RATIONAL, 0, dpi !== undefined);
+    entry(TAG.yResolution, RATIONAL, 0, dpi !== undefined);
+    entry(TAG.t6Options, LONG, 0);
+    entry(TAG.resolutionUnit, SHORT, INCH, dpi !== undefined);
+    entry(TAG.pageNumber, SHORT, 0, many);
     const directorySize = 2 + 12 * entries.length + 4;
     const directory = Buffer.alloc(directorySize + (dpi ? 16 : 0));
     const rationals = offset + directorySize; // the two resolutions follow the directory
