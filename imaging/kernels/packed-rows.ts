@@ -6,3 +6,13 @@
 export function packedRowBytes(width: number): number {
   return 1 + Math.ceil(width / 8);
 }
+
+/** One byte a pixel (0 black, anything else white) into packed rows: for images decoded back from a file. */
+export function packRows(values: Uint8Array, width: number, height: number): Uint8Array {
+  const stride = packedRowBytes(width);
+  const packed = new Uint8Array(stride * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) if (values[y * width + x]) packed[y * stride + 1 + (x >> 3)] |= 0x80 >> (x & 7);
+  }
+  return packed;
+}

@@ -5,6 +5,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import sharp from "sharp";
 import { binarize } from "../../imaging/binarize.ts";
+import { encodeG4Tiff } from "../../imaging/encode/g4-tiff.ts";
+import { packRows } from "../../imaging/kernels/packed-rows.ts";
 import { type BinaryImage, dibcoScores } from "../../imaging/measures/dibco.ts";
 import { type PseudoWeights, pseudoWeights } from "../../imaging/measures/pseudo-weights.ts";
 import { BINARIZATION_METHODS, type BinarizationMethod } from "../../imaging/method-names.ts";
@@ -66,6 +68,8 @@ export async function benchQuality(options: string[] = []): Promise<QualityRow[]
   }
 
   const rows: QualityRow[] = [];
+  // The default's results as 1-bit PNG (what is stored) and as G4 TIFF (what archives keep).
+  const outputs = { png: 0, g4Tiff: 0 };
   // The figures' pages' results, kept as they are scored (one binarize per page and method).
   const figure = new Map<string, Uint8Array[]>();
   // Every page's F-measure by method, for auto's regret.
@@ -82,7 +86,14 @@ export async function benchQuality(options: string[] = []): Promise<QualityRow[]
       });
       const { png, appliedMethod } = result as Awaited<ReturnType<typeof binarize>>;
       choices[appliedMethod] = (choices[appliedMethod] ?? 0) + 1;
-      const scores = dibcoScores(page.truth, await greyOf(png), weights.get(page));
+      const grey = await greyOf(png);
+      const scores = dibcoScores(page.truth, grey, weights.get(page));
+      if (method === "auto") {
+        outputs.png += png.length;
+        outputs.g4Tiff += encodeG4Tiff([
+          { packed: packRows(grey.data, grey.width, grey.height), width: grey.width, height: grey.height },
+        ]).length;
+      }
       results.push({ page, scores });
       fOf.set(method, (fOf.get(method) ?? new Map()).set(page, scores.fMeasure));
       if (!data && FIGURES.some((f) => f.pages.includes(page.name))) {
@@ -116,6 +127,9 @@ export async function benchQuality(options: string[] = []): Promise<QualityRow[]
   }
   printQuality(rows, pages.length, megapixels, floorPerMegapixel);
   printRegret(pages, fOf, rows);
+  console.log(
+    `auto's results: 1-bit PNG ${(outputs.png / 1024).toFixed(0)} KiB, G4 TIFF ${(outputs.g4Tiff / 1024).toFixed(0)} KiB (${(outputs.g4Tiff / outputs.png).toFixed(3)}x)`,
+  );
   if (!data) {
     for (const { file, pages: names } of FIGURES) {
       await writeFigure(

@@ -3,22 +3,14 @@
 import { getDocument, OPS, type PDFPageProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_PDF_DPI, encodeG4Pdf } from "../../imaging/encode/g4-pdf.ts";
-import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
+import { packRows } from "../../imaging/kernels/packed-rows.ts";
 
 const WASM = new URL("../../node_modules/pdfjs-dist/wasm/", import.meta.url).pathname;
 
 function page(width: number, height: number, isWhite: (x: number, y: number) => boolean, dpi?: number) {
-  const stride = packedRowBytes(width);
-  const packed = new Uint8Array(stride * height);
   const white = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (!isWhite(x, y)) continue;
-      white[y * width + x] = 1;
-      packed[y * stride + 1 + (x >> 3)] |= 0x80 >> (x & 7);
-    }
-  }
-  return { packed, width, height, dpi, white };
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) white[y * width + x] = isWhite(x, y) ? 1 : 0;
+  return { packed: packRows(white, width, height), width, height, dpi, white };
 }
 
 async function open(pdf: Buffer) {

@@ -5,24 +5,14 @@ import UTIF from "utif";
 import { describe, expect, it } from "vitest";
 import { binarize } from "../../imaging/binarize.ts";
 import { encodeG4Tiff } from "../../imaging/encode/g4-tiff.ts";
-import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
+import { packRows } from "../../imaging/kernels/packed-rows.ts";
 import { syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
 import { greyPixels } from "../support/images.ts";
-
-/** 0 = black, 255 = white, one byte a pixel, into the methods' packed rows. */
-function packed(grey: Uint8Array, width: number, height: number): Uint8Array {
-  const stride = packedRowBytes(width);
-  const out = new Uint8Array(stride * height);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) if (grey[y * width + x]) out[y * stride + 1 + (x >> 3)] |= 0x80 >> (x & 7);
-  }
-  return out;
-}
 
 function page(width: number, height: number, white: (x: number, y: number) => boolean) {
   const grey = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) grey[y * width + x] = white(x, y) ? 255 : 0;
-  return { grey, width, height, packed: packed(grey, width, height) };
+  return { grey, width, height, packed: packRows(grey, width, height) };
 }
 
 /** Every page as UTIF.js decodes it, 0 or 255 a pixel. */
@@ -96,7 +86,7 @@ describe("the G4 TIFF writer", () => {
       const upload = await syntheticPage(kind, 1);
       const result = await binarize(upload.bytes, { method: "document", maxInputPixels: 50_000_000 });
       const { values, width, height } = await greyPixels(result.png);
-      const tiff = encodeG4Tiff([{ packed: packed(values, width, height), width, height, dpi: 300 }]);
+      const tiff = encodeG4Tiff([{ packed: packRows(values, width, height), width, height, dpi: 300 }]);
       expect(tiff.length / result.png.length, kind).toBeLessThan(0.7);
       expect(Buffer.from((await greyPixels(tiff)).values).equals(Buffer.from(values))).toBe(true);
     }
