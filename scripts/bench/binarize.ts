@@ -14,11 +14,7 @@ const MAX_INPUT_PIXELS = 50_000_000;
 async function medianMs(run: () => Promise<unknown>, repeats: number): Promise<number> {
   await run(); // warm-up: first-call costs are not the kernel's
   const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const started = performance.now();
-    await run();
-    times.push(performance.now() - started);
-  }
+  for (let i = 0; i < repeats; i++) times.push(await elapsedMs(run));
   return median(times);
 }
 
