@@ -9,6 +9,20 @@
 // vertical and horizontal modes, horizontal runs in T.4's modified Huffman codes.
 import { packedRowBytes } from "../kernels/packed-rows.ts";
 
+/** One page's G4 stream with what a container needs to describe it. */
+export interface G4Page {
+  g4: Uint8Array;
+  width: number;
+  height: number;
+  /** Pixels per inch, when the input said. */
+  dpi?: number;
+}
+
+/** A page of rows packed as `kernels/packed-rows.ts` lays them out (set = white), coded. */
+export function g4Page(packed: Uint8Array, width: number, height: number, dpi?: number): G4Page {
+  return { g4: encodeG4(packed, width, height), width, height, ...(dpi ? { dpi } : {}) };
+}
+
 type Code = readonly [bits: number, length: number];
 
 // T.4 Table 2: terminating codes, run lengths 0–63.

@@ -5,13 +5,12 @@
 // embed a CCITT image without writing its stream and dictionary at this same low level, and has
 // had no release since 2021. Nothing but the images and a title goes in: no JavaScript, no
 // fonts, no metadata streams.
-import { encodeG4 } from "./ccitt-g4.ts";
-import type { BitonalPage } from "./g4-tiff.ts";
+import type { G4Page } from "./ccitt-g4.ts";
 
 /** A page's resolution when the input did not say: a document scan's commonest. */
 export const DEFAULT_PDF_DPI = 300;
 
-export function encodeG4Pdf(pages: BitonalPage[], title: string): Buffer {
+export function encodeG4Pdf(pages: G4Page[], title: string): Buffer {
   if (pages.length === 0) throw new Error("a PDF needs at least one page");
   const objects: Buffer[] = []; // object n + 1 at index n
   const add = (...parts: Array<string | Uint8Array>) => {
@@ -33,7 +32,7 @@ export function encodeG4Pdf(pages: BitonalPage[], title: string): Buffer {
       `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${width} ${height}] `,
       `/Resources << /XObject << /Page${n + 1} ${image} 0 R >> >> /Contents ${contents} 0 R >>`,
     );
-    const g4 = encodeG4(page.packed, page.width, page.height);
+    const { g4 } = page;
     add(
       `<< /Type /XObject /Subtype /Image /Width ${page.width} /Height ${page.height} /ColorSpace /DeviceGray `,
       `/BitsPerComponent 1 /Filter /CCITTFaxDecode /DecodeParms << /K -1 /Columns ${page.width} /Rows ${page.height} >> `,

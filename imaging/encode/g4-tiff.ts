@@ -2,16 +2,7 @@
 // archives and document systems store. A TIFF is a header and, per page, a directory of tags
 // pointing at its data; written here because libvips cannot write one strip a page (see
 // ccitt-g4.ts) and sharp writes no multi-page TIFF from separate pages.
-import { encodeG4 } from "./ccitt-g4.ts";
-
-export interface BitonalPage {
-  /** Rows as `kernels/packed-rows.ts` lays them out (set = white). */
-  packed: Uint8Array;
-  width: number;
-  height: number;
-  /** Pixels per inch, when the input said. */
-  dpi?: number;
-}
+import type { G4Page } from "./ccitt-g4.ts";
 
 // TIFF 6.0 field types and the tags written, in the ascending order a directory needs.
 const SHORT = 3;
@@ -41,7 +32,7 @@ const INCH = 2;
 const PAGE_OF_MANY = 2;
 
 /** Little-endian TIFF: each page's G4 data, then its directory; directories chained in page order. */
-export function encodeG4Tiff(pages: BitonalPage[]): Buffer {
+export function encodeG4Tiff(pages: G4Page[]): Buffer {
   if (pages.length === 0) throw new Error("a TIFF needs at least one page");
   const parts: Uint8Array[] = [];
   const header = Buffer.alloc(8);
@@ -52,7 +43,7 @@ export function encodeG4Tiff(pages: BitonalPage[]): Buffer {
   // Where the previous directory's "next directory" offset is, to be filled once known.
   let nextPointer = { part: header, at: 4 };
   for (const [index, page] of pages.entries()) {
-    const data = encodeG4(page.packed, page.width, page.height);
+    const data = page.g4;
     const dataOffset = offset;
     parts.push(data);
     offset += data.length + (data.length & 1); // directories start on a word boundary

@@ -5,6 +5,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import sharp from "sharp";
 import { binarize } from "../../imaging/binarize.ts";
+import { g4Page } from "../../imaging/encode/ccitt-g4.ts";
 import { encodeG4Tiff } from "../../imaging/encode/g4-tiff.ts";
 import { packRows } from "../../imaging/kernels/packed-rows.ts";
 import { type BinaryImage, dibcoScores } from "../../imaging/measures/dibco.ts";
@@ -91,7 +92,7 @@ export async function benchQuality(options: string[] = []): Promise<QualityRow[]
       if (method === "auto") {
         outputs.png += png.length;
         outputs.g4Tiff += encodeG4Tiff([
-          { packed: packRows(grey.data, grey.width, grey.height), width: grey.width, height: grey.height },
+          g4Page(packRows(grey.data, grey.width, grey.height), grey.width, grey.height),
         ]).length;
       }
       results.push({ page, scores });

@@ -2,6 +2,7 @@
 // with ours), and its cross-reference table checked byte by byte.
 import { getDocument, OPS, type PDFPageProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { describe, expect, it } from "vitest";
+import { g4Page } from "../../imaging/encode/ccitt-g4.ts";
 import { DEFAULT_PDF_DPI, encodeG4Pdf } from "../../imaging/encode/g4-pdf.ts";
 import { packRows } from "../../imaging/kernels/packed-rows.ts";
 
@@ -10,7 +11,7 @@ const WASM = new URL("../../node_modules/pdfjs-dist/wasm/", import.meta.url).pat
 function page(width: number, height: number, isWhite: (x: number, y: number) => boolean, dpi?: number) {
   const white = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) white[y * width + x] = isWhite(x, y) ? 1 : 0;
-  return { packed: packRows(white, width, height), width, height, dpi, white };
+  return { ...g4Page(packRows(white, width, height), width, height, dpi), white };
 }
 
 async function open(pdf: Buffer) {

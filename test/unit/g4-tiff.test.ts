@@ -4,6 +4,7 @@ import sharp from "sharp";
 import UTIF from "utif";
 import { describe, expect, it } from "vitest";
 import { binarize } from "../../imaging/binarize.ts";
+import { g4Page } from "../../imaging/encode/ccitt-g4.ts";
 import { encodeG4Tiff } from "../../imaging/encode/g4-tiff.ts";
 import { packRows } from "../../imaging/kernels/packed-rows.ts";
 import { syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
@@ -49,7 +50,7 @@ const CASES = [
 describe("the G4 TIFF writer", () => {
   it("writes pages that libtiff and UTIF.js both read back pixel for pixel", async () => {
     for (const [name, p] of CASES) {
-      const tiff = encodeG4Tiff([{ packed: p.packed, width: p.width, height: p.height }]);
+      const tiff = encodeG4Tiff([g4Page(p.packed, p.width, p.height)]);
       const fromLibtiff = await greyPixels(tiff);
       expect([fromLibtiff.width, fromLibtiff.height], name).toEqual([p.width, p.height]);
       expect(Buffer.from(fromLibtiff.values).equals(Buffer.from(p.grey)), `${name}: libtiff`).toBe(true);
@@ -61,9 +62,7 @@ describe("the G4 TIFF writer", () => {
   it("writes one G4 strip a page, several pages in order, each with its own size and resolution", async () => {
     const pages = [CASES[0][1], CASES[5][1], CASES[7][1]];
     const dpis = [300, 200, 72.5];
-    const tiff = encodeG4Tiff(
-      pages.map((p, n) => ({ packed: p.packed, width: p.width, height: p.height, dpi: dpis[n] })),
-    );
+    const tiff = encodeG4Tiff(pages.map((p, n) => g4Page(p.packed, p.width, p.height, dpis[n])));
     const metadata = await sharp(tiff).metadata();
     expect(metadata.pages).toBe(3);
     const read = utifPages(tiff);
@@ -86,7 +85,7 @@ describe("the G4 TIFF writer", () => {
       const upload = await syntheticPage(kind, 1);
       const result = await binarize(upload.bytes, { method: "document", maxInputPixels: 50_000_000 });
       const { values, width, height } = await greyPixels(result.png);
-      const tiff = encodeG4Tiff([{ packed: packRows(values, width, height), width, height, dpi: 300 }]);
+      const tiff = encodeG4Tiff([g4Page(packRows(values, width, height), width, height, 300)]);
       expect(tiff.length / result.png.length, kind).toBeLessThan(0.7);
       expect(Buffer.from((await greyPixels(tiff)).values).equals(Buffer.from(values))).toBe(true);
     }
