@@ -20,14 +20,20 @@ export interface BinarizeOptions {
   threshold?: number;
   /** Decompression-bomb guard, checked from the header before any pixel is decoded. */
   maxInputPixels: number;
+  /** Which page of a multi-page file (TIFF), from 0. */
+  page?: number;
   sauvola?: SauvolaOptions;
 }
 
 export interface BinarizeResult {
   /** 1-bit greyscale PNG: every pixel black or white. */
   png: Buffer;
+  /** The same pixels as rows packed 8 a byte (kernels/packed-rows.ts), for the G4 writers. */
+  packed: Uint8Array;
   width: number;
   height: number;
+  /** Pixels per inch, when the input said. */
+  dpi?: number;
   /** The method asked for. */
   method: BinarizationMethod;
   /** The method that made the pixels: `auto` resolves to one of the others. */
@@ -53,7 +59,11 @@ export async function binarize(input: Uint8Array, options: BinarizeOptions): Pro
   // The luma's histogram (Otsu's, and the document method's dark areas') is counted while luma
   // is taken: one pass over the pixels fewer.
   const histogram = method === "sauvola" || method === "fixed" ? undefined : new Uint32Array(256);
-  const { luma, width, height } = await decodeLuma(input, options.maxInputPixels, histogram);
+  const { luma, width, height, dpi } = await decodeLuma(input, {
+    maxInputPixels: options.maxInputPixels,
+    histogram,
+    page: options.page,
+  });
   // The document method's measuring image, made once and only when needed: a clean page that
   // auto sends to Otsu never pays for it.
   let work: WorkingImage | undefined;
@@ -82,8 +92,10 @@ export async function binarize(input: Uint8Array, options: BinarizeOptions): Pro
   releaseKernelMemory();
   return {
     png: encodeBitonalPng(packed, width, height),
+    packed,
     width,
     height,
+    ...(dpi ? { dpi } : {}),
     method,
     appliedMethod: applied,
     ...(choice ? { reason: choice.reason } : {}),

@@ -8,6 +8,16 @@ export interface LumaImage {
   luma: Uint8Array;
   width: number;
   height: number;
+  /** Pixels per inch, when the file says. */
+  dpi?: number;
+}
+
+export interface DecodeOptions {
+  maxInputPixels: number;
+  /** Counted into on the way, when given. */
+  histogram?: Uint32Array;
+  /** Which page of a multi-page file (TIFF), from 0. */
+  page?: number;
 }
 
 /**
@@ -20,13 +30,14 @@ export interface LumaImage {
  */
 export async function decodeLuma(
   input: Uint8Array,
-  maxInputPixels: number,
-  histogram?: Uint32Array,
+  { maxInputPixels, histogram, page = 0 }: DecodeOptions,
 ): Promise<LumaImage> {
   let decoded: { data: Buffer; info: OutputInfo };
+  let dpi: number | undefined;
   try {
-    const image = sharp(input, { limitInputPixels: maxInputPixels });
-    const { space } = await image.metadata();
+    const image = sharp(input, { limitInputPixels: maxInputPixels, page });
+    const { space, density } = await image.metadata();
+    dpi = density;
     // 8-bit grey stays one band (its luma is itself); everything else becomes sRGB, which is
     // also the conversion that scales 16-bit samples by >> 8 (libvips' b-w rounds instead).
     const grey = space === "b-w";
@@ -51,11 +62,11 @@ export async function decodeLuma(
   const { width, height, channels } = info;
   if (channels === 1) {
     if (histogram) countValues(data, histogram);
-    return { luma: data, width, height };
+    return { luma: data, width, height, dpi };
   }
   // OpenCV's fixed-point Rec. 601 (cvtColor on 8-bit, 4.x and 5.x alike): 0.299 R + 0.587 G
   // + 0.114 B as 15-bit integer weights, rounded. Float weights disagree on about one pixel
   // in ten near the threshold; these agree on every pixel of the OpenCV fixture. A SIMD kernel,
   // 16 pixels an iteration: as a JavaScript loop it cost a fifth of the decode.
-  return { luma: lumaOfRgb(data, width * height, histogram), width, height };
+  return { luma: lumaOfRgb(data, width * height, histogram), width, height, dpi };
 }
