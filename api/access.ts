@@ -11,7 +11,7 @@ import { createLinkSigner } from "./signed-links.ts";
 
 // How long a signed link to an image lasts (one to two of these: see createLinkSigner).
 const SIGNED_LINK_LIFETIME_S = 3600;
-const IMAGE_BYTES_PATH = /^\/api\/images\/[^/]+\/(original|processed|renditions\/[^/]+\/processed)$/;
+const IMAGE_BYTES_PATH = /^\/api\/images\/[^/]+\/(original|processed|(renditions|pages)\/[^/]+\/processed)$/;
 
 export interface Access {
   /** The bearer token check alone (a pass-through without API_TOKEN). */
@@ -21,6 +21,8 @@ export interface Access {
   links: {
     image(id: string): { self: string; original: string; processed: string };
     rendition(id: string, rendition: string): { self: string; processed: string };
+    /** A document's page n (from 1). */
+    page(id: string, page: number): { processed: string };
   };
 }
 
@@ -65,6 +67,9 @@ export function createAccess(config: Config, logger: Logger): Access {
       rendition(id, rendition) {
         const self = `/api/images/${id}/renditions/${rendition}`;
         return { self, processed: grant(`${self}/processed`) };
+      },
+      page(id, page) {
+        return { processed: grant(`/api/images/${id}/pages/${page}/processed`) };
       },
     },
   };

@@ -18,6 +18,7 @@ import { notFoundOrNotAllowed } from "./not-found.ts";
 import { hostAllowList, sameOriginWrites } from "./request-origin.ts";
 import { mountImageRoutes } from "./routes/images.ts";
 import { mountDocumentRoutes, mountProbeRoutes } from "./routes/operations.ts";
+import { mountPageRoutes } from "./routes/pages.ts";
 import { mountRenditionRoutes } from "./routes/renditions.ts";
 import type { Env } from "./routes/route-deps.ts";
 import { securityHeaders } from "./security-headers.ts";
@@ -88,6 +89,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   };
   mountImageRoutes(app, routeDeps);
   mountRenditionRoutes(app, routeDeps);
+  mountPageRoutes(app, routeDeps);
   mountDocumentRoutes(app, config);
   return app;
 }

@@ -13,10 +13,10 @@ const PROBLEMS = {
   "method-not-allowed": { status: 405, title: "Method not allowed" },
   "too-many-renditions": { status: 409, title: "This image has as many renditions as it may" },
   "payload-too-large": { status: 413, title: "Upload too large" },
-  "unsupported-media-type": { status: 415, title: "Not a PNG, JPEG or WebP image" },
+  "unsupported-media-type": { status: 415, title: "Not a PNG, JPEG, WebP or TIFF file" },
   "json-expected": { status: 415, title: "This route takes a JSON body" },
   "too-many-downloads": { status: 429, title: "Too many large downloads at once" },
-  "unprocessable-image": { status: 422, title: "The image is damaged or too large to decode" },
+  "unprocessable-image": { status: 422, title: "The image or document is damaged or too large to decode" },
   "service-unavailable": { status: 503, title: "Storage or queue unavailable" },
   internal: { status: 500, title: "Internal server error" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;

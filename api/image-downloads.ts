@@ -17,8 +17,11 @@ const BUSY_RETRY_AFTER_S = 5;
 const IMMUTABLE = "max-age=31536000, immutable";
 
 export interface ImageDownloads {
-  /** Answers with the object at `key`, or a 404 saying `missing`. */
-  send(c: Context, bucket: string, key: string, missing: string): Promise<Response>;
+  /**
+   * Answers with the object at `key`, or a 404 saying `missing`; `contentDisposition`, when
+   * given, names the file a browser saves it as.
+   */
+  send(c: Context, bucket: string, key: string, missing: string, contentDisposition?: string): Promise<Response>;
 }
 
 /** `s3`: the client downloads use, with a pool of its own so that slow readers cannot starve the rest. */
@@ -27,10 +30,11 @@ export function createImageDownloads(s3: S3Client, config: Config): ImageDownloa
   // Private images are not for shared caches.
   const cacheControl = config.apiToken ? `private, ${IMMUTABLE}` : `public, ${IMMUTABLE}`;
   return {
-    async send(c, bucket, key, missing) {
+    async send(c, bucket, key, missing, contentDisposition) {
       // Hono answers HEAD with the GET route and drops the body; the route must know, to open none.
       const options = { ifNoneMatch: c.req.header("if-none-match"), headOnly: c.req.method === "HEAD" };
       const opened = await unavailableOnError(() => openObject(s3, slots, bucket, key, options));
+      if (contentDisposition) c.header("Content-Disposition", contentDisposition);
       return respond(c, opened, slots, missing, cacheControl);
     },
   };

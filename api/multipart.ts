@@ -3,6 +3,7 @@
 import type { Readable } from "node:stream";
 import busboy from "busboy";
 import { AppError } from "./errors.ts";
+import { fileSizeLimit, largestUpload, tooLarge, type UploadLimits } from "./upload-limits.ts";
 
 export interface MultipartUpload {
   image: { bytes: Buffer; filename: string };
@@ -20,14 +21,14 @@ const LIMITS = { fields: 16, fieldSize: 1024, parts: 32, headerPairs: 16 } as co
 export async function readMultipart(
   body: Readable,
   contentType: string,
-  { imageField, maxFileBytes, maxBodyBytes }: { imageField: string; maxFileBytes: number; maxBodyBytes: number },
+  { imageField, limits, maxBodyBytes }: { imageField: string; limits: UploadLimits; maxBodyBytes: number },
 ): Promise<MultipartUpload> {
   let parser: busboy.Busboy;
   try {
     parser = busboy({
       headers: { "content-type": contentType },
-      // One byte past the limit is enough to know it is too large.
-      limits: { ...LIMITS, fileSize: maxFileBytes },
+      // The file's own limit (an image's or a document's) is kept below, as it arrives.
+      limits: { ...LIMITS, fileSize: largestUpload(limits) },
       // Browsers send file names as raw UTF-8 in `filename="…"`, not Latin-1.
       defParamCharset: "utf8",
     });
@@ -55,10 +56,16 @@ export async function readMultipart(
     const chunks: Buffer[] = [];
     const entry = { bytes: Buffer.alloc(0), filename: info.filename ?? "" };
     image = entry;
-    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-    stream.on("limit", () =>
-      fail(new AppError("payload-too-large", `The upload is larger than ${maxFileBytes} bytes.`)),
-    );
+    const limit = fileSizeLimit(limits);
+    let over = false;
+    stream.on("data", (chunk: Buffer) => {
+      if (over) return;
+      const exceeded = limit.after(chunk);
+      if (exceeded === undefined) return void chunks.push(chunk);
+      over = true;
+      fail(tooLarge(exceeded));
+    });
+    stream.on("limit", () => fail(tooLarge(largestUpload(limits))));
     // One copy, at the end: the file as one buffer, no Blob or ArrayBuffer in between.
     stream.on("end", () => {
       entry.bytes = Buffer.concat(chunks);
@@ -82,8 +89,7 @@ export async function readMultipart(
   let received = 0;
   const counted = (chunk: Buffer) => {
     received += chunk.length;
-    if (received > maxBodyBytes)
-      fail(new AppError("payload-too-large", `The upload is larger than ${maxFileBytes} bytes.`));
+    if (received > maxBodyBytes) fail(tooLarge(largestUpload(limits)));
   };
   try {
     await new Promise<void>((resolve, reject) => {

@@ -2,7 +2,7 @@
 // documentation cannot drift from what the API does.
 import { z } from "@hono/zod-openapi";
 import { BINARIZATION_METHODS } from "../imaging/method-names.ts";
-import { DEFAULT_METHOD, imageIdSchema, renditionNameSchema } from "../infra/messages.ts";
+import { DEFAULT_METHOD, imageIdSchema, OUTPUT_FORMATS, renditionNameSchema } from "../infra/messages.ts";
 
 export const PAGE_SIZE = { default: 20, max: 100 } as const;
 
@@ -39,6 +39,14 @@ export const uploadOptionsSchema = z.strictObject({
     .pipe(thresholdNumber)
     .optional()
     .openapi({ description: thresholdDescription }),
+  format: z
+    .enum(OUTPUT_FORMATS, { error: `must be one of ${OUTPUT_FORMATS.join(", ")}` })
+    .optional()
+    .openapi({
+      description:
+        "What the result is written as: a 1-bit PNG (one page), a CCITT G4 TIFF, or a PDF of G4 images. " +
+        "Default: PNG for an image, TIFF for a TIFF",
+    }),
 });
 
 export const idParamsSchema = z.object({
@@ -81,7 +89,12 @@ export const listQuerySchema = z.object({
     .openapi({ param: { name: "cursor", in: "query" } }),
 });
 
-const linksSchema = z.object({ self: z.string(), original: z.string(), processed: z.string() });
+const linksSchema = z.object({
+  self: z.string(),
+  original: z.string(),
+  processed: z.string(),
+  pages: z.string().optional().openapi({ description: "A document's: its pages" }),
+});
 
 export const acceptedSchema = z
   .object({ id: z.string(), status: z.literal("queued"), links: linksSchema })
@@ -101,9 +114,45 @@ export const imageStatusSchema = z
     createdAt: z.string().nullable(),
     completedAt: z.string().nullable(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
+    document: z
+      .object({
+        pages: z.number().int(),
+        format: z.enum(OUTPUT_FORMATS),
+        progress: z.object({ done: z.number().int(), failed: z.number().int(), total: z.number().int() }),
+        bytes: z.number().int().nullable().openapi({ description: "The assembled output's size, once written" }),
+        inputBytes: z.number().int(),
+        largerThanInput: z
+          .boolean()
+          .nullable()
+          .openapi({ description: "Whether the output is larger than the upload" }),
+      })
+      .optional()
+      .openapi({ description: "A document's (a TIFF, or an image asked for as TIFF or PDF): its pages and progress" }),
     links: linksSchema,
   })
   .openapi("ImageStatus");
+
+export const pageParamsSchema = idParamsSchema.extend({
+  page: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .openapi({ param: { name: "page", in: "path" }, description: "From 1", example: 1 }),
+});
+
+export const pageListSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        page: z.number().int(),
+        status: z.enum(["queued", "done", "failed"]),
+        error: z.object({ code: z.string(), message: z.string() }).optional(),
+        links: z.object({ processed: z.string() }),
+      }),
+    ),
+  })
+  .openapi("PageList");
 
 const renditionLinksSchema = z.object({ self: z.string(), processed: z.string() });
 

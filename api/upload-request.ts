@@ -5,27 +5,36 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { BinarizationMethod } from "../imaging/method-names.ts";
+import type { OutputFormat } from "../infra/messages.ts";
 import { AppError } from "./errors.ts";
 import { readMultipart } from "./multipart.ts";
 import { uploadOptionsSchema } from "./schemas.ts";
+import { fileSizeLimit, largestUpload, tooLarge, type UploadLimits } from "./upload-limits.ts";
 
 export interface UploadRequest {
   bytes: Uint8Array;
   filename: string;
   method: BinarizationMethod;
   threshold?: number;
+  format?: OutputFormat;
 }
 
 // Room for the multipart envelope (boundaries, part headers, option fields) around an image of
 // exactly MAX_UPLOAD_BYTES.
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 
-export async function readUploadRequest(c: Context, maxUploadBytes: number): Promise<UploadRequest> {
+/**
+ * Which limit applies is known from the file's first bytes: a TIFF's or PDF's signature claims
+ * the document limit, anything else the image limit, enforced as the bytes arrive. Validation
+ * (upload-validation.ts) then checks what the content really is.
+ */
+export async function readUploadRequest(c: Context, limits: UploadLimits): Promise<UploadRequest> {
+  const ceiling = largestUpload(limits);
   const contentType = c.req.header("content-type") ?? "";
   const isMultipart = /^multipart\/form-data\b/i.test(contentType);
-  const maxBodyBytes = maxUploadBytes + (isMultipart ? MULTIPART_OVERHEAD_BYTES : 0);
+  const maxBodyBytes = ceiling + (isMultipart ? MULTIPART_OVERHEAD_BYTES : 0);
   // Refused by its declared length, before a byte of it is read.
-  if (Number(c.req.header("content-length") ?? 0) > maxBodyBytes) throw tooLarge(maxUploadBytes);
+  if (Number(c.req.header("content-length") ?? 0) > maxBodyBytes) throw tooLarge(ceiling);
   let bytes: Uint8Array;
   let filename = "";
   let fields: Record<string, unknown>;
@@ -33,18 +42,21 @@ export async function readUploadRequest(c: Context, maxUploadBytes: number): Pro
   if (isMultipart) {
     const form = await readMultipart(requestBody(c), contentType, {
       imageField: "image",
-      maxFileBytes: maxUploadBytes,
+      limits,
       maxBodyBytes,
     });
     bytes = form.image.bytes;
     filename = form.image.filename;
     fields = optionsFromFieldsAndQuery(form.fields, c.req.query());
-  } else if (contentType.startsWith("image/") || contentType === "application/octet-stream") {
-    bytes = await readRawBody(requestBody(c), maxUploadBytes);
+  } else if (/^(image\/|application\/(octet-stream|pdf)\b)/i.test(contentType)) {
+    bytes = await readRawBody(requestBody(c), limits);
     filename = c.req.query("filename") ?? "";
     fields = optionsFromFieldsAndQuery({}, c.req.query());
   } else {
-    throw new AppError("bad-request", "Send the image as multipart/form-data field `image`, or as a raw image body.");
+    throw new AppError(
+      "bad-request",
+      "Send the image or document as multipart/form-data field `image`, or as a raw body (image/*, application/pdf or application/octet-stream).",
+    );
   }
 
   const options = uploadOptionsSchema.safeParse(fields);
@@ -64,14 +76,16 @@ function requestBody(c: Context): Readable {
   return body ? Readable.fromWeb(body as WebReadableStream<Uint8Array>) : Readable.from([]);
 }
 
-/** The whole raw body as one buffer, refused as soon as it passes the limit. */
-function readRawBody(body: Readable, maxBytes: number): Promise<Buffer> {
+/** The whole raw body as one buffer, refused as soon as it passes its limit. */
+function readRawBody(body: Readable, limits: UploadLimits): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    const limit = fileSizeLimit(limits);
     let received = 0;
     const onData = (chunk: Buffer) => {
       received += chunk.length;
-      if (received <= maxBytes) {
+      const exceeded = limit.after(chunk);
+      if (exceeded === undefined) {
         chunks.push(chunk);
         return;
       }
@@ -79,17 +93,13 @@ function readRawBody(body: Readable, maxBytes: number): Promise<Buffer> {
       // Connection: close, and the rest is never read.
       body.off("data", onData);
       body.pause();
-      reject(tooLarge(maxBytes));
+      reject(tooLarge(exceeded));
     };
     body.on("data", onData);
     body.once("end", () => resolve(Buffer.concat(chunks, received)));
     // \`on\`: a client that aborts can make the stream fail more than once (see multipart.ts).
     body.on("error", reject);
   });
-}
-
-function tooLarge(maxUploadBytes: number): AppError {
-  return new AppError("payload-too-large", `The upload is larger than ${maxUploadBytes} bytes.`);
 }
 
 function optionError(error: z.ZodError): AppError {
@@ -104,12 +114,15 @@ function optionError(error: z.ZodError): AppError {
  */
 function optionsFromFieldsAndQuery(form: Record<string, string>, query: Record<string, string>) {
   const options: Record<string, string | undefined> = {};
-  for (const name of ["method", "threshold"]) options[name] = query[name];
+  for (const name of Object.keys(uploadOptionsSchema.shape)) options[name] = query[name];
   const fromQuery = uploadOptionsSchema.safeParse(options);
   if (!fromQuery.success) throw optionError(fromQuery.error);
   for (const name of Object.keys(form)) {
     if (!(name in uploadOptionsSchema.shape)) {
-      throw new AppError("bad-request", `Field \`${name}\` is not an option; the options are method and threshold.`);
+      throw new AppError(
+        "bad-request",
+        `Field \`${name}\` is not an option; the options are ${Object.keys(uploadOptionsSchema.shape).join(", ")}.`,
+      );
     }
     options[name] = form[name] ?? options[name];
   }

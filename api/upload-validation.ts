@@ -1,9 +1,10 @@
-// Decides whether uploaded bytes are an image bitonal accepts, by content alone.
+// Decides whether uploaded bytes are an image or a document bitonal accepts, by content alone.
 import { fileTypeFromBuffer } from "file-type";
 import sharp from "sharp";
 import type { ImageExtension } from "../infra/image-objects.ts";
 import { AppError } from "./errors.ts";
 import { findStructureProblem } from "./image-structure.ts";
+import { DECODED_COMPRESSIONS, walkTiff } from "./tiff-structure.ts";
 
 const ACCEPTED = {
   "image/png": "png",
@@ -11,12 +12,71 @@ const ACCEPTED = {
   "image/webp": "webp",
 } as const satisfies Record<string, ImageExtension>;
 type AcceptedType = keyof typeof ACCEPTED;
+const DOCUMENTS = { "image/tiff": "tif" } as const satisfies Record<string, ImageExtension>;
+type DocumentType = keyof typeof DOCUMENTS;
+const EXPECTED = "Expected a PNG, JPEG, WebP or TIFF file";
 
 export interface ValidImage {
+  kind: "image";
   contentType: AcceptedType;
   extension: ImageExtension;
   width: number;
   height: number;
+}
+
+export interface ValidDocument {
+  kind: "document";
+  contentType: DocumentType;
+  extension: ImageExtension;
+  /** Each page's size in pixels, in order. */
+  pages: Array<{ width: number; height: number }>;
+}
+
+export interface UploadLimits {
+  maxUploadBytes: number;
+  maxDocumentBytes: number;
+  maxInputPixels: number;
+  maxPages: number;
+}
+
+/** An image (validateImage) or a multi-page document, told apart by content. */
+export async function validateUpload(bytes: Uint8Array, limits: UploadLimits): Promise<ValidImage | ValidDocument> {
+  if (bytes.length === 0) throw new AppError("unsupported-media-type", "The upload is empty.");
+  const detected = await fileTypeFromBuffer(bytes);
+  if (detected?.mime === "image/tiff") return validateTiff(bytes, limits);
+  if (bytes.length > limits.maxUploadBytes) {
+    throw new AppError("payload-too-large", `The image is larger than ${limits.maxUploadBytes} bytes.`);
+  }
+  return validateImage(bytes, limits);
+}
+
+/** A TIFF of one or many pages: its directory chain whole, every page within the limits. */
+function validateTiff(bytes: Uint8Array, { maxDocumentBytes, maxInputPixels, maxPages }: UploadLimits): ValidDocument {
+  if (bytes.length > maxDocumentBytes) {
+    throw new AppError("payload-too-large", `The document is larger than ${maxDocumentBytes} bytes.`);
+  }
+  const walk = walkTiff(bytes, maxPages);
+  if ("problem" in walk) throw new AppError("unprocessable-image", walk.problem);
+  for (const [n, page] of walk.pages.entries()) {
+    if (!(page.compression in DECODED_COMPRESSIONS)) {
+      throw new AppError(
+        "unsupported-media-type",
+        `Page ${n + 1} of the TIFF is compressed with scheme ${page.compression}; accepted are ${[...new Set(Object.values(DECODED_COMPRESSIONS))].join(", ")}.`,
+      );
+    }
+    if (page.width * page.height > maxInputPixels) {
+      throw new AppError(
+        "unprocessable-image",
+        `Page ${n + 1} of the TIFF is ${page.width}×${page.height} pixels; at most ${maxInputPixels} pixels a page are accepted.`,
+      );
+    }
+  }
+  return {
+    kind: "document",
+    contentType: "image/tiff",
+    extension: DOCUMENTS["image/tiff"],
+    pages: walk.pages.map(({ width, height }) => ({ width, height })),
+  };
 }
 
 /**
@@ -24,22 +84,19 @@ export interface ValidImage {
  * structure (complete, checksums right), then the pixel count from the header. Nothing here
  * decodes pixels: that is the worker's one decode.
  */
-export async function validateImage(
-  bytes: Uint8Array,
-  { maxInputPixels }: { maxInputPixels: number },
-): Promise<ValidImage> {
+async function validateImage(bytes: Uint8Array, { maxInputPixels }: { maxInputPixels: number }): Promise<ValidImage> {
   if (bytes.length === 0) throw new AppError("unsupported-media-type", "The upload is empty.");
   const detected = await fileTypeFromBuffer(bytes);
   if (!detected || !(detected.mime in ACCEPTED)) {
     throw new AppError(
       "unsupported-media-type",
-      `Expected a PNG, JPEG or WebP image; the content is ${detected ? detected.mime : "not a recognised image"}.`,
+      `${EXPECTED}; the content is ${detected ? detected.mime : "not a recognised image"}.`,
     );
   }
   const contentType = detected.mime as AcceptedType;
   // file-type trusts PNG's 8-byte signature; a real PNG's first chunk is always IHDR.
   if (contentType === "image/png" && new TextDecoder().decode(bytes.subarray(12, 16)) !== "IHDR") {
-    throw new AppError("unsupported-media-type", "Expected a PNG, JPEG or WebP image; the content is not one.");
+    throw new AppError("unsupported-media-type", `${EXPECTED}; the content is not one.`);
   }
 
   // Whole, judged from the container's own lengths and checksums: no pixel is decoded here,
@@ -63,5 +120,5 @@ export async function validateImage(
       `The image is ${width}×${height} pixels; at most ${maxInputPixels} pixels are accepted.`,
     );
   }
-  return { contentType, extension: ACCEPTED[contentType], width, height };
+  return { kind: "image", contentType, extension: ACCEPTED[contentType], width, height };
 }

@@ -23,6 +23,8 @@ export function createBitonalApp(app = new App()): BitonalApp {
   const settingNames = [
     "MAX_UPLOAD_BYTES",
     "MAX_INPUT_PIXELS",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_PAGES",
     "WORKER_CONCURRENCY",
     "VISIBILITY_TIMEOUT_S",
     "WORKER_POLL_WAIT_S",

@@ -38,6 +38,8 @@ const envSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   MAX_UPLOAD_BYTES: integer(1, 1024 * MiB, 20 * MiB),
   MAX_INPUT_PIXELS: integer(1, 1_000_000_000, 50_000_000),
+  MAX_DOCUMENT_BYTES: integer(1, 4096 * MiB, 100 * MiB),
+  MAX_PAGES: integer(1, 10_000, 500),
   WORKER_CONCURRENCY: integer(1, 64, availableParallelism()),
   VISIBILITY_TIMEOUT_S: integer(5, 43_200, 60),
   WORKER_POLL_WAIT_S: integer(0, 20, 20),
@@ -110,7 +112,11 @@ export interface Config {
   port: number;
   host: string;
   maxUploadBytes: number;
+  /** Per image; per page of a document. */
   maxInputPixels: number;
+  /** A PDF's or TIFF's size; images stay within maxUploadBytes. */
+  maxDocumentBytes: number;
+  maxPages: number;
   workerConcurrency: number;
   visibilityTimeoutSeconds: number;
   /** SQS long-poll wait; a graceful stop waits out at most one poll (drain, don't abort). */
@@ -169,6 +175,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     maxInputPixels: e.MAX_INPUT_PIXELS,
+    maxDocumentBytes: e.MAX_DOCUMENT_BYTES,
+    maxPages: e.MAX_PAGES,
     workerConcurrency: e.WORKER_CONCURRENCY,
     visibilityTimeoutSeconds: e.VISIBILITY_TIMEOUT_S,
     pollWaitSeconds: e.WORKER_POLL_WAIT_S,

@@ -1,13 +1,16 @@
 // Where an image's objects live and the metadata they carry. Keys come from the id alone,
 // never from a user's filename, so no upload can choose or escape its key.
 
-export type ImageExtension = "png" | "jpg" | "webp";
+import type { OutputFormat } from "./messages.ts";
+
+/** An original's extension: an image's, or a document's (TIFF, PDF). */
+export type ImageExtension = "png" | "jpg" | "webp" | "tif" | "pdf";
 
 export function inputKey(id: string, extension: ImageExtension): string {
   return `${id}.${extension}`;
 }
 
-const EXTENSIONS: ImageExtension[] = ["png", "jpg", "webp"];
+const EXTENSIONS: ImageExtension[] = ["png", "jpg", "webp", "tif", "pdf"];
 
 /** Whether `key` is the input object of image `id` (a message may name no other). */
 export function isInputKeyOf(id: string, key: string): boolean {
@@ -21,6 +24,47 @@ export function inputKeyPrefix(id: string): string {
 
 export function outputKey(id: string): string {
   return `${id}.png`;
+}
+
+const FORMAT_FILES = {
+  png: { extension: "png", contentType: "image/png" },
+  tiff: { extension: "tif", contentType: "image/tiff" },
+  pdf: { extension: "pdf", contentType: "application/pdf" },
+} as const satisfies Record<OutputFormat, { extension: string; contentType: string }>;
+
+/** What a document's result is stored as, and under which key: a PNG one's is an image's own. */
+export function documentOutput(
+  id: string,
+  format: OutputFormat,
+): { key: string; contentType: string; extension: string } {
+  const { extension, contentType } = FORMAT_FILES[format];
+  return { key: `${id}.${extension}`, contentType, extension };
+}
+
+// A document's pages, in the output bucket: each page's bitonal PNG (for viewing, and the mark
+// that the page is done), its G4 stream (what assembly places in the TIFF or PDF) and, for a
+// page that failed, its failure record.
+const DOCUMENTS_PREFIX = "documents/";
+
+export function documentPrefix(id: string): string {
+  return `${DOCUMENTS_PREFIX}${id}/`;
+}
+
+export function pagesPrefix(id: string): string {
+  return `${documentPrefix(id)}pages/`;
+}
+
+export function pageKeys(id: string, page: number): { png: string; g4: string; failure: string } {
+  const stem = `${pagesPrefix(id)}${String(page).padStart(5, "0")}`;
+  return { png: `${stem}.png`, g4: `${stem}.g4`, failure: `${stem}.failed.json` };
+}
+
+/** The page a key under pagesPrefix(id) belongs to, and what it is; undefined for other keys. */
+export function pageOfKey(id: string, key: string): { page: number; kind: "png" | "g4" | "failure" } | undefined {
+  const match = /^(\d{5})\.(png|g4|failed\.json)$/.exec(key.slice(pagesPrefix(id).length));
+  if (!key.startsWith(pagesPrefix(id)) || !match) return undefined;
+  const kind = match[2] === "failed.json" ? "failure" : (match[2] as "png" | "g4");
+  return { page: Number(match[1]), kind };
 }
 
 // Renditions (another method applied to a stored original) live under renditions/<id>/ in both

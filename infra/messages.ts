@@ -3,8 +3,9 @@
 //
 // Version 1: an upload's own processing. Version 2: a rendition, another method applied to a
 // stored original, named by `rendition`; a worker that knows only version 1 refuses it (to the
-// DLQ) rather than overwrite the upload's own result with it.
-import { type Message, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+// DLQ) rather than overwrite the upload's own result with it. Version 3: one page of a
+// document, refused by older workers alike.
+import { type Message, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 import {
   APPLIED_METHODS,
@@ -14,6 +15,10 @@ import {
 } from "../imaging/method-names.ts";
 
 export const DEFAULT_METHOD: BinarizationMethod = "auto";
+
+/** What a result is written as: a 1-bit PNG, a CCITT G4 TIFF, or a PDF of G4 images. */
+export const OUTPUT_FORMATS = ["png", "tiff", "pdf"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** A rendition's name says what it is: the method, and for `fixed` its threshold (`fixed-140`). */
 export const renditionNameSchema = z
@@ -56,6 +61,30 @@ export const inputMessageSchema = z
     message: "the rendition's name does not match its method and threshold",
   });
 export type InputMessage = z.infer<typeof inputMessageSchema>;
+
+/**
+ * Version 3: one page of a document (from 1). The API sends one a page; the job that stores
+ * the last page assembles the document (worker/document-jobs.ts).
+ */
+export const pageMessageSchema = z
+  .object({
+    version: z.literal(3),
+    id: imageIdSchema,
+    bucket: z.string().min(1),
+    key: z.string().min(1),
+    method: z.enum(BINARIZATION_METHODS),
+    threshold: z.number().int().min(0).max(255).optional(),
+    format: z.enum(OUTPUT_FORMATS),
+    /** The document's page count, as the API found it. */
+    pages: z.number().int().positive(),
+    page: z.number().int().positive(),
+  })
+  .refine((m) => m.page <= m.pages, { message: "the page is beyond the document's last" });
+export type PageMessage = z.infer<typeof pageMessageSchema>;
+
+/** Whatever the input queue carries: an image's job or a document's page. */
+export const queueMessageSchema = z.union([inputMessageSchema, pageMessageSchema]);
+export type QueueMessage = z.infer<typeof queueMessageSchema>;
 const doneMessageSchema = z.object({
   /** 2 for a rendition's completion. */
   version: z.union([z.literal(1), z.literal(2)]),
@@ -85,18 +114,38 @@ const doneMessageSchema = z.object({
   processingId: z.uuid().optional(),
 });
 
+/** A document assembled: version 3. Each page's details are in its own record (`/pages`). */
+const documentDoneMessageSchema = z.object({
+  version: z.literal(3),
+  id: imageIdSchema,
+  status: z.literal("done"),
+  input: objectRef,
+  output: objectRef,
+  pages: z.number().int().positive(),
+  format: z.enum(OUTPUT_FORMATS),
+  method: z.enum(BINARIZATION_METHODS),
+  /** The output's size, and the input's: an output larger than its input is said so. */
+  bytes: z.number().int().nonnegative(),
+  inputBytes: z.number().int().nonnegative(),
+  durationMs: z.number().nonnegative(),
+  completedAt: timestamp,
+  processingId: z.uuid(),
+});
+
 const failedMessageSchema = z.object({
-  version: z.union([z.literal(1), z.literal(2)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(3)]),
   id: imageIdSchema,
   status: z.literal("failed"),
   input: objectRef,
   rendition: renditionNameSchema.optional(),
+  /** A document's: the first page that failed, from 1. */
+  page: z.number().int().positive().optional(),
   error: z.object({ code: z.string().min(1), message: z.string() }),
   completedAt: timestamp,
   processingId: z.uuid().optional(),
 });
 
-export const completionMessageSchema = z.discriminatedUnion("status", [doneMessageSchema, failedMessageSchema]);
+export const completionMessageSchema = z.union([doneMessageSchema, documentDoneMessageSchema, failedMessageSchema]);
 export type CompletionMessage = z.infer<typeof completionMessageSchema>;
 
 /** Parses a queue message body; throws a ZodError (or SyntaxError) describing what is wrong. */
@@ -121,6 +170,29 @@ export async function sendInputMessage(sqs: SQSClient, queueUrl: string, message
         : message.id,
     }),
   );
+}
+
+/**
+ * A document's page jobs, ten to a call. Each page is a message group of its own, so that every
+ * worker takes pages of one document at once; each is deduplicated by what it is
+ * (`<id>:page:7`), so a batch retried within SQS's five minutes sends no page twice.
+ */
+export async function sendPageMessages(sqs: SQSClient, queueUrl: string, messages: PageMessage[]): Promise<void> {
+  for (let start = 0; start < messages.length; start += 10) {
+    const entries = messages.slice(start, start + 10).map((message, n) => ({
+      Id: String(n),
+      MessageBody: JSON.stringify(pageMessageSchema.parse(message)),
+      MessageGroupId: `${message.id}:${message.page}`,
+      MessageDeduplicationId: `${message.id}:page:${message.page}`,
+    }));
+    const sent = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    if (sent.Failed?.length) {
+      const first = sent.Failed[0];
+      throw new Error(
+        `${sent.Failed.length} of ${entries.length} page messages not sent: ${first.Code} ${first.Message ?? ""}`,
+      );
+    }
+  }
 }
 
 /**

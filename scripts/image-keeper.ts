@@ -9,9 +9,19 @@ import { join } from "node:path";
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { findOriginalKey } from "../api/store/images.ts";
 import type { Config } from "../infra/config.ts";
-import { decodeMetadata, failureKey, indexKey, outputKey, renditionsPrefix } from "../infra/image-objects.ts";
+import {
+  decodeMetadata,
+  documentOutput,
+  documentPrefix,
+  failureKey,
+  indexKey,
+  outputKey,
+  renditionsPrefix,
+} from "../infra/image-objects.ts";
 import { listKeys } from "../infra/inspect.ts";
 import type { Logger } from "../infra/logger.ts";
+
+type KeyOf = [StoredObject["bucket"], string];
 
 interface StoredObject {
   bucket: "input" | "output";
@@ -69,6 +79,9 @@ export function createImageKeeper(
         // Renditions: their requests and their results or failure records.
         ...(await renditionKeys("input", id)),
         ...(await renditionKeys("output", id)),
+        // A document's output and pages.
+        ...(["tiff", "pdf"] as const).map((format) => ["output", documentOutput(id, format).key] as KeyOf),
+        ...(await listKeys(s3, config.outputBucket, documentPrefix(id))).map((key) => ["output", key] as KeyOf),
       ];
       const folder = join(dataDir, id);
       await mkdir(folder, { recursive: true });

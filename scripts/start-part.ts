@@ -43,6 +43,8 @@ runMain(async () => {
         handle: keeper
           ? async (job, deps, attempt) => {
               const completion = await processJob(job, deps, attempt);
+              // A document is kept once, by the job that assembled it.
+              if (completion.assembled === false) return completion;
               await keeper
                 .save(job.id)
                 .catch((error) => logger.warn({ err: error, id: job.id }, "could not keep image"));

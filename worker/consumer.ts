@@ -18,7 +18,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { isInputKeyOf } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
-import { inputMessageSchema, moveToQueue, parseMessage } from "../infra/messages.ts";
+import { moveToQueue, parseMessage, queueMessageSchema } from "../infra/messages.ts";
 import type { WorkerObserver } from "./metrics.ts";
 import { type JobDeps, processJob } from "./process-job.ts";
 
@@ -125,9 +125,9 @@ export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker
 
   async function runJob(message: Message): Promise<void> {
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
-    let job: ReturnType<typeof inputMessageSchema.parse>;
+    let job: ReturnType<typeof queueMessageSchema.parse>;
     try {
-      job = parseMessage(inputMessageSchema, message.Body);
+      job = parseMessage(queueMessageSchema, message.Body);
     } catch (error) {
       // Not our contract: no retry can fix it, so it goes to the DLQ for a person to look at.
       logger.error({ err: error, messageId: message.MessageId }, "malformed message moved to the DLQ");

@@ -1,19 +1,22 @@
 // One image's journey through the worker: the one place that knows both S3 and pixels.
 import { randomUUID } from "node:crypto";
-import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { binarize, ImageError } from "../imaging/binarize.ts";
 import type { Config } from "../infra/config.ts";
-import { decodeMetadata, encodeMetadata, resultKeys } from "../infra/image-objects.ts";
+import { encodeMetadata, resultKeys } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
 import {
   type CompletionMessage,
   completionMessageSchema,
   type InputMessage,
+  type QueueMessage,
   sendCompletionMessage,
 } from "../infra/messages.ts";
 import type { QueueUrls } from "../infra/resources.ts";
-import { headObject, readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
+import { readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
+import { processPage } from "./document-jobs.ts";
+import { objectExists, PermanentJobError, readOriginal } from "./job-objects.ts";
 
 export interface JobDeps {
   config: Config;
@@ -23,21 +26,21 @@ export interface JobDeps {
   logger: Logger;
 }
 
-/** A failure that retrying cannot fix: it is recorded and published, and the message acknowledged. */
-class PermanentJobError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
 /**
- * Processes one input message to a durable result: the output object (or failure record)
+ * Processes one input message (an image's job, or a page of a document) to a durable
+ * result: the output object (or failure record)
  * and the completion message both exist when this resolves, so the caller may delete the
  * input message. Transient errors (S3, SQS) are thrown for SQS to redeliver.
  */
 export async function processJob(
+  job: QueueMessage,
+  deps: JobDeps,
+  attempt: { receiveCount: number },
+): Promise<{ status: "done" | "failed"; assembled?: boolean }> {
+  return job.version === 3 ? processPage(job, deps, attempt) : processImageJob(job, deps, attempt);
+}
+
+async function processImageJob(
   job: InputMessage,
   deps: JobDeps,
   { receiveCount }: { receiveCount: number },
@@ -224,36 +227,4 @@ async function storedCompletion(
     completedAt: m["completed-at"],
     processingId: m["processing-id"],
   });
-}
-
-interface StoredOriginal {
-  bytes: Uint8Array;
-  metadata: Record<string, string>;
-  lastModified: Date | undefined;
-}
-
-async function readOriginal(s3: S3Client, job: InputMessage, maxBytes: number): Promise<StoredOriginal> {
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: job.bucket, Key: job.key }));
-    if (!object.Body) throw new PermanentJobError("object-missing", `s3://${job.bucket}/${job.key} has no body`);
-    // Objects put straight into the bucket never passed the API's size check.
-    if ((object.ContentLength ?? 0) > maxBytes) {
-      object.Body.transformToWebStream().cancel();
-      throw new PermanentJobError("too-large", `s3://${job.bucket}/${job.key} is larger than ${maxBytes} bytes`);
-    }
-    return {
-      bytes: await object.Body.transformToByteArray(),
-      metadata: decodeMetadata(object.Metadata),
-      lastModified: object.LastModified,
-    };
-  } catch (error) {
-    if (error instanceof NoSuchKey) {
-      throw new PermanentJobError("object-missing", `s3://${job.bucket}/${job.key} does not exist`);
-    }
-    throw error;
-  }
-}
-
-async function objectExists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
-  return (await headObject(s3, bucket, key)) !== undefined;
 }

@@ -1,10 +1,11 @@
 // Images: upload (and the original pipeline's /upload), list, status, delete, and their bytes.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { create as contentDisposition } from "content-disposition";
 import type { Context } from "hono";
 import { endTime, startTime } from "hono/timing";
 import { v7 as uuidv7 } from "uuid";
-import { outputKey } from "../../infra/image-objects.ts";
-import { sendInputMessage } from "../../infra/messages.ts";
+import { documentOutput, outputKey } from "../../infra/image-objects.ts";
+import { type OutputFormat, sendInputMessage, sendPageMessages } from "../../infra/messages.ts";
 import { AppError, unavailableOnError } from "../errors.ts";
 import {
   idParamsSchema,
@@ -19,48 +20,75 @@ import {
   deleteImage,
   deleteStored,
   findOriginalKey,
+  type ImageStatus,
   listImageIds,
+  readDocumentInfo,
   readImageStatus,
   storeOriginal,
   uuidV7Time,
 } from "../store/images.ts";
 import { readUploadRequest } from "../upload-request.ts";
-import { validateImage } from "../upload-validation.ts";
+import { type ValidDocument, type ValidImage, validateUpload } from "../upload-validation.ts";
 import type { Env, RouteDeps } from "./route-deps.ts";
 
 export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
   const { config, sqs, queueUrls, store, downloads, links, requireToken } = deps;
 
+  // A document's answers also link to its pages.
+  const linksOf = (status: ImageStatus) => ({
+    ...links.image(status.id),
+    ...(status.document ? { pages: `/api/images/${status.id}/pages` } : {}),
+  });
+
   const acceptUpload = async (c: Context<Env>) => {
     startTime(c, "validate");
-    const request = await readUploadRequest(c, config.maxUploadBytes);
-    const image = await validateImage(request.bytes, config);
+    const request = await readUploadRequest(c, config);
+    const upload = await validateUpload(request.bytes, config);
+    const document = asDocument(upload, request.format);
     endTime(c, "validate");
     const id = uuidv7();
     c.set("imageId", id);
     // The id's own timestamp, so that the listing marker's key can be found from the id alone.
     const uploadedAt = new Date(uuidV7Time(id) as number).toISOString();
+    const first = upload.kind === "image" ? upload : upload.pages[0];
     startTime(c, "s3put");
-    const keys = await storeOriginal(store, { id, ...image, ...request, uploadedAt }).catch((error) => {
+    const keys = await storeOriginal(store, {
+      id,
+      ...upload,
+      ...request,
+      width: first.width,
+      height: first.height,
+      uploadedAt,
+      document,
+    }).catch((error) => {
       throw new AppError("service-unavailable", "The image could not be stored; try again.", { cause: error });
     });
     endTime(c, "s3put");
     startTime(c, "enqueue");
+    const job = { id, bucket: config.inputBucket, key: keys[0], method: request.method, threshold: request.threshold };
     try {
-      await sendInputMessage(sqs, queueUrls.input, {
-        version: 1,
-        id,
-        bucket: config.inputBucket,
-        key: keys[0],
-        contentType: image.contentType,
-        bytes: request.bytes.length,
-        width: image.width,
-        height: image.height,
-        filename: request.filename,
-        method: request.method,
-        threshold: request.threshold,
-        uploadedAt,
-      });
+      if (document) {
+        // One job a page, sent from here rather than fanned out by a worker: the worker, which
+        // parses hostile files, may not send jobs (infra/iam/worker-policy.json).
+        const pages = Array.from({ length: document.pages }, (_, n) => ({
+          version: 3 as const,
+          ...job,
+          ...document,
+          page: n + 1,
+        }));
+        await sendPageMessages(sqs, queueUrls.input, pages);
+      } else {
+        await sendInputMessage(sqs, queueUrls.input, {
+          version: 1,
+          ...job,
+          contentType: upload.contentType,
+          bytes: request.bytes.length,
+          width: first.width,
+          height: first.height,
+          filename: request.filename,
+          uploadedAt,
+        });
+      }
     } catch (error) {
       // Never leave an object that no message will ever process.
       await deleteStored(store, keys).catch((cleanupError) =>
@@ -70,7 +98,10 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
     }
     endTime(c, "enqueue");
     c.set("acceptedBytes", request.bytes.length);
-    c.var.log.info({ id, bytes: request.bytes.length, width: image.width, height: image.height }, "image accepted");
+    c.var.log.info(
+      { id, bytes: request.bytes.length, width: first.width, height: first.height, pages: document?.pages },
+      "image accepted",
+    );
     const self = `/api/images/${id}`;
     c.header("Location", self);
     return c.json({ id, status: "queued", links: links.image(id) }, 202);
@@ -100,7 +131,7 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
       const items = await unavailableOnError(() => Promise.all(page.ids.map((id) => readImageStatus(store, id))));
       return c.json(
         {
-          items: items.flatMap((status) => (status ? [{ ...status, links: links.image(status.id) }] : [])),
+          items: items.flatMap((status) => (status ? [{ ...status, links: linksOf(status) }] : [])),
           nextCursor: page.nextCursor ?? null,
         },
         200,
@@ -125,7 +156,7 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
       c.set("imageId", id);
       const status = await unavailableOnError(() => readImageStatus(store, id));
       if (!status) throw new AppError("not-found", `No image with id ${id}.`);
-      return c.json({ ...status, links: links.image(id) }, 200);
+      return c.json({ ...status, links: linksOf(status) }, 200);
     },
   );
 
@@ -158,7 +189,7 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
       path: "/api/images/{id}/original",
       summary: "The uploaded image, as it was sent",
       request: { params: idParamsSchema },
-      responses: imageBytesResponses("original", ["image/png", "image/jpeg", "image/webp"]),
+      responses: imageBytesResponses("original", ["image/png", "image/jpeg", "image/webp", "image/tiff"]),
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -173,14 +204,53 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
     createRoute({
       method: "get",
       path: "/api/images/{id}/processed",
-      summary: "The bitonal PNG",
+      summary: "The result: an image's bitonal PNG, or a document's TIFF or PDF",
       request: { params: idParamsSchema },
-      responses: imageBytesResponses("processed"),
+      responses: imageBytesResponses("processed", ["image/png", "image/tiff", "application/pdf"]),
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       c.set("imageId", id);
-      return downloads.send(c, config.outputBucket, outputKey(id), `Image ${id} is not processed (yet).`);
+      const missing = `Image ${id} is not processed (yet).`;
+      try {
+        return await downloads.send(c, config.outputBucket, outputKey(id), missing);
+      } catch (error) {
+        // Not an image's PNG: perhaps a document's TIFF or PDF (looked for only then, so that an
+        // image's download costs no more than it did).
+        if (!(error instanceof AppError && error.type === "not-found")) throw error;
+        const document = await unavailableOnError(() => readDocumentInfo(store, id));
+        if (!document || document.format === "png") throw error;
+        const output = documentOutput(id, document.format);
+        const name = `${document.filename.replace(/\.[^.]*$/, "") || id}.bitonal.${output.extension}`;
+        const disposition = contentDisposition(name, { type: "inline" });
+        return downloads.send(
+          c,
+          config.outputBucket,
+          output.key,
+          `Document ${id} is not assembled (yet).`,
+          disposition,
+        );
+      }
     },
   );
+}
+
+/**
+ * An upload is processed as a document when it is one (a TIFF) or when its result is to be one
+ * (an image asked for as TIFF or PDF); an image asked for as PNG stays an image job.
+ */
+function asDocument(
+  upload: ValidImage | ValidDocument,
+  format: OutputFormat | undefined,
+): { pages: number; format: OutputFormat } | undefined {
+  if (upload.kind === "image") return format && format !== "png" ? { pages: 1, format } : undefined;
+  const pages = upload.pages.length;
+  const chosen = format ?? "tiff";
+  if (chosen === "png" && pages > 1) {
+    throw new AppError(
+      "unprocessable-image",
+      `A PNG holds one page and this document has ${pages}; ask for format tiff or pdf.`,
+    );
+  }
+  return { pages, format: chosen };
 }

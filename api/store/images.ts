@@ -3,8 +3,10 @@
 // storage alone, so any number of API replicas answer alike.
 import {
   DeleteObjectCommand,
+  GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  NoSuchKey,
   NotFound,
   PutObjectCommand,
   type S3Client,
@@ -13,6 +15,8 @@ import type { BinarizationMethod } from "../../imaging/method-names.ts";
 import type { Config } from "../../infra/config.ts";
 import {
   decodeMetadata,
+  documentOutput,
+  documentPrefix,
   encodeMetadata,
   failureKey,
   type ImageExtension,
@@ -22,9 +26,13 @@ import {
   inputKey,
   inputKeyPrefix,
   outputKey,
+  pageKeys,
+  pageOfKey,
+  pagesPrefix,
   renditionsPrefix,
 } from "../../infra/image-objects.ts";
 import { listKeys } from "../../infra/inspect.ts";
+import { OUTPUT_FORMATS, type OutputFormat } from "../../infra/messages.ts";
 import { headObject, readFailureRecord, readOutputMetadata } from "../../infra/stored-results.ts";
 
 /** What every store function stands on. */
@@ -42,6 +50,8 @@ export interface StoredUpload {
   method: BinarizationMethod;
   threshold?: number;
   uploadedAt: string;
+  /** A document's: its page count and what its result is written as. */
+  document?: { pages: number; format: OutputFormat };
 }
 
 export interface ImageStatus {
@@ -59,6 +69,19 @@ export interface ImageStatus {
   createdAt: string | null;
   completedAt: string | null;
   error?: { code: string; message: string };
+  /** A document's alone. */
+  document?: DocumentStatus;
+}
+
+export interface DocumentStatus {
+  pages: number;
+  format: OutputFormat;
+  /** Pages settled so far: binarized, or failed. */
+  progress: { done: number; failed: number; total: number };
+  /** Once assembled: the output's size, the input's, and whether the output is the larger. */
+  bytes: number | null;
+  inputBytes: number;
+  largerThanInput: boolean | null;
 }
 
 /** Stores the original and its listing marker; returns the keys written, for a rollback. */
@@ -79,6 +102,9 @@ export async function storeOriginal({ s3, config }: Deps, upload: StoredUpload):
         method: upload.method,
         threshold: upload.threshold,
         "uploaded-at": upload.uploadedAt,
+        pages: upload.document?.pages,
+        format: upload.document?.format,
+        bytes: upload.document ? upload.bytes.length : undefined,
       }),
     }),
   );
@@ -98,7 +124,7 @@ export async function deleteStored({ s3, config }: Deps, keys: string[]): Promis
 
 /**
  * Removes everything stored for an image: its original, listing marker, result and failure
- * record. Idempotent: deleting what is not there is not an error in S3.
+ * record, a document's pages. Idempotent: deleting what is not there is not an error in S3.
  */
 export async function deleteImage({ s3, config }: Deps, id: string): Promise<void> {
   const originals = await s3.send(
@@ -119,13 +145,17 @@ export async function deleteImage({ s3, config }: Deps, id: string): Promise<voi
   const remove = (Bucket: string) => (Key: string) => s3.send(new DeleteObjectCommand({ Bucket, Key }));
   // The original first: a job still queued for it then ends without recreating anything.
   await Promise.all(originalKeys.map(remove(config.inputBucket)));
-  const [requests, renditions] = await Promise.all([
+  const [requests, renditions, pages] = await Promise.all([
     listKeys(s3, config.inputBucket, renditionsPrefix(id)),
     listKeys(s3, config.outputBucket, renditionsPrefix(id)),
+    listKeys(s3, config.outputBucket, documentPrefix(id)),
   ]);
+  const documents = OUTPUT_FORMATS.map((format) => documentOutput(id, format).key);
   await Promise.all([
     ...[...markerKeys, ...requests].map(remove(config.inputBucket)),
-    ...[outputKey(id), failureKey(id), ...renditions].map(remove(config.outputBucket)),
+    ...[...new Set([outputKey(id), ...documents]), failureKey(id), ...renditions, ...pages].map(
+      remove(config.outputBucket),
+    ),
   ]);
 }
 
@@ -151,6 +181,18 @@ export async function readOriginal(deps: Deps, id: string) {
     if (error instanceof NotFound) return undefined;
     throw error;
   }
+}
+
+/** A document's page count, format and filename, from its original; undefined for an image or none. */
+export async function readDocumentInfo(
+  deps: Deps,
+  id: string,
+): Promise<{ pages: number; format: OutputFormat; filename: string } | undefined> {
+  const key = await findOriginalKey(deps, id);
+  const original = key ? await headObject(deps.s3, deps.config.inputBucket, key) : undefined;
+  const m = original?.metadata;
+  if (!m || m.pages === undefined) return undefined;
+  return { pages: Number(m.pages), format: m.format as OutputFormat, filename: m.filename ?? "" };
 }
 
 /** The millisecond timestamp in a version-7 UUID (its first 48 bits); undefined for other versions. */
@@ -192,7 +234,8 @@ export async function listImageIds(
 /** The image's status, or undefined when nothing is stored under this id. */
 export async function readImageStatus({ s3, config }: Deps, id: string): Promise<ImageStatus | undefined> {
   const output = await readOutputMetadata(s3, config.outputBucket, id);
-  if (output) {
+  // A document asked for as PNG is stored where an image's result is; its metadata says pages.
+  if (output && output.metadata.pages === undefined) {
     const m = output.metadata;
     return {
       ...describe(id, "done", m),
@@ -203,10 +246,85 @@ export async function readImageStatus({ s3, config }: Deps, id: string): Promise
   const failure = await readFailureRecord(s3, config.outputBucket, id);
   const inputKeyFound = await findOriginalKey({ s3, config }, id);
   const input = inputKeyFound ? await headObject(s3, config.inputBucket, inputKeyFound) : undefined;
+  if (input?.metadata.pages !== undefined) return readDocumentStatus({ s3, config }, id, input.metadata, failure);
   if (!failure && !input) return undefined;
 
   const status = describe(id, failure ? "failed" : "queued", input?.metadata ?? {});
   return failure ? { ...status, completedAt: failure.completedAt, error: failure.error } : status;
+}
+
+/** A document's status: done once assembled, failed once a page has failed for good, else its progress. */
+async function readDocumentStatus(
+  { s3, config }: Deps,
+  id: string,
+  original: Record<string, string>,
+  failure: Awaited<ReturnType<typeof readFailureRecord>>,
+): Promise<ImageStatus> {
+  const pages = Number(original.pages);
+  const format = original.format as OutputFormat;
+  const assembled = await headObject(s3, config.outputBucket, documentOutput(id, format).key);
+  const settled = await listPageStatuses({ s3, config }, id, pages);
+  const done = settled.filter((p) => p.status === "done").length;
+  const failed = settled.filter((p) => p.status === "failed").length;
+  const inputBytes = Number(original.bytes) || 0;
+  const bytes = assembled ? Number(assembled.metadata.bytes) : null;
+  const status = describe(id, assembled ? "done" : failure ? "failed" : "queued", original);
+  return {
+    ...status,
+    completedAt: assembled?.metadata["completed-at"] ?? failure?.completedAt ?? null,
+    ...(failure && !assembled ? { error: failure.error } : {}),
+    document: {
+      pages,
+      format,
+      progress: { done, failed, total: pages },
+      bytes,
+      inputBytes,
+      largerThanInput: bytes === null ? null : bytes > inputBytes,
+    },
+  };
+}
+
+export interface PageStatus {
+  /** From 1. */
+  page: number;
+  status: "queued" | "done" | "failed";
+  error?: { code: string; message: string };
+}
+
+/** Every page of a document, in order: done (its PNG stored), failed (its record stored) or queued. */
+export async function listPageStatuses({ s3, config }: Deps, id: string, pages: number): Promise<PageStatus[]> {
+  const keys = await listKeys(s3, config.outputBucket, pagesPrefix(id));
+  const statuses: PageStatus[] = Array.from({ length: pages }, (_, n) => ({ page: n + 1, status: "queued" }));
+  const failed: PageStatus[] = [];
+  for (const key of keys) {
+    const of = pageOfKey(id, key);
+    const entry = of && statuses[of.page - 1];
+    if (!entry) continue;
+    if (of.kind === "png") entry.status = "done";
+    else if (of.kind === "failure" && entry.status !== "done") {
+      entry.status = "failed";
+      failed.push(entry);
+    }
+  }
+  // Failed pages are few, and what a person wants to know of them is why.
+  await Promise.all(
+    failed.map(async (entry) => {
+      if (entry.status !== "failed") return;
+      const record = await readJson(s3, config.outputBucket, pageKeys(id, entry.page).failure);
+      entry.error = { code: String(record?.code ?? "page-failed"), message: String(record?.message ?? "") };
+    }),
+  );
+  return statuses;
+}
+
+async function readJson(s3: S3Client, bucket: string, key: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return JSON.parse((await object.Body?.transformToString()) ?? "null") ?? undefined;
+  } catch (error) {
+    if (error instanceof NoSuchKey || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
 }
 
 function describe(id: string, status: ImageStatus["status"], m: Record<string, string>): ImageStatus {

@@ -136,7 +136,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineReport> {
     const done = [...completions.values()].filter((c) => c.message.status === "done");
     const workerStages: Record<string, number[]> = {};
     for (const { message, wallAt } of done) {
-      if (message.status !== "done" || !message.stages) continue;
+      if (message.status !== "done" || message.version === 3 || !message.stages) continue;
       for (const [stage, ms] of Object.entries(message.stages)) addSample(workerStages, stage, ms);
       // completedAt is stamped before the result's put: what follows the put is publishing the
       // completion and its trip through the queue to us.

@@ -22,6 +22,7 @@ const ACTION_OF_COMMAND: Record<string, string | string[]> = {
   // S3 authorises removing a lifecycle configuration as putting one.
   DeleteBucketLifecycleCommand: "s3:PutLifecycleConfiguration",
   SendMessageCommand: "sqs:SendMessage",
+  SendMessageBatchCommand: "sqs:SendMessage",
   ReceiveMessageCommand: "sqs:ReceiveMessage",
   DeleteMessageCommand: "sqs:DeleteMessage",
   ChangeMessageVisibilityCommand: "sqs:ChangeMessageVisibility",

@@ -1,0 +1,85 @@
+// Reading documents back with decoders that share no code with our writers (UTIF.js for TIFF,
+// Mozilla's pdf.js for PDF), and making multi-page TIFFs with sharp (libtiff).
+import { getDocument, OPS, type PDFPageProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
+import sharp from "sharp";
+import UTIF from "utif";
+
+/** Every page as UTIF.js decodes it, 0 or 255 a pixel. */
+export function utifPages(tiff: Uint8Array) {
+  const buffer = Buffer.from(tiff);
+  return UTIF.decode(buffer).map((ifd) => {
+    UTIF.decodeImage(buffer, ifd);
+    const rgba = UTIF.toRGBA8(ifd);
+    const grey = new Uint8Array(ifd.width * ifd.height);
+    for (let i = 0; i < grey.length; i++) grey[i] = rgba[4 * i] > 127 ? 255 : 0;
+    return { grey, width: ifd.width, height: ifd.height, tags: ifd as unknown as Record<string, number[]> };
+  });
+}
+
+const PDFJS_WASM = new URL("../../node_modules/pdfjs-dist/wasm/", import.meta.url).pathname;
+
+export function openPdf(pdf: Uint8Array) {
+  // No code from the file evaluated: a reader of our output never needs it.
+  return getDocument({ data: new Uint8Array(pdf), isEvalSupported: false, wasmUrl: PDFJS_WASM } as Parameters<
+    typeof getDocument
+  >[0]).promise;
+}
+
+/** The one image a page paints, as pdf.js decodes it: 1 bit a pixel, rows padded to a byte, 1 = white. */
+export async function paintedImage(pdfPage: PDFPageProxy) {
+  const operators = await pdfPage.getOperatorList();
+  const painted = operators.fnArray.flatMap((fn, i) =>
+    fn === OPS.paintImageXObject ? [operators.argsArray[i][0]] : [],
+  );
+  if (painted.length !== 1) throw new Error(`the page paints ${painted.length} images, not one`);
+  return new Promise<{ width: number; height: number; kind: number; data: Uint8Array }>((resolve) =>
+    pdfPage.objs.get(painted[0], resolve),
+  );
+}
+
+/** Each page of a PDF of one-bit images, as pdf.js decodes them: 0 or 255 a pixel. */
+export async function pdfPages(pdf: Uint8Array) {
+  const document = await openPdf(pdf);
+  const pages = [];
+  for (let n = 1; n <= document.numPages; n++) {
+    const pdfPage = await document.getPage(n);
+    const image = await paintedImage(pdfPage);
+    const rowBytes = Math.ceil(image.width / 8);
+    const grey = new Uint8Array(image.width * image.height);
+    for (let y = 0; y < image.height; y++) {
+      for (let x = 0; x < image.width; x++) {
+        grey[y * image.width + x] = (image.data[y * rowBytes + (x >> 3)] >> (7 - (x & 7))) & 1 ? 255 : 0;
+      }
+    }
+    pages.push({ grey, width: image.width, height: image.height, view: pdfPage.view });
+  }
+  return { pages, info: (await document.getMetadata()).info as Record<string, unknown> };
+}
+
+/** A multi-page greyscale TIFF of pages of one size, written by libtiff (through sharp). */
+export async function multiPageTiff(
+  pages: Array<(x: number, y: number) => number>,
+  {
+    width,
+    height,
+    compression = "deflate",
+  }: { width: number; height: number; compression?: "deflate" | "lzw" | "none" },
+): Promise<Uint8Array<ArrayBuffer>> {
+  const images = await Promise.all(
+    pages.map((grey) => {
+      const raw = Buffer.alloc(width * height);
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw[y * width + x] = grey(x, y);
+      return sharp(raw, { raw: { width, height, channels: 1 } })
+        .png()
+        .toBuffer();
+    }),
+  );
+  const tiff = await sharp(
+    images.length === 1 ? images[0] : images,
+    images.length === 1 ? {} : { join: { animated: true } },
+  )
+    .greyscale()
+    .tiff({ compression, xres: 300 / 25.4, yres: 300 / 25.4 })
+    .toBuffer();
+  return new Uint8Array(tiff);
+}

@@ -1,0 +1,336 @@
+// A document's pages through the workers: each page binarized on whichever worker takes it,
+// and the pages assembled into one TIFF, PDF or PNG by the job that stores the last of them.
+// The one place that knows both S3 and a document's pages.
+//
+// Exactly one output, however messages are redelivered or workers crash:
+// - A page's PNG (or failure record) is its mark of being settled; it is written after the G4
+//   stream it stands for, so a settled page always has what assembly needs.
+// - Every page job, after storing its page, lists the settled pages. S3 lists what was written
+//   before the list began, so whichever page is stored last, its own job sees all N and
+//   assembles. Several may (pages finishing together, or a redelivery).
+// - A job that dies after storing its page and before assembling is redelivered, finds its
+//   page stored, and goes on to the assembly.
+// - The document is written only if absent (an S3 conditional write): of several assemblies
+//   one writes, and the others find its output and publish the completion stored with it (the
+//   same processingId, so SQS's deduplication drops the repeat within five minutes and a
+//   consumer can tell it is one processing after). A crash between the write and the completion
+//   is the same case on redelivery.
+import { randomUUID } from "node:crypto";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { binarize, ImageError } from "../imaging/binarize.ts";
+import { type G4Page, g4Page } from "../imaging/encode/ccitt-g4.ts";
+import { encodeG4Pdf } from "../imaging/encode/g4-pdf.ts";
+import { encodeG4Tiff } from "../imaging/encode/g4-tiff.ts";
+import type { Config } from "../infra/config.ts";
+import {
+  decodeMetadata,
+  documentOutput,
+  encodeMetadata,
+  failureKey,
+  pageKeys,
+  pageOfKey,
+  pagesPrefix,
+} from "../infra/image-objects.ts";
+import { listKeys } from "../infra/inspect.ts";
+import { type CompletionMessage, type PageMessage, sendCompletionMessage } from "../infra/messages.ts";
+import { headObject, readFailureRecord } from "../infra/stored-results.ts";
+import { objectExists, PermanentJobError, readOriginal } from "./job-objects.ts";
+import type { JobDeps } from "./process-job.ts";
+
+/** How a page job ended, and whether it assembled the document (or found it assembled). */
+type Outcome = { status: "done" | "failed"; assembled: boolean };
+type PageFailure = { page: number; code: string; message: string };
+
+/**
+ * Binarizes one page to its PNG and G4 stream (or its failure record) and, when it finds every
+ * page settled, assembles the document. Transient errors are thrown for SQS to redeliver.
+ */
+export async function processPage(
+  job: PageMessage,
+  deps: JobDeps,
+  { receiveCount }: { receiveCount: number },
+): Promise<Outcome> {
+  const { config, s3, logger } = deps;
+  const log = logger.child({ id: job.id, page: job.page });
+  const keys = pageKeys(job.id, job.page);
+  const settled =
+    receiveCount > 1 &&
+    ((await objectExists(s3, config.outputBucket, keys.png)) ||
+      (await objectExists(s3, config.outputBucket, keys.failure)));
+  let status: Outcome["status"] = "done";
+  if (!settled) {
+    const started = performance.now();
+    try {
+      // The whole document: libvips reads only the directory and strips of the page it is asked for.
+      const original = await readOriginal(s3, job, config.maxDocumentBytes);
+      const result = await binarize(original.bytes, {
+        method: job.method,
+        threshold: job.threshold,
+        maxInputPixels: config.maxInputPixels,
+        page: job.page - 1,
+      }).catch((error) => {
+        throw error instanceof ImageError ? new PermanentJobError(error.code, error.message) : error;
+      });
+      const page = g4Page(result.packed, result.width, result.height, result.dpi);
+      const described = {
+        width: result.width,
+        height: result.height,
+        dpi: result.dpi,
+        method: result.method,
+        "applied-method": result.appliedMethod,
+        reason: result.reason,
+        threshold: result.threshold ?? undefined,
+        "completed-at": new Date().toISOString(),
+        "duration-ms": Math.round(performance.now() - started),
+      };
+      const put = (Key: string, Body: Uint8Array, ContentType: string) =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: config.outputBucket,
+            Key,
+            Body,
+            ContentType,
+            Metadata: encodeMetadata(described),
+          }),
+        );
+      await put(keys.g4, page.g4, "application/octet-stream");
+      await put(keys.png, result.png, "image/png");
+      log.debug({ appliedMethod: result.appliedMethod }, "page done");
+    } catch (error) {
+      if (!(error instanceof PermanentJobError)) throw error;
+      if (error.code === "object-missing") {
+        log.info("document is gone (deleted?); page not stored");
+        return { status: "failed", assembled: false };
+      }
+      const failure: PageFailure = { page: job.page, code: error.code, message: error.message };
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: config.outputBucket,
+          Key: keys.failure,
+          Body: JSON.stringify(failure),
+          ContentType: "application/json",
+        }),
+      );
+      log.warn({ code: error.code, reason: error.message }, "page failed");
+      status = "failed";
+    }
+    // A DELETE that ran meanwhile removed the original first, then the pages: what this job
+    // stored after it would outlive the document (see process-job.ts, the same race).
+    if (!(await objectExists(s3, job.bucket, job.key))) {
+      await Promise.all(
+        [keys.g4, keys.png, keys.failure].map((Key) =>
+          s3.send(new DeleteObjectCommand({ Bucket: config.outputBucket, Key })),
+        ),
+      );
+      log.info("document deleted while its page was processed; the page was removed");
+      return { status: "failed", assembled: false };
+    }
+  }
+  const { done, failed } = await settledPages(s3, config, job.id);
+  if (done.size + failed.size < job.pages) return { status, assembled: false };
+  const assembled = await assemble(job, deps, receiveCount);
+  return { status, assembled };
+}
+
+/** The pages settled so far: done (their PNG stored) or failed (their record stored). */
+async function settledPages(s3: S3Client, config: Config, id: string) {
+  const done = new Set<number>();
+  const failed = new Set<number>();
+  for (const key of await listKeys(s3, config.outputBucket, pagesPrefix(id))) {
+    const of = pageOfKey(id, key);
+    if (of?.kind === "png") done.add(of.page);
+    else if (of?.kind === "failure") failed.add(of.page);
+  }
+  return { done, failed };
+}
+
+/** Writes the document (or its failure record) and publishes its completion; false when it is gone. */
+async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): Promise<boolean> {
+  const { config, s3, sqs, queueUrls, logger } = deps;
+  const log = logger.child({ id: job.id });
+  const output = documentOutput(job.id, job.format);
+  const input = { bucket: job.bucket, key: job.key };
+  const started = performance.now();
+
+  // A redelivered job republishes under a dedup id of its own, so that a completion lost with
+  // its worker still arrives; a first receive repeats the original's, which SQS then drops.
+  const republish = { republishedOnReceive: receiveCount > 1 ? receiveCount : undefined };
+  const stored = await storedDocumentCompletion(job, deps);
+  if (stored) {
+    await sendCompletionMessage(sqs, queueUrls.output, stored, republish);
+    log.info({ status: stored.status }, "document already assembled; completion republished");
+    return true;
+  }
+
+  const original = await headObject(s3, job.bucket, job.key);
+  if (!original) {
+    log.info("document is gone (deleted?); nothing assembled");
+    return false;
+  }
+  const { done, failed } = await settledPages(s3, config, job.id);
+  const processingId = randomUUID();
+  let completion: CompletionMessage;
+  if (failed.size > 0) {
+    const first = Math.min(...failed);
+    const failure = await readPageFailure(s3, config, job.id, first);
+    completion = {
+      version: 3,
+      id: job.id,
+      status: "failed",
+      input,
+      page: first,
+      error: {
+        code: failure?.code ?? "page-failed",
+        message: `Page ${first} of ${job.pages} failed${failed.size > 1 ? ` (and ${failed.size - 1} more)` : ""}: ${failure?.message ?? "no reason was recorded"}. The other pages stay readable.`,
+      },
+      completedAt: new Date().toISOString(),
+      processingId,
+    };
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: config.outputBucket,
+        Key: failureKey(job.id),
+        Body: JSON.stringify(completion),
+        ContentType: "application/json",
+      }),
+    );
+  } else {
+    if (done.size < job.pages) throw new Error(`only ${done.size} of ${job.pages} pages are stored; assembling later`);
+    const body = await assembleOutput(job, deps, original.metadata.filename ?? "");
+    const completedAt = new Date().toISOString();
+    const durationMs = Math.round(performance.now() - started);
+    const inputBytes = Number(original.metadata.bytes) || 0;
+    const written = await putIfAbsent(s3, {
+      Bucket: config.outputBucket,
+      Key: output.key,
+      Body: body,
+      ContentType: output.contentType,
+      Metadata: encodeMetadata({
+        filename: original.metadata.filename ?? "",
+        pages: job.pages,
+        format: job.format,
+        method: job.method,
+        bytes: body.length,
+        "input-bytes": inputBytes,
+        "uploaded-at": original.metadata["uploaded-at"],
+        "completed-at": completedAt,
+        "duration-ms": durationMs,
+        "processing-id": processingId,
+      }),
+    });
+    if (!written) {
+      // Another assembly of this document won the write: repeat what it stored.
+      const theirs = await storedDocumentCompletion(job, deps);
+      if (!theirs) throw new Error("the document's output was written and is gone again");
+      await sendCompletionMessage(sqs, queueUrls.output, theirs, republish);
+      return true;
+    }
+    completion = {
+      version: 3,
+      id: job.id,
+      status: "done",
+      input,
+      output: { bucket: config.outputBucket, key: output.key },
+      pages: job.pages,
+      format: job.format,
+      method: job.method,
+      bytes: body.length,
+      inputBytes,
+      durationMs,
+      completedAt,
+      processingId,
+    };
+  }
+  if (!(await objectExists(s3, job.bucket, job.key))) {
+    const key = completion.status === "done" ? output.key : failureKey(job.id);
+    await s3.send(new DeleteObjectCommand({ Bucket: config.outputBucket, Key: key }));
+    log.info("document deleted while it was assembled; its output was removed");
+    return false;
+  }
+  await sendCompletionMessage(sqs, queueUrls.output, completion);
+  log.info({ status: completion.status, pages: job.pages, format: job.format }, "document assembled");
+  return true;
+}
+
+/** The pages' G4 streams (or, for a one-page PNG, its PNG) as the document's bytes. */
+async function assembleOutput(job: PageMessage, { s3, config }: JobDeps, filename: string): Promise<Uint8Array> {
+  if (job.format === "png") {
+    // The API allows a PNG only for one page: the page's own PNG is the document.
+    return (await readObject(s3, config.outputBucket, pageKeys(job.id, 1).png)).bytes;
+  }
+  const pages: G4Page[] = new Array(job.pages);
+  // A few at a time: a 500-page document is 500 small GETs.
+  const next = { page: 1 };
+  const worker = async () => {
+    while (next.page <= job.pages) {
+      const page = next.page++;
+      const { bytes, metadata } = await readObject(s3, config.outputBucket, pageKeys(job.id, page).g4);
+      const dpi = Number(metadata.dpi);
+      pages[page - 1] = {
+        g4: bytes,
+        width: Number(metadata.width),
+        height: Number(metadata.height),
+        ...(dpi > 0 ? { dpi } : {}),
+      };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, job.pages) }, worker));
+  return job.format === "tiff" ? encodeG4Tiff(pages) : encodeG4Pdf(pages, filename);
+}
+
+async function readObject(s3: S3Client, bucket: string, key: string) {
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  if (!object.Body) throw new Error(`s3://${bucket}/${key} has no body`);
+  return { bytes: await object.Body.transformToByteArray(), metadata: decodeMetadata(object.Metadata) };
+}
+
+async function readPageFailure(s3: S3Client, config: Config, id: string, page: number) {
+  try {
+    const { bytes } = await readObject(s3, config.outputBucket, pageKeys(id, page).failure);
+    return JSON.parse(Buffer.from(bytes).toString("utf8")) as PageFailure;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a stored output or failure record says, as the completion it was published as. */
+async function storedDocumentCompletion(
+  job: PageMessage,
+  { s3, config }: JobDeps,
+): Promise<CompletionMessage | undefined> {
+  const output = documentOutput(job.id, job.format);
+  const stored = await headObject(s3, config.outputBucket, output.key);
+  if (!stored) return readFailureRecord(s3, config.outputBucket, job.id);
+  const m = stored.metadata;
+  return {
+    version: 3,
+    id: job.id,
+    status: "done",
+    input: { bucket: job.bucket, key: job.key },
+    output: { bucket: config.outputBucket, key: output.key },
+    pages: Number(m.pages),
+    format: job.format,
+    method: job.method,
+    bytes: Number(m.bytes),
+    inputBytes: Number(m["input-bytes"]),
+    durationMs: Number(m["duration-ms"]),
+    completedAt: m["completed-at"],
+    processingId: m["processing-id"],
+  };
+}
+
+/** Writes the object only if the key is free; false when another write has it. */
+async function putIfAbsent(
+  s3: S3Client,
+  input: { Bucket: string; Key: string; Body: Uint8Array; ContentType: string; Metadata: Record<string, string> },
+): Promise<boolean> {
+  try {
+    await s3.send(new PutObjectCommand({ ...input, IfNoneMatch: "*" }));
+    return true;
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    // 412: the key is taken; 409: a concurrent conditional write to it.
+    if (status === 412 || status === 409) return false;
+    throw error;
+  }
+}
