@@ -6,6 +6,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { timing } from "hono/timing";
+import { createPdfRenderer, type PdfRenderer } from "../imaging/decode/pdf-renderer.ts";
 import { createS3Client, poolUsage } from "../infra/aws-clients.ts";
 import type { Config } from "../infra/config.ts";
 import type { Logger } from "../infra/logger.ts";
@@ -31,7 +32,13 @@ export interface AppDeps {
   sqs: SQSClient;
   queueUrls: QueueUrls;
   logger: Logger;
+  /** Where uploaded PDFs are opened to be checked (default: one thread of its own). */
+  pdf?: PdfRenderer;
 }
+
+// An upload's PDF is only counted and measured, which takes milliseconds; a file that takes
+// longer is hostile or broken.
+const PDF_CHECK_TIMEOUT_MS = 10_000;
 
 export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   const { config, s3, sqs, queueUrls, logger } = deps;
@@ -86,6 +93,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     downloads: createImageDownloads(downloads, config),
     links: access.links,
     requireToken: access.requireToken,
+    pdf: deps.pdf ?? createPdfRenderer({ threads: 1, timeoutMs: PDF_CHECK_TIMEOUT_MS }),
   };
   mountImageRoutes(app, routeDeps);
   mountRenditionRoutes(app, routeDeps);

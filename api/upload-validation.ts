@@ -1,6 +1,9 @@
 // Decides whether uploaded bytes are an image or a document bitonal accepts, by content alone.
 import { fileTypeFromBuffer } from "file-type";
 import sharp from "sharp";
+import { ImageError } from "../imaging/binarize.ts";
+import { DEFAULT_RENDER_DPI } from "../imaging/decode/pdf-pages.ts";
+import type { PdfRenderer } from "../imaging/decode/pdf-renderer.ts";
 import type { ImageExtension } from "../infra/image-objects.ts";
 import { AppError } from "./errors.ts";
 import { findStructureProblem } from "./image-structure.ts";
@@ -12,9 +15,9 @@ const ACCEPTED = {
   "image/webp": "webp",
 } as const satisfies Record<string, ImageExtension>;
 type AcceptedType = keyof typeof ACCEPTED;
-const DOCUMENTS = { "image/tiff": "tif" } as const satisfies Record<string, ImageExtension>;
+const DOCUMENTS = { "image/tiff": "tif", "application/pdf": "pdf" } as const satisfies Record<string, ImageExtension>;
 type DocumentType = keyof typeof DOCUMENTS;
-const EXPECTED = "Expected a PNG, JPEG, WebP or TIFF file";
+const EXPECTED = "Expected a PNG, JPEG, WebP, TIFF or PDF file";
 
 export interface ValidImage {
   kind: "image";
@@ -40,14 +43,47 @@ export interface UploadLimits {
 }
 
 /** An image (validateImage) or a multi-page document, told apart by content. */
-export async function validateUpload(bytes: Uint8Array, limits: UploadLimits): Promise<ValidImage | ValidDocument> {
+export async function validateUpload(
+  bytes: Uint8Array,
+  limits: UploadLimits,
+  pdf: PdfRenderer,
+): Promise<ValidImage | ValidDocument> {
   if (bytes.length === 0) throw new AppError("unsupported-media-type", "The upload is empty.");
   const detected = await fileTypeFromBuffer(bytes);
   if (detected?.mime === "image/tiff") return validateTiff(bytes, limits);
+  if (detected?.mime === "application/pdf") return validatePdf(bytes, limits, pdf);
   if (bytes.length > limits.maxUploadBytes) {
     throw new AppError("payload-too-large", `The image is larger than ${limits.maxUploadBytes} bytes.`);
   }
   return validateImage(bytes, limits);
+}
+
+/**
+ * A PDF: opened by PDFium on its own thread (a hostile file stalls or crashes only that), its
+ * pages counted and measured without one being rendered. Each page's pixels are checked at
+ * DEFAULT_RENDER_DPI here; a scan at a higher resolution is checked again when it is rendered.
+ */
+async function validatePdf(bytes: Uint8Array, limits: UploadLimits, pdf: PdfRenderer): Promise<ValidDocument> {
+  if (bytes.length > limits.maxDocumentBytes) {
+    throw new AppError("payload-too-large", `The document is larger than ${limits.maxDocumentBytes} bytes.`);
+  }
+  const sizes = await pdf.pageSizes(bytes, limits).catch((error) => {
+    if (error instanceof ImageError) throw new AppError("unprocessable-image", error.message, { cause: error });
+    throw new AppError("service-unavailable", "The PDF could not be read just now; try again.", { cause: error });
+  });
+  const pages = sizes.map(({ width, height }) => ({
+    width: Math.max(1, Math.round((width * DEFAULT_RENDER_DPI) / 72)),
+    height: Math.max(1, Math.round((height * DEFAULT_RENDER_DPI) / 72)),
+  }));
+  for (const [n, page] of pages.entries()) {
+    if (page.width * page.height > limits.maxInputPixels) {
+      throw new AppError(
+        "unprocessable-image",
+        `Page ${n + 1} of the PDF is ${page.width}×${page.height} pixels at ${DEFAULT_RENDER_DPI} dpi; at most ${limits.maxInputPixels} pixels a page are accepted.`,
+      );
+    }
+  }
+  return { kind: "document", contentType: "application/pdf", extension: DOCUMENTS["application/pdf"], pages };
 }
 
 /** A TIFF of one or many pages: its directory chain whole, every page within the limits. */

@@ -2,7 +2,7 @@
 // method, encode; knows nothing of S3, SQS or configuration.
 import { availableParallelism } from "node:os";
 import sharp from "sharp";
-import { decodeLuma } from "./decode/luma.ts";
+import { decodeLuma, type RgbPixels } from "./decode/luma.ts";
 import { encodeBitonalPng } from "./encode/bitonal-png.ts";
 import { releaseKernelMemory } from "./kernels/simd.ts";
 import { type AppliedMethod, type BinarizationMethod, DEFAULT_FIXED_THRESHOLD } from "./method-names.ts";
@@ -12,6 +12,7 @@ import { packAboveThreshold } from "./methods/fixed.ts";
 import { otsuMethod } from "./methods/otsu.ts";
 import { type SauvolaOptions, sauvola } from "./methods/sauvola.ts";
 
+export type { RgbPixels } from "./decode/luma.ts";
 export { ImageError, type ImageErrorCode } from "./errors.ts";
 
 export interface BinarizeOptions {
@@ -54,7 +55,8 @@ export function configureSharpForJobs(parallelJobs: number): void {
   sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / parallelJobs)));
 }
 
-export async function binarize(input: Uint8Array, options: BinarizeOptions): Promise<BinarizeResult> {
+/** `input`: an encoded image, or pixels already decoded (a rendered PDF page). */
+export async function binarize(input: Uint8Array | RgbPixels, options: BinarizeOptions): Promise<BinarizeResult> {
   const { method } = options;
   // The luma's histogram (Otsu's, and the document method's dark areas') is counted while luma
   // is taken: one pass over the pixels fewer.

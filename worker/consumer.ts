@@ -16,6 +16,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { createPdfRenderer } from "../imaging/decode/pdf-renderer.ts";
 import { isInputKeyOf } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
 import { moveToQueue, parseMessage, queueMessageSchema } from "../infra/messages.ts";
@@ -47,8 +48,19 @@ const RETRY_CAP_SECONDS = 15 * 60;
 const RECEIVE_BACKOFF_MS = { first: 500, max: 30_000 };
 const SQS_MAX_BATCH = 10;
 
-export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker {
-  const { config, sqs, queueUrls, logger } = deps;
+// A page's render is milliseconds a megapixel; one that takes this long is hostile or broken.
+const PAGE_RENDER_TIMEOUT_MS = 60_000;
+
+/** `pdf` defaults to a renderer of the worker's own, a thread for each job it runs at once. */
+export function createWorker(
+  given: Omit<JobDeps, "pdf"> & { pdf?: JobDeps["pdf"] },
+  options: WorkerOptions = {},
+): Worker {
+  const { config, sqs, queueUrls, logger } = given;
+  const ownRenderer = given.pdf
+    ? undefined
+    : createPdfRenderer({ threads: config.workerConcurrency, timeoutMs: PAGE_RENDER_TIMEOUT_MS });
+  const deps: JobDeps = { ...given, pdf: given.pdf ?? (ownRenderer as JobDeps["pdf"]) };
   const handle = options.handle ?? processJob;
   const retryBaseSeconds = options.retryBaseSeconds ?? 5;
   const observer = options.observer;
@@ -197,6 +209,7 @@ export function createWorker(deps: JobDeps, options: WorkerOptions = {}): Worker
       });
       const outcome = await Promise.race([Promise.allSettled(pending.map((j) => j.promise)), timedOut]);
       clearTimeout(timer);
+      await ownRenderer?.close();
       if (outcome === "timeout") {
         const unfinished = [...jobs.values()];
         logger.warn({ count: unfinished.length }, "shutdown deadline passed; handing unfinished jobs back to SQS");

@@ -18,6 +18,7 @@
 import { randomUUID } from "node:crypto";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { binarize, ImageError } from "../imaging/binarize.ts";
+import { DEFAULT_RENDER_DPI } from "../imaging/decode/pdf-pages.ts";
 import { type G4Page, g4Page } from "../imaging/encode/ccitt-g4.ts";
 import { encodeG4Pdf } from "../imaging/encode/g4-pdf.ts";
 import { encodeG4Tiff } from "../imaging/encode/g4-tiff.ts";
@@ -61,15 +62,21 @@ export async function processPage(
   if (!settled) {
     const started = performance.now();
     try {
-      // The whole document: libvips reads only the directory and strips of the page it is asked for.
+      // The whole document: libvips reads only the directory and strips of the page it is asked
+      // for; PDFium, only the objects of the page.
       const original = await readOriginal(s3, job, config.maxDocumentBytes);
-      const result = await binarize(original.bytes, {
+      const pixels =
+        original.contentType === "application/pdf"
+          ? await deps.pdf.renderPage(original.bytes, job.page - 1, {
+              dpi: DEFAULT_RENDER_DPI,
+              maxInputPixels: config.maxInputPixels,
+            })
+          : original.bytes;
+      const result = await binarize(pixels, {
         method: job.method,
         threshold: job.threshold,
         maxInputPixels: config.maxInputPixels,
         page: job.page - 1,
-      }).catch((error) => {
-        throw error instanceof ImageError ? new PermanentJobError(error.code, error.message) : error;
       });
       const page = g4Page(result.packed, result.width, result.height, result.dpi);
       const described = {
@@ -96,7 +103,10 @@ export async function processPage(
       await put(keys.g4, page.g4, "application/octet-stream");
       await put(keys.png, result.png, "image/png");
       log.debug({ appliedMethod: result.appliedMethod }, "page done");
-    } catch (error) {
+    } catch (caught) {
+      // What the page itself is at fault for (damaged, too large, a render past its deadline)
+      // is final; anything else (S3, SQS) is thrown for a retry.
+      const error = caught instanceof ImageError ? new PermanentJobError(caught.code, caught.message) : caught;
       if (!(error instanceof PermanentJobError)) throw error;
       if (error.code === "object-missing") {
         log.info("document is gone (deleted?); page not stored");

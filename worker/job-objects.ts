@@ -15,6 +15,7 @@ export class PermanentJobError extends Error {
 
 export interface StoredOriginal {
   bytes: Uint8Array;
+  contentType: string | undefined;
   metadata: Record<string, string>;
   lastModified: Date | undefined;
 }
@@ -34,6 +35,7 @@ export async function readOriginal(
     }
     return {
       bytes: await object.Body.transformToByteArray(),
+      contentType: object.ContentType,
       metadata: decodeMetadata(object.Metadata),
       lastModified: object.LastModified,
     };

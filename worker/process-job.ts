@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { binarize, ImageError } from "../imaging/binarize.ts";
+import type { PdfRenderer } from "../imaging/decode/pdf-renderer.ts";
 import type { Config } from "../infra/config.ts";
 import { encodeMetadata, resultKeys } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
@@ -24,6 +25,8 @@ export interface JobDeps {
   sqs: SQSClient;
   queueUrls: QueueUrls;
   logger: Logger;
+  /** Where PDF pages are rendered (createWorker makes one, a thread a job, when not given). */
+  pdf: PdfRenderer;
 }
 
 /**

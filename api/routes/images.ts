@@ -43,7 +43,7 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
   const acceptUpload = async (c: Context<Env>) => {
     startTime(c, "validate");
     const request = await readUploadRequest(c, config);
-    const upload = await validateUpload(request.bytes, config);
+    const upload = await validateUpload(request.bytes, config, deps.pdf);
     const document = asDocument(upload, request.format);
     endTime(c, "validate");
     const id = uuidv7();
@@ -245,7 +245,7 @@ function asDocument(
 ): { pages: number; format: OutputFormat } | undefined {
   if (upload.kind === "image") return format && format !== "png" ? { pages: 1, format } : undefined;
   const pages = upload.pages.length;
-  const chosen = format ?? "tiff";
+  const chosen = format ?? (upload.contentType === "application/pdf" ? "pdf" : "tiff");
   if (chosen === "png" && pages > 1) {
     throw new AppError(
       "unprocessable-image",

@@ -1,6 +1,7 @@
 // What every route module is built from, and the variables a request carries through them.
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { MiddlewareHandler } from "hono";
+import type { PdfRenderer } from "../../imaging/decode/pdf-renderer.ts";
 import type { Config } from "../../infra/config.ts";
 import type { Logger } from "../../infra/logger.ts";
 import type { QueueUrls } from "../../infra/resources.ts";
@@ -27,4 +28,5 @@ export interface RouteDeps {
   downloads: ImageDownloads;
   links: Access["links"];
   requireToken: MiddlewareHandler;
+  pdf: PdfRenderer;
 }

@@ -28,10 +28,25 @@ export interface DecodeOptions {
  * arithmetic that measured several times slower than this loop. When `histogram` is given,
  * the values are counted into it on the way (one pass over the pixels fewer for Otsu).
  */
+/** Pixels already decoded (a rendered PDF page): 3 bytes a pixel. */
+export interface RgbPixels {
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  dpi?: number;
+}
+
 export async function decodeLuma(
-  input: Uint8Array,
+  input: Uint8Array | RgbPixels,
   { maxInputPixels, histogram, page = 0 }: DecodeOptions,
 ): Promise<LumaImage> {
+  if (!(input instanceof Uint8Array)) {
+    const { rgb, width, height, dpi } = input;
+    if (width * height > maxInputPixels) {
+      throw new ImageError("too-many-pixels", `image has more than ${maxInputPixels} pixels`);
+    }
+    return { luma: lumaOfRgb(rgb, width * height, histogram), width, height, dpi };
+  }
   let decoded: { data: Buffer; info: OutputInfo };
   let dpi: number | undefined;
   try {

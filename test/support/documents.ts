@@ -83,3 +83,23 @@ export async function multiPageTiff(
     .toBuffer();
   return new Uint8Array(tiff);
 }
+
+/**
+ * A scanned PDF made by pdf-lib (not by our writer): each page one image, drawn over the whole
+ * page at `dpi`, as scanners write them.
+ */
+export async function scannedPdf(
+  pages: Array<{ image: Uint8Array; type: "jpeg" | "png"; width: number; height: number; dpi: number }>,
+  { encrypt }: { encrypt?: string } = {},
+): Promise<Uint8Array<ArrayBuffer>> {
+  const { PDFDocument } = await import("@cantoo/pdf-lib");
+  const pdf = await PDFDocument.create();
+  for (const page of pages) {
+    const image = page.type === "jpeg" ? await pdf.embedJpg(page.image) : await pdf.embedPng(page.image);
+    const width = (page.width * 72) / page.dpi;
+    const height = (page.height * 72) / page.dpi;
+    pdf.addPage([width, height]).drawImage(image, { x: 0, y: 0, width, height });
+  }
+  if (encrypt) pdf.encrypt({ userPassword: encrypt, ownerPassword: `${encrypt}-owner` });
+  return new Uint8Array(await pdf.save());
+}

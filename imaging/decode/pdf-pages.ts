@@ -1,0 +1,178 @@
+// A PDF's pages through PDFium (Google's PDF engine, built to WebAssembly by @embedpdf/pdfium):
+// how many, how large, and each one rendered to RGB pixels. Pure: bytes in, pixels out; runs
+// inside pdf-thread.ts, never on a thread that serves anything else.
+//
+// A scanned page (one image covering the page) is rendered at the image's own resolution, so
+// that its pixels are the scan's, not resampled; any other page at `dpi`. PDFium has no
+// JavaScript engine in this build: a PDF's scripts are never run.
+import type { WrappedPdfiumModule } from "@embedpdf/pdfium";
+import { ImageError } from "../errors.ts";
+
+export type Pdfium = WrappedPdfiumModule;
+
+/** The module's memory as typed views, read afresh each time: they are replaced when it grows. */
+function memory(pdfium: Pdfium) {
+  const module = pdfium.pdfium as unknown as { HEAPU8: Uint8Array; HEAPU32: Uint32Array; HEAPF32: Float32Array };
+  return {
+    get u8() {
+      return module.HEAPU8;
+    },
+    get u32() {
+      return module.HEAPU32;
+    },
+    get f32() {
+      return module.HEAPF32;
+    },
+    malloc: (bytes: number) => pdfium.pdfium.wasmExports.malloc(bytes),
+    free: (at: number) => pdfium.pdfium.wasmExports.free(at),
+  };
+}
+
+export interface PdfPageSize {
+  /** In points (1/72 inch), as displayed (the page's rotation applied). */
+  width: number;
+  height: number;
+}
+
+export interface RenderedPage {
+  /** 3 bytes a pixel, rows unpadded. */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  dpi: number;
+}
+
+// FPDF_GetLastError's codes (fpdfview.h).
+const ERROR_PASSWORD = 4;
+const ERROR_SECURITY = 5;
+const PAGE_OBJECT_IMAGE = 3;
+const BITMAP_BGR = 2;
+// Render flags (fpdfview.h): annotations drawn (stamps, signatures), and RGB byte order.
+const RENDER_ANNOTATIONS = 0x01;
+const RENDER_RGB_ORDER = 0x10;
+/** What a page that is not a scan is rendered at. */
+export const DEFAULT_RENDER_DPI = 300;
+// A page is a scan when one image covers at least this share of it.
+const SCAN_COVERAGE = 0.9;
+// Below this a page is a thumbnail, not a scan to clean: rendered at this at least.
+const MIN_DPI = 50;
+
+/** Opens `bytes`, runs `use` on the document, and frees everything, whatever happens. */
+function withDocument<T>(pdfium: Pdfium, bytes: Uint8Array, use: (doc: number) => T): T {
+  const heap = memory(pdfium);
+  const at = heap.malloc(bytes.length);
+  if (!at) throw new ImageError("damaged", "The PDF is too large to open.");
+  try {
+    heap.u8.set(bytes, at);
+    const doc = pdfium.FPDF_LoadMemDocument64(at, bytes.length, "");
+    if (!doc) {
+      const error = pdfium.FPDF_GetLastError();
+      if (error === ERROR_PASSWORD || error === ERROR_SECURITY) {
+        throw new ImageError("encrypted", "The PDF is encrypted with a password; send it unencrypted.");
+      }
+      throw new ImageError("damaged", "The file is not a PDF that can be read (damaged, or not a PDF).");
+    }
+    try {
+      return use(doc);
+    } finally {
+      pdfium.FPDF_CloseDocument(doc);
+    }
+  } finally {
+    heap.free(at);
+  }
+}
+
+/**
+ * Each page's size, without loading a page: what the API checks before accepting a PDF. Loading
+ * parses the cross-reference (PDFium rebuilds a broken one, as readers do) and the page tree.
+ */
+export function pdfPageSizes(pdfium: Pdfium, bytes: Uint8Array, maxPages: number): PdfPageSize[] {
+  return withDocument(pdfium, bytes, (doc) => {
+    const count = pdfium.FPDF_GetPageCount(doc);
+    if (count < 1) throw new ImageError("damaged", "The PDF has no pages.");
+    if (count > maxPages)
+      throw new ImageError("too-many-pages", `The PDF has ${count} pages; at most ${maxPages} are accepted.`);
+    const heap = memory(pdfium);
+    const size = heap.malloc(8);
+    try {
+      return Array.from({ length: count }, (_, index) => {
+        if (!pdfium.FPDF_GetPageSizeByIndexF(doc, index, size)) {
+          throw new ImageError("damaged", `Page ${index + 1} of the PDF cannot be read.`);
+        }
+        return { width: heap.f32[size >> 2], height: heap.f32[(size >> 2) + 1] };
+      });
+    } finally {
+      heap.free(size);
+    }
+  });
+}
+
+/** Renders page `index` (from 0): a scan at its image's resolution, anything else at `dpi`. */
+export function renderPdfPage(
+  pdfium: Pdfium,
+  bytes: Uint8Array,
+  index: number,
+  { dpi, maxInputPixels }: { dpi: number; maxInputPixels: number },
+): RenderedPage {
+  return withDocument(pdfium, bytes, (doc) => {
+    const page = pdfium.FPDF_LoadPage(doc, index);
+    if (!page) throw new ImageError("damaged", `Page ${index + 1} of the PDF cannot be read.`);
+    const heap = memory(pdfium);
+    try {
+      const widthPt = pdfium.FPDF_GetPageWidthF(page);
+      const heightPt = pdfium.FPDF_GetPageHeightF(page);
+      const scale = Math.max(MIN_DPI / 72, scanScale(pdfium, page, widthPt * heightPt) ?? dpi / 72);
+      const width = Math.max(1, Math.round(widthPt * scale));
+      const height = Math.max(1, Math.round(heightPt * scale));
+      if (width * height > maxInputPixels) {
+        throw new ImageError(
+          "too-many-pixels",
+          `Page ${index + 1} of the PDF is ${width}×${height} pixels at ${Math.round(scale * 72)} dpi; at most ${maxInputPixels} pixels a page are accepted.`,
+        );
+      }
+      const stride = width * 3;
+      const pixels = heap.malloc(stride * height);
+      if (!pixels) throw new ImageError("too-many-pixels", `Page ${index + 1} of the PDF is too large to render.`);
+      try {
+        const bitmap = pdfium.FPDFBitmap_CreateEx(width, height, BITMAP_BGR, pixels, stride);
+        pdfium.FPDFBitmap_FillRect(bitmap, 0, 0, width, height, 0xffffffff);
+        pdfium.FPDF_RenderPageBitmap(bitmap, page, 0, 0, width, height, 0, RENDER_ANNOTATIONS | RENDER_RGB_ORDER);
+        pdfium.FPDFBitmap_Destroy(bitmap);
+        const rendered = Math.round(scale * 72 * 100) / 100;
+        return { rgb: heap.u8.slice(pixels, pixels + stride * height), width, height, dpi: rendered };
+      } finally {
+        heap.free(pixels);
+      }
+    } finally {
+      pdfium.FPDF_ClosePage(page);
+    }
+  });
+}
+
+/**
+ * Pixels per point of the one image that covers the page, when the page is a scan; undefined
+ * otherwise. Other objects may be there too (an OCR layer's invisible text, a stamp).
+ */
+function scanScale(pdfium: Pdfium, page: number, pageArea: number): number | undefined {
+  const heap = memory(pdfium);
+  const scratch = heap.malloc(16);
+  try {
+    let found: number | undefined;
+    const count = pdfium.FPDFPage_CountObjects(page);
+    for (let n = 0; n < count; n++) {
+      const object = pdfium.FPDFPage_GetObject(page, n);
+      if (pdfium.FPDFPageObj_GetType(object) !== PAGE_OBJECT_IMAGE) continue;
+      if (!pdfium.FPDFPageObj_GetBounds(object, scratch, scratch + 4, scratch + 8, scratch + 12)) continue;
+      const [left, bottom, right, top] = heap.f32.subarray(scratch >> 2, (scratch >> 2) + 4);
+      if ((right - left) * (top - bottom) < SCAN_COVERAGE * pageArea) continue;
+      if (found !== undefined) return undefined; // two page-sized images: a composition, not a scan
+      if (!pdfium.FPDFImageObj_GetImagePixelSize(object, scratch, scratch + 4)) continue;
+      const pixels = heap.u32[scratch >> 2] * heap.u32[(scratch >> 2) + 1];
+      // Pixels per point whichever way the image is turned on the page.
+      found = Math.sqrt(pixels / ((right - left) * (top - bottom)));
+    }
+    return found;
+  } finally {
+    heap.free(scratch);
+  }
+}

@@ -1,0 +1,44 @@
+// The thread PDFium runs on (see pdf-renderer.ts): one request at a time, answered by message.
+// A page that loops or exhausts memory takes only this thread down, which its host then ends.
+import { readFileSync } from "node:fs";
+import { parentPort } from "node:worker_threads";
+import { init } from "@embedpdf/pdfium";
+import { ImageError, type ImageErrorCode } from "../errors.ts";
+import { pdfPageSizes, renderPdfPage } from "./pdf-pages.ts";
+
+export type PdfTask =
+  | { task: "sizes"; bytes: Uint8Array; maxPages: number }
+  | { task: "render"; bytes: Uint8Array; index: number; dpi: number; maxInputPixels: number };
+type PdfRequest = PdfTask & { id: number };
+
+export type PdfAnswer =
+  | { id: number; ok: true; value: unknown; heapBytes: number }
+  | { id: number; ok: false; problem?: { code: ImageErrorCode; message: string }; message: string; heapBytes: number };
+
+const wasmBinary = readFileSync(new URL(import.meta.resolve("@embedpdf/pdfium/pdfium.wasm")));
+const pdfium = await init({ wasmBinary } as Parameters<typeof init>[0]);
+pdfium.FPDF_InitLibraryWithConfig(0);
+const port = parentPort;
+if (!port) throw new Error("pdf-thread.ts runs as a worker thread");
+
+port.on("message", (request: PdfRequest) => {
+  const heapBytes = () => (pdfium.pdfium as unknown as { HEAPU8: Uint8Array }).HEAPU8.length;
+  try {
+    const value =
+      request.task === "sizes"
+        ? pdfPageSizes(pdfium, request.bytes, request.maxPages)
+        : renderPdfPage(pdfium, request.bytes, request.index, request);
+    const transfer = request.task === "render" ? [(value as { rgb: Uint8Array }).rgb.buffer as ArrayBuffer] : [];
+    port.postMessage({ id: request.id, ok: true, value, heapBytes: heapBytes() } satisfies PdfAnswer, transfer);
+  } catch (error) {
+    const problem = error instanceof ImageError ? { code: error.code, message: error.message } : undefined;
+    port.postMessage({
+      id: request.id,
+      ok: false,
+      problem,
+      message: (error as Error).message ?? String(error),
+      heapBytes: heapBytes(),
+    } satisfies PdfAnswer);
+  }
+});
+port.postMessage({ ready: true });
