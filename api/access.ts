@@ -11,7 +11,8 @@ import { createLinkSigner } from "./signed-links.ts";
 
 // How long a signed link to an image lasts (one to two of these: see createLinkSigner).
 const SIGNED_LINK_LIFETIME_S = 3600;
-const IMAGE_BYTES_PATH = /^\/api\/images\/[^/]+\/(original|processed|(renditions|pages)\/[^/]+\/processed)$/;
+const IMAGE_BYTES_PATH =
+  /^\/api\/images\/[^/]+\/(original|processed|renditions\/[^/]+\/processed|pages\/[^/]+\/(original|processed))$/;
 
 export interface Access {
   /** The bearer token check alone (a pass-through without API_TOKEN). */
@@ -22,7 +23,7 @@ export interface Access {
     image(id: string): { self: string; original: string; processed: string };
     rendition(id: string, rendition: string): { self: string; processed: string };
     /** A document's page n (from 1). */
-    page(id: string, page: number): { processed: string };
+    page(id: string, page: number): { original: string; processed: string };
   };
 }
 
@@ -69,7 +70,8 @@ export function createAccess(config: Config, logger: Logger): Access {
         return { self, processed: grant(`${self}/processed`) };
       },
       page(id, page) {
-        return { processed: grant(`/api/images/${id}/pages/${page}/processed`) };
+        const self = `/api/images/${id}/pages/${page}`;
+        return { original: grant(`${self}/original`), processed: grant(`${self}/processed`) };
       },
     },
   };

@@ -10,18 +10,21 @@ import { acceptedSchema, imageLinks, problemContent, uploadOptionsSchema } from 
  */
 // biome-ignore lint/suspicious/noExplicitAny: any OpenAPIHono app, whatever its variables
 export function documentUncheckedRoutes(app: OpenAPIHono<any>): void {
+  const types = ["image/png", "image/jpeg", "image/webp", "image/tiff", "application/pdf"];
+  const binary = { schema: { type: "string" as const, format: "binary" } };
   const uploadBody = {
     required: true,
     content: {
       "multipart/form-data": {
         schema: uploadOptionsSchema.extend({
-          image: z.string().openapi({ format: "binary", description: "The image: PNG, JPEG or WebP" }),
+          image: z.string().openapi({
+            format: "binary",
+            description: "The image (PNG, JPEG, WebP) or document (TIFF of one or many pages, PDF)",
+          }),
         }),
-        encoding: { image: { contentType: "image/png, image/jpeg, image/webp" } },
+        encoding: { image: { contentType: types.join(", ") } },
       },
-      "image/png": { schema: { type: "string" as const, format: "binary" } },
-      "image/jpeg": { schema: { type: "string" as const, format: "binary" } },
-      "image/webp": { schema: { type: "string" as const, format: "binary" } },
+      ...Object.fromEntries(types.map((type) => [type, binary])),
     },
   };
   const uploadResponses = {
@@ -36,16 +39,23 @@ export function documentUncheckedRoutes(app: OpenAPIHono<any>): void {
       content: problemContent,
     },
     401: { description: "API token missing or wrong (when API_TOKEN is set)", content: problemContent },
-    413: { description: "Larger than MAX_UPLOAD_BYTES", content: problemContent },
-    415: { description: "Not a PNG, JPEG or WebP image", content: problemContent },
-    422: { description: "Damaged, truncated, or over MAX_INPUT_PIXELS", content: problemContent },
+    413: {
+      description: "An image larger than MAX_UPLOAD_BYTES, a document larger than MAX_DOCUMENT_BYTES",
+      content: problemContent,
+    },
+    415: { description: "Not a PNG, JPEG, WebP, TIFF or PDF file", content: problemContent },
+    422: {
+      description:
+        "Damaged, truncated, encrypted (a PDF), more pages than MAX_PAGES, or a page over MAX_INPUT_PIXELS; a PNG asked of a document of several pages",
+      content: problemContent,
+    },
     503: { description: "Storage or queue unavailable", content: problemContent },
   };
   for (const path of ["/api/images", "/upload"]) {
     app.openAPIRegistry.registerPath({
       method: "post",
       path,
-      summary: path === "/upload" ? "Upload (the original Flask pipeline's route)" : "Upload an image",
+      summary: path === "/upload" ? "Upload (the original Flask pipeline's route)" : "Upload an image or a document",
       request: {
         body: uploadBody,
         query: uploadOptionsSchema.extend({

@@ -12,7 +12,11 @@ const ASSETS = {
 export function mountPage(
   // biome-ignore lint/suspicious/noExplicitAny: any Hono app, whatever its variables
   app: Hono<any>,
-  { maxUploadBytes, endpointUrl }: { maxUploadBytes: number; endpointUrl: string | undefined },
+  {
+    maxUploadBytes,
+    maxDocumentBytes,
+    endpointUrl,
+  }: { maxUploadBytes: number; maxDocumentBytes: number; endpointUrl: string | undefined },
 ): void {
   // An emulator on this machine (what `npm start` runs) keeps images in memory only: the page says so.
   const localEmulator =
@@ -24,7 +28,10 @@ export function mountPage(
   app.get("/", async (c) => {
     page ??= readFile(join(TEMPLATES, "index.html"), "utf8").then((html) =>
       // The limit goes in as a data attribute, not a script: the CSP allows no inline script.
-      html.replace("{{MAX_UPLOAD_BYTES}}", String(maxUploadBytes)).replace("{{LOCAL_EMULATOR}}", String(localEmulator)),
+      html
+        .replace("{{MAX_UPLOAD_BYTES}}", String(maxUploadBytes))
+        .replace("{{MAX_DOCUMENT_BYTES}}", String(maxDocumentBytes))
+        .replace("{{LOCAL_EMULATOR}}", String(localEmulator)),
     );
     c.header("Cache-Control", "no-cache");
     return c.html(await page);

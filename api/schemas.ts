@@ -94,6 +94,7 @@ const linksSchema = z.object({
   original: z.string(),
   processed: z.string(),
   pages: z.string().optional().openapi({ description: "A document's: its pages" }),
+  cover: z.string().optional().openapi({ description: "A document's: its first page, as a PNG" }),
 });
 
 export const acceptedSchema = z
@@ -148,7 +149,7 @@ export const pageListSchema = z
         page: z.number().int(),
         status: z.enum(["queued", "done", "failed"]),
         error: z.object({ code: z.string(), message: z.string() }).optional(),
-        links: z.object({ processed: z.string() }),
+        links: z.object({ original: z.string(), processed: z.string() }),
       }),
     ),
   })

@@ -42,8 +42,9 @@ export function documentOutput(
 }
 
 // A document's pages, in the output bucket: each page's bitonal PNG (for viewing, and the mark
-// that the page is done), its G4 stream (what assembly places in the TIFF or PDF) and, for a
-// page that failed, its failure record.
+// that the page is done), its G4 stream (what assembly places in the TIFF or PDF), a preview of
+// the page as it was uploaded (to view beside the result) and, for a page that failed, its
+// failure record.
 const DOCUMENTS_PREFIX = "documents/";
 
 export function documentPrefix(id: string): string {
@@ -54,17 +55,20 @@ export function pagesPrefix(id: string): string {
   return `${documentPrefix(id)}pages/`;
 }
 
-export function pageKeys(id: string, page: number): { png: string; g4: string; failure: string } {
+export function pageKeys(id: string, page: number): { png: string; g4: string; failure: string; preview: string } {
   const stem = `${pagesPrefix(id)}${String(page).padStart(5, "0")}`;
-  return { png: `${stem}.png`, g4: `${stem}.g4`, failure: `${stem}.failed.json` };
+  return { png: `${stem}.png`, g4: `${stem}.g4`, failure: `${stem}.failed.json`, preview: `${stem}.original.jpg` };
 }
 
 /** The page a key under pagesPrefix(id) belongs to, and what it is; undefined for other keys. */
-export function pageOfKey(id: string, key: string): { page: number; kind: "png" | "g4" | "failure" } | undefined {
-  const match = /^(\d{5})\.(png|g4|failed\.json)$/.exec(key.slice(pagesPrefix(id).length));
+export function pageOfKey(
+  id: string,
+  key: string,
+): { page: number; kind: "png" | "g4" | "failure" | "preview" } | undefined {
+  const match = /^(\d{5})\.(png|g4|failed\.json|original\.jpg)$/.exec(key.slice(pagesPrefix(id).length));
   if (!key.startsWith(pagesPrefix(id)) || !match) return undefined;
-  const kind = match[2] === "failed.json" ? "failure" : (match[2] as "png" | "g4");
-  return { page: Number(match[1]), kind };
+  const kinds = { png: "png", g4: "g4", "failed.json": "failure", "original.jpg": "preview" } as const;
+  return { page: Number(match[1]), kind: kinds[match[2] as keyof typeof kinds] };
 }
 
 // Renditions (another method applied to a stored original) live under renditions/<id>/ in both

@@ -6,7 +6,13 @@ import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { forEachInParallel } from "./in-parallel.ts";
 
-const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".webp"]);
+const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".pdf"]);
+// What each result type is saved as.
+const EXTENSION_OF_TYPE: Record<string, string> = {
+  "image/png": ".png",
+  "image/tiff": ".tif",
+  "application/pdf": ".pdf",
+};
 const POLL_MS = { first: 250, max: 3000 };
 
 export interface BulkUploadOptions {
@@ -16,6 +22,8 @@ export interface BulkUploadOptions {
   concurrency: number;
   method: string | undefined;
   threshold: number | undefined;
+  /** png, tiff or pdf; unset: the API's default for the file (PNG for an image, TIFF or PDF for a document). */
+  format?: string | undefined;
   wait: boolean;
   outDir: string | undefined;
   manifestPath: string;
@@ -109,6 +117,7 @@ async function uploadOne(
   form.set("image", new File([new Uint8Array(bytes)], basename(file)));
   if (options.method) form.set("method", options.method);
   if (options.threshold !== undefined) form.set("threshold", String(options.threshold));
+  if (options.format) form.set("format", options.format);
   let response: Response;
   try {
     response = await fetch(`${options.baseUrl}/api/images`, { method: "POST", body: form, headers });
@@ -152,7 +161,7 @@ async function waitAndDownload(
     Object.assign(outcome, { result: "failed", reason: `download answered HTTP ${response.status}` });
     return;
   }
-  const output = outputPathFor(outcome.file, options);
+  const output = outputPathFor(outcome.file, options, EXTENSION_OF_TYPE[response.headers.get("content-type") ?? ""]);
   await mkdir(dirname(output), { recursive: true });
   await writeFile(output, new Uint8Array(await response.arrayBuffer()));
   outcome.output = output;
@@ -191,11 +200,11 @@ export async function bulkDelete(
   return outcome;
 }
 
-/** DIR/<path below the folder given>/<name>.png, so that same-named files in subfolders never collide. */
-function outputPathFor(file: string, options: BulkUploadOptions): string {
+/** DIR/<path below the folder given>/<name>.png (or .tif, .pdf), so that same-named files in subfolders never collide. */
+function outputPathFor(file: string, options: BulkUploadOptions, extension = ".png"): string {
   const root = options.paths.map((p) => resolve(p)).find((p) => file.startsWith(`${p}/`));
   const below = root ? relative(root, file) : basename(file);
-  return join(options.outDir as string, `${below.slice(0, below.length - extname(below).length)}.png`);
+  return join(options.outDir as string, `${below.slice(0, below.length - extname(below).length)}${extension}`);
 }
 
 async function readManifest(path: string): Promise<Manifest> {

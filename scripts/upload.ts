@@ -1,15 +1,16 @@
 // `npm run upload -- <dir|files…> [--concurrency N] [--method auto|document|otsu|sauvola|fixed]
-//   [--threshold T] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]`
-// Uploads many images through the API with a progress bar; exits 1 if any failed.
+//   [--threshold T] [--format png|tiff|pdf] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]`
+// Uploads many images and documents (PDF, TIFF) through the API with a progress bar; exits 1 if any failed.
 // `npm run upload -- --delete [--url BASE_URL] [--manifest FILE]` deletes what it uploaded.
 import { parseArgs } from "node:util";
 import { BINARIZATION_METHODS } from "../imaging/method-names.ts";
 import { loadConfig } from "../infra/config.ts";
 import { runMain } from "../infra/lifecycle.ts";
+import { OUTPUT_FORMATS } from "../infra/messages.ts";
 import { bulkDelete, bulkUpload, type FileOutcome } from "./bulk-upload.ts";
 
 const USAGE = `usage: npm run upload -- <dir|files…> [--concurrency N] [--method ${BINARIZATION_METHODS.join("|")}]
-       [--threshold 0-255] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]
+       [--threshold 0-255] [--format ${OUTPUT_FORMATS.join("|")}] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]
        npm run upload -- --delete [--url BASE_URL] [--manifest FILE]   (deletes what the manifest says was uploaded)`;
 
 runMain(async () => {
@@ -20,6 +21,7 @@ runMain(async () => {
       concurrency: { type: "string", default: "8" },
       method: { type: "string" },
       threshold: { type: "string" },
+      format: { type: "string" },
       wait: { type: "boolean", default: false },
       out: { type: "string" },
       url: { type: "string", default: `http://${config.host}:${config.port}` },
@@ -50,6 +52,7 @@ runMain(async () => {
     threshold !== undefined &&
       !(Number.isInteger(threshold) && threshold >= 0 && threshold <= 255) &&
       "--threshold must be 0–255",
+    values.format && !(OUTPUT_FORMATS as readonly string[]).includes(values.format) && "unknown --format",
     values.out && !values.wait && "--out needs --wait",
   ].filter(Boolean);
   if (values.help || problems.length > 0) {
@@ -67,6 +70,7 @@ runMain(async () => {
       concurrency,
       method: values.method,
       threshold,
+      format: values.format,
       wait: values.wait as boolean,
       outDir: values.out,
       manifestPath: values.manifest as string,

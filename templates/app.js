@@ -4,6 +4,9 @@
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const maxUploadBytes = Number(document.body.dataset.maxUploadBytes) || 20 * 1024 * 1024;
+const maxDocumentBytes = Number(document.body.dataset.maxDocumentBytes) || 100 * 1024 * 1024;
+/** PDF and TIFF files are documents: a limit of their own, and pages to page through. */
+const isDocument = (file) => /^(application\/pdf|image\/tiff)$/.test(file.type) || /\.(pdf|tiff?)$/i.test(file.name);
 $("#storage-note").hidden = document.body.dataset.localEmulator !== "true";
 const TOKEN_KEY = "bitonal.apiToken";
 
@@ -39,11 +42,13 @@ function explainProblem(problem, status) {
   const type = (problem?.type ?? "").split("/").pop();
   switch (type) {
     case "unsupported-media-type":
-      return "Not a PNG, JPEG or WebP image.";
+      return "Not a PNG, JPEG, WebP, TIFF or PDF file.";
     case "payload-too-large":
-      return `Larger than ${formatBytes(maxUploadBytes)}.`;
+      return problem?.detail ?? `Larger than ${formatBytes(maxUploadBytes)}.`;
     case "unprocessable-image":
-      return /pixels/.test(problem.detail ?? "") ? `Too many pixels: ${problem.detail}` : "The file is damaged.";
+      if (/pixels/.test(problem.detail ?? "")) return `Too many pixels: ${problem.detail}`;
+      // A document's refusals say what is wrong (encrypted, too many pages) in words worth showing.
+      return /encrypted|pages|PNG holds/.test(problem.detail ?? "") ? problem.detail : "The file is damaged.";
     case "unauthorized":
       return "The API token is missing or wrong (see “API token” above).";
     case "service-unavailable":
@@ -60,6 +65,7 @@ const thresholdRow = $("#threshold-row");
 const threshold = $("#threshold");
 const tokenInput = $("#api-token");
 $("#size-limit").textContent = formatBytes(maxUploadBytes);
+$("#document-limit").textContent = formatBytes(maxDocumentBytes);
 tokenInput.value = sessionStorage.getItem(TOKEN_KEY) ?? "";
 tokenInput.addEventListener("input", () => sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim()));
 // A token entered after the page loaded opens the gallery it guards.
@@ -97,10 +103,11 @@ dropzone.addEventListener("drop", (event) => {
 
 function uploadAll(files) {
   const method = form.elements.method.value;
-  for (const file of files) upload(file, method, method === "fixed" ? threshold.value : undefined);
+  const format = form.elements.format.value;
+  for (const file of files) upload(file, method, method === "fixed" ? threshold.value : undefined, format);
 }
 
-function upload(file, method, fixedThreshold) {
+function upload(file, method, fixedThreshold, format) {
   const progress = el("progress", { max: "100", value: "0", "aria-label": `Upload progress of ${file.name}` });
   const status = el("p", { class: "status", role: "status", text: "Uploading…" });
   const body = el("div", { class: "upload-body" });
@@ -113,8 +120,9 @@ function upload(file, method, fixedThreshold) {
   );
   $("#uploads").prepend(card);
 
-  if (file.size > maxUploadBytes) {
-    fail(card, status, progress, `Refused: larger than ${formatBytes(maxUploadBytes)}.`);
+  const limit = isDocument(file) ? maxDocumentBytes : maxUploadBytes;
+  if (file.size > limit) {
+    fail(card, status, progress, `Refused: larger than ${formatBytes(limit)}.`);
     return;
   }
 
@@ -122,6 +130,7 @@ function upload(file, method, fixedThreshold) {
   data.set("image", file);
   data.set("method", method);
   if (fixedThreshold !== undefined) data.set("threshold", fixedThreshold);
+  if (format) data.set("format", format);
 
   // XMLHttpRequest rather than fetch: fetch reports no upload progress.
   const request = new XMLHttpRequest();
@@ -167,14 +176,15 @@ async function watch(id, card, status, body) {
       continue;
     }
     if (image.status === "queued") {
-      status.textContent = "Processing…";
+      const progress = image.document?.progress;
+      status.textContent = progress ? `Processing: ${progress.done} of ${progress.total} pages done…` : "Processing…";
       continue;
     }
     if (image.status === "failed") {
       card.classList.add("failed");
       status.textContent = `Could not process: ${image.error?.message ?? "unknown error"}`;
     } else {
-      body.replaceChildren(await renderResult(image));
+      body.replaceChildren(await (image.document ? renderDocument(image) : renderResult(image)));
       card.classList.add("done");
       $("progress", card).hidden = true;
       status.textContent = "Done.";
@@ -238,6 +248,64 @@ async function renderResult(image) {
     deleteControl(image.id, name),
   );
   tryAnotherMethod(node, image, name);
+  return node;
+}
+
+// ---------- a document: its pages, original and result side by side, one at a time ----------
+
+const FORMAT_NAMES = { pdf: "PDF", tiff: "TIFF", png: "PNG" };
+const FORMAT_EXTENSIONS = { pdf: "pdf", tiff: "tif", png: "png" };
+
+async function renderDocument(image) {
+  const node = $("#document-template").content.firstElementChild.cloneNode(true);
+  const response = await apiFetch(image.links.pages).catch(() => undefined);
+  const pages = response?.ok ? (await response.json()).items : [];
+  const name = image.filename || image.id;
+  const original = $(".original", node);
+  const processed = $(".processed", node);
+  const counter = $(".page-counter", node);
+  const previous = $(".page-previous", node);
+  const next = $(".page-next", node);
+  let current = 0;
+  const show = async () => {
+    const page = pages[current];
+    counter.textContent = `Page ${current + 1} of ${pages.length}`;
+    previous.disabled = current === 0;
+    next.disabled = current >= pages.length - 1;
+    const [before, after] = await Promise.all([blobOf(page.links.original), blobOf(page.links.processed)]);
+    original.src = before ? URL.createObjectURL(before) : page.links.original;
+    processed.src = after ? URL.createObjectURL(after) : page.links.processed;
+    original.alt = `Original, page ${current + 1}: ${name}`;
+    processed.alt = `Black and white, page ${current + 1}: ${name}`;
+  };
+  previous.addEventListener("click", () => {
+    current = Math.max(0, current - 1);
+    show();
+  });
+  next.addEventListener("click", () => {
+    current = Math.min(pages.length - 1, current + 1);
+    show();
+  });
+  if (pages.length > 0) await show();
+
+  const { document: facts } = image;
+  const format = FORMAT_NAMES[facts.format] ?? facts.format;
+  const sizes =
+    facts.bytes === null
+      ? "—"
+      : `${formatBytes(facts.bytes)} (the upload: ${formatBytes(facts.inputBytes)}${facts.largerThanInput ? "; larger than the upload" : ""})`;
+  $(".facts", node).append(
+    ...[
+      ["Method", describeMethod(image)],
+      ["Pages", String(facts.pages)],
+      [format, sizes],
+    ].flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: value })]),
+  );
+  const download = `${name.replace(/\.[^.]*$/, "")}.bitonal.${FORMAT_EXTENSIONS[facts.format] ?? "bin"}`;
+  $(".download-row", node).append(
+    el("a", { class: "button download", href: image.links.processed, download, text: `Download ${format}` }),
+    deleteControl(image.id, name),
+  );
   return node;
 }
 
@@ -399,7 +467,9 @@ function galleryCard(image) {
   const name = image.filename || image.id;
   const button = el("button", { type: "button", class: "thumb", "aria-label": `Open ${name}` });
   if (image.status === "done") {
-    button.append(el("img", { src: image.links.processed, alt: `Black and white: ${name}`, loading: "lazy" }));
+    // A document's thumbnail is its first page.
+    const src = image.links.cover ?? image.links.processed;
+    button.append(el("img", { src, alt: `Black and white: ${name}`, loading: "lazy" }));
   } else {
     button.append(el("span", { class: `badge ${image.status}`, text: image.status }));
   }
@@ -413,7 +483,7 @@ async function openViewer(image) {
   $("#viewer-title").textContent = image.filename || image.id;
   const body = $("#viewer-body");
   if (image.status === "done") {
-    body.replaceChildren(await renderResult(image));
+    body.replaceChildren(await (image.document ? renderDocument(image) : renderResult(image)));
   } else if (image.status === "failed") {
     body.replaceChildren(el("p", { text: `Could not process: ${image.error?.message ?? "unknown error"}` }));
   } else {

@@ -22,6 +22,7 @@ import { DEFAULT_RENDER_DPI } from "../imaging/decode/pdf-pages.ts";
 import { type G4Page, g4Page } from "../imaging/encode/ccitt-g4.ts";
 import { encodeG4Pdf } from "../imaging/encode/g4-pdf.ts";
 import { encodeG4Tiff } from "../imaging/encode/g4-tiff.ts";
+import { pagePreview } from "../imaging/encode/page-preview.ts";
 import type { Config } from "../infra/config.ts";
 import {
   decodeMetadata,
@@ -100,7 +101,9 @@ export async function processPage(
             Metadata: encodeMetadata(described),
           }),
         );
+      const preview = await pagePreview(pixels, job.page - 1);
       await put(keys.g4, page.g4, "application/octet-stream");
+      await put(keys.preview, preview, "image/jpeg");
       await put(keys.png, result.png, "image/png");
       log.debug({ appliedMethod: result.appliedMethod }, "page done");
     } catch (caught) {
@@ -128,7 +131,7 @@ export async function processPage(
     // stored after it would outlive the document (see process-job.ts, the same race).
     if (!(await objectExists(s3, job.bucket, job.key))) {
       await Promise.all(
-        [keys.g4, keys.png, keys.failure].map((Key) =>
+        [keys.g4, keys.preview, keys.png, keys.failure].map((Key) =>
           s3.send(new DeleteObjectCommand({ Bucket: config.outputBucket, Key })),
         ),
       );

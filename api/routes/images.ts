@@ -34,10 +34,10 @@ import type { Env, RouteDeps } from "./route-deps.ts";
 export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
   const { config, sqs, queueUrls, store, downloads, links, requireToken } = deps;
 
-  // A document's answers also link to its pages.
+  // A document's answers also link to its pages, and to its first page to show it by.
   const linksOf = (status: ImageStatus) => ({
     ...links.image(status.id),
-    ...(status.document ? { pages: `/api/images/${status.id}/pages` } : {}),
+    ...(status.document ? { pages: `/api/images/${status.id}/pages`, cover: links.page(status.id, 1).processed } : {}),
   });
 
   const acceptUpload = async (c: Context<Env>) => {
@@ -189,7 +189,13 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
       path: "/api/images/{id}/original",
       summary: "The uploaded image, as it was sent",
       request: { params: idParamsSchema },
-      responses: imageBytesResponses("original", ["image/png", "image/jpeg", "image/webp", "image/tiff"]),
+      responses: imageBytesResponses("original", [
+        "image/png",
+        "image/jpeg",
+        "image/webp",
+        "image/tiff",
+        "application/pdf",
+      ]),
     }),
     async (c) => {
       const { id } = c.req.valid("param");

@@ -1,4 +1,4 @@
-// A document's pages: which are done, and each page's bitonal PNG for viewing.
+// A document's pages: which are done, and each page's bitonal PNG and original for viewing.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { pageKeys } from "../../infra/image-objects.ts";
 import { AppError, unavailableOnError } from "../errors.ts";
@@ -39,6 +39,28 @@ export function mountPageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
       const { pages } = await documentOf(id);
       const statuses = await unavailableOnError(() => listPageStatuses(store, id, pages));
       return c.json({ items: statuses.map((page) => ({ ...page, links: links.page(id, page.page) })) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/images/{id}/pages/{page}/original",
+      summary: "One page of a document as it was uploaded, as a JPEG preview (at most 1600 px a side)",
+      request: { params: pageParamsSchema },
+      responses: imageBytesResponses("page's original", ["image/jpeg"]),
+    }),
+    async (c) => {
+      const { id, page } = c.req.valid("param");
+      c.set("imageId", id);
+      const { pages } = await documentOf(id);
+      if (page > pages) throw new AppError("not-found", `Document ${id} has ${pages} pages; there is no page ${page}.`);
+      return downloads.send(
+        c,
+        config.outputBucket,
+        pageKeys(id, page).preview,
+        `Page ${page} of ${id} is not done (yet).`,
+      );
     },
   );
 

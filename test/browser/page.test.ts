@@ -4,6 +4,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { samplePng } from "../../scripts/bench/sample-images.ts";
+import { multiPageTiff } from "../support/documents.ts";
 import { makePng } from "../support/images.ts";
 import { startPipeline, usePipeline } from "../support/pipeline.ts";
 
@@ -91,13 +92,56 @@ describe("the page", () => {
     await page.close();
   });
 
+  it("takes a multi-page TIFF, shows its pages completing, pages through original and result, and offers the PDF", async () => {
+    const page = await openPage();
+    await page.check("input[name=format][value=pdf]");
+    const tiff = await multiPageTiff(
+      [
+        (x, y) => (y % 40 < 8 && x % 60 < 50 ? 30 : 235),
+        (x, y) => (Math.abs(Math.hypot(x - 160, y - 100) - 60) < 6 ? 20 : 240),
+      ],
+      { width: 320, height: 200 },
+    );
+    await page.setInputFiles("#file-input", [await file("two pages.tif", tiff, "image/tiff")]);
+    const card = page.locator(".upload", { hasText: "two pages.tif" });
+    await card.locator(".status", { hasText: "Done." }).waitFor({ timeout: 30_000 });
+    const counter = card.locator(".page-counter");
+    await expect(counter.textContent()).resolves.toBe("Page 1 of 2");
+    const shown = async () =>
+      card.locator(".processed").evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth);
+    await card.locator(".original").evaluate((img: HTMLImageElement) => img.decode());
+    await card.locator(".processed").evaluate((img: HTMLImageElement) => img.decode());
+    expect(await shown()).toBe(320);
+    const first = await card.locator(".processed").getAttribute("src");
+    await card.locator(".page-next").click();
+    await counter.filter({ hasText: "Page 2 of 2" }).waitFor();
+    await expect(card.locator(".page-next").isDisabled()).resolves.toBe(true);
+    await expect.poll(async () => (await card.locator(".processed").getAttribute("src")) !== first).toBe(true);
+    await card.locator(".processed").evaluate((img: HTMLImageElement) => img.decode());
+    await expect(card.locator(".facts").textContent()).resolves.toMatch(/Pages2PDF/);
+    const download = card.locator("a.download");
+    expect(await download.getAttribute("download")).toBe("two pages.bitonal.pdf");
+    const pdf = await page.evaluate(
+      async (href) => {
+        const response = await fetch(href);
+        return { type: response.headers.get("content-type"), start: (await response.text()).slice(0, 5) };
+      },
+      (await download.getAttribute("href")) as string,
+    );
+    expect(pdf).toEqual({ type: "application/pdf", start: "%PDF-" });
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL("page-document.png", ARTIFACTS).pathname, fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it("shows the refusal of a text file renamed .png in plain words", async () => {
     const page = await openPage();
     await page.setInputFiles("#file-input", [await file("notes.png", new TextEncoder().encode("just some text\n"))]);
     const card = page.locator(".upload", { hasText: "notes.png" });
     const status = card.locator(".status", { hasText: "Refused" });
     await status.waitFor({ timeout: 10_000 });
-    await expect(status.textContent()).resolves.toBe("Refused: Not a PNG, JPEG or WebP image.");
+    await expect(status.textContent()).resolves.toBe("Refused: Not a PNG, JPEG, WebP, TIFF or PDF file.");
     await page.close();
   });
 

@@ -50,7 +50,7 @@ describe("refusals leave nothing behind", () => {
   it.each([
     ["an SVG", new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')],
     ["a GIF", Uint8Array.from([...new TextEncoder().encode("GIF89a"), 1, 0, 1, 0, 0, 0, 0, 44, 0, 0, 0, 0, 1, 0])],
-    ["a PDF", new TextEncoder().encode("%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF")],
+    ["a ZIP", Uint8Array.from([0x50, 0x4b, 0x03, 0x04, 20, 0, 0, 0, 0, 0, ...new Array(20).fill(0)])],
     ["HTML", new TextEncoder().encode("<!doctype html><html><body>hi</body></html>")],
     ["a script renamed .png", new TextEncoder().encode("#!/bin/sh\nrm -rf /\n")],
     ["an empty body", new Uint8Array(0)],
@@ -62,6 +62,15 @@ describe("refusals leave nothing behind", () => {
     const { env, app } = await setup();
     const response = await app.request("/api/images", { method: "POST", body: form(new Uint8Array(bytes)) });
     await expectProblem(response, 415, "unsupported-media-type");
+    await expectNothingStored(env);
+  });
+
+  it("422 for a PDF with no page in it", async () => {
+    const { env, app } = await setup();
+    const empty = new TextEncoder().encode("%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF");
+    const response = await app.request("/api/images", { method: "POST", body: form(empty) });
+    const problem = await expectProblem(response, 422, "unprocessable-image");
+    expect(problem.detail).toMatch(/PDF/);
     await expectNothingStored(env);
   });
 

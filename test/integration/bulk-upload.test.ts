@@ -73,7 +73,7 @@ describe("npm run upload", () => {
     ]);
     expect(await run.exited).toBe(1);
     expect(run.output()).toMatch(/2 files .*: 1 uploaded, 0 skipped \(uploaded before\), 1 refused/);
-    expect(run.output()).toMatch(/refused: .*fake\.png: HTTP 415: Expected a PNG, JPEG, WebP or TIFF file/);
+    expect(run.output()).toMatch(/refused: .*fake\.png: HTTP 415: Expected a PNG, JPEG, WebP, TIFF or PDF file/);
     await rm(bad, { recursive: true });
   });
 

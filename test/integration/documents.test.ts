@@ -1,19 +1,27 @@
 // A multi-page TIFF through the whole pipeline: split into page jobs, each page binarized,
 // assembled into a G4 TIFF or a PDF that decoders other than ours read back pixel for pixel.
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
+import { createPdfRenderer } from "../../imaging/decode/pdf-renderer.ts";
+import { inputKey } from "../../infra/image-objects.ts";
 import { listKeys, messageCount } from "../../infra/inspect.ts";
+import { processJob } from "../../worker/process-job.ts";
 import { multiPageTiff, pdfPages, utifPages } from "../support/documents.ts";
 import { greyPixels, makePng } from "../support/images.ts";
-import { usePipeline } from "../support/pipeline.ts";
-import { waitForCompletions } from "../support/queues.ts";
+import { startPipeline, usePipeline } from "../support/pipeline.ts";
+import { collectCompletions, waitForCompletions } from "../support/queues.ts";
 
 const pipeline = usePipeline({ settings: { MAX_PAGES: "12" } });
 
+function form(bytes: Uint8Array<ArrayBuffer>, filename: string, fields: Record<string, string> = {}) {
+  const body = new FormData();
+  body.set("image", new File([bytes], filename, { type: "image/tiff" }));
+  for (const [name, value] of Object.entries(fields)) body.set(name, value);
+  return body;
+}
+
 function upload(bytes: Uint8Array<ArrayBuffer>, filename: string, fields: Record<string, string> = {}) {
-  const form = new FormData();
-  form.set("image", new File([bytes], filename, { type: "image/tiff" }));
-  for (const [name, value] of Object.entries(fields)) form.set(name, value);
-  return pipeline.app.request("/api/images", { method: "POST", body: form });
+  return pipeline.app.request("/api/images", { method: "POST", body: form(bytes, filename, fields) });
 }
 
 const PAGE = { width: 320, height: 200 };
@@ -123,6 +131,73 @@ describe("a multi-page TIFF", () => {
       expect((await listKeys(pipeline.env.s3, bucket)).filter((key) => key.includes(id))).toEqual([]);
     }
     expect((await pipeline.app.request(`/api/images/${id}/pages`)).status).toBe(404);
+  });
+});
+
+describe("a document's pages settle once, and it is assembled once", () => {
+  it("a page that cannot be decoded fails the document and names it; the other pages stay readable", async () => {
+    const tiff = Buffer.from(await multiPageTiff(PAGES, PAGE));
+    // Page 2's compressed strips overwritten: its directory is whole, its pixels are not.
+    const [, second] = utifPages(tiff).map((page) => page.tags);
+    for (const [n, offset] of second.t273.entries()) tiff.fill(0xff, offset, offset + second.t279[n]);
+    const { id } = await (await upload(new Uint8Array(tiff), "damaged.tif")).json();
+    const completion = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
+    expect(completion).toMatchObject({ version: 3, status: "failed", page: 2, error: { code: "undecodable" } });
+    if (completion?.status !== "failed") throw new Error("expected failed");
+    expect(completion.error.message).toMatch(/^Page 2 of 3 failed: /);
+
+    const status = await (await pipeline.app.request(`/api/images/${id}`)).json();
+    expect(status).toMatchObject({ status: "failed", document: { progress: { done: 2, failed: 1, total: 3 } } });
+    const list = await (await pipeline.app.request(`/api/images/${id}/pages`)).json();
+    expect(list.items.map((p: { status: string }) => p.status)).toEqual(["done", "failed", "done"]);
+    expect(list.items[1].error.code).toBe("undecodable");
+    expect((await pipeline.app.request(`/api/images/${id}/pages/1/processed`)).status).toBe(200);
+    expect((await pipeline.app.request(`/api/images/${id}/pages/2/processed`)).status).toBe(404);
+    expect((await pipeline.app.request(`/api/images/${id}/processed`)).status).toBe(404);
+  });
+
+  it("two jobs that store the last pages at once write one output, and every completion names one processing", async () => {
+    // No worker: the page jobs are run here, the last one twice at once and once more as a redelivery.
+    const quiet = await startPipeline({ worker: false, settings: { MAX_PAGES: "12" } });
+    const { id } = await (
+      await quiet.app.request("/api/images", {
+        method: "POST",
+        body: form(await multiPageTiff(PAGES, PAGE), "race.tif"),
+      })
+    ).json();
+    const deps = { ...quiet.env, pdf: createPdfRenderer() };
+    const job = (page: number) => ({
+      version: 3 as const,
+      id,
+      bucket: quiet.env.config.inputBucket,
+      key: inputKey(id, "tif"),
+      method: "auto" as const,
+      format: "tiff" as const,
+      pages: 3,
+      page,
+    });
+    await processJob(job(1), deps, { receiveCount: 1 });
+    const outcomes = await Promise.all([
+      processJob(job(2), deps, { receiveCount: 1 }),
+      processJob(job(3), deps, { receiveCount: 1 }),
+      processJob(job(3), deps, { receiveCount: 1 }),
+    ]);
+    expect(outcomes.some((o) => o.assembled)).toBe(true);
+    const output = { Bucket: quiet.env.config.outputBucket, Key: `${id}.tif` };
+    const first = await quiet.env.s3.send(new HeadObjectCommand(output));
+    await processJob(job(3), deps, { receiveCount: 4 });
+    const after = await quiet.env.s3.send(new HeadObjectCommand(output));
+    expect(after.ETag).toBe(first.ETag);
+    expect(after.LastModified).toEqual(first.LastModified);
+
+    const completions = (
+      await collectCompletions(quiet.env.sqs, quiet.env.queueUrls.output, [id], { settleMs: 1500 })
+    ).get(id);
+    const processings = new Set(completions?.map((c) => c.processingId));
+    expect(processings).toEqual(new Set([first.Metadata?.["processing-id"]]));
+    // The redelivery's republication arrives beside the first (a dedup id of its own).
+    expect(completions?.length).toBeGreaterThanOrEqual(2);
+    await deps.pdf.close();
   });
 });
 

@@ -48,7 +48,7 @@ describe("scripts/test_upload.sh", () => {
     await writeFile(text, "not an image\n");
     const error = await script(text, stack.url).catch((e) => e);
     expect(error.code).toBe(1);
-    expect(error.stderr).toMatch(/upload refused with HTTP 415: Expected a PNG, JPEG, WebP or TIFF file/);
+    expect(error.stderr).toMatch(/upload refused with HTTP 415: Expected a PNG, JPEG, WebP, TIFF or PDF file/);
   });
 
   it("fails clearly when the API is not there", async () => {
