@@ -1,7 +1,8 @@
 // Runs PDFium where a hostile PDF cannot stall or crash its caller: on worker threads, each
-// request with a deadline. A thread that passes its deadline is ended (terminate() stops even a
-// loop inside WebAssembly) and a new one started for the next request; a thread whose
-// WebAssembly memory has grown past `maxHeapBytes` (it never shrinks) is replaced the same way.
+// request with a deadline, each thread's WebAssembly memory capped at `maxHeapBytes`. A thread
+// that passes its deadline is ended (terminate() stops even a loop inside WebAssembly) and a new
+// one started for the next request; so is one whose PDFium stopped (out of its memory, or any
+// other abort), and one whose memory has grown past half its cap (it never shrinks).
 import { Worker } from "node:worker_threads";
 import { ImageError } from "../errors.ts";
 import type { PdfPageSize, RenderedPage } from "./pdf-pages.ts";
@@ -19,6 +20,7 @@ export interface PdfRendererOptions {
   /** Requests run at once, one thread each. */
   threads?: number;
   timeoutMs?: number;
+  /** A thread's WebAssembly memory at most (PDFium's own limit is 2 GiB). */
   maxHeapBytes?: number;
 }
 
@@ -32,7 +34,7 @@ interface Slot {
 export function createPdfRenderer({
   threads = 1,
   timeoutMs = 60_000,
-  maxHeapBytes = 1024 * 1024 * 1024,
+  maxHeapBytes = 512 * 1024 * 1024,
 }: PdfRendererOptions = {}): PdfRenderer {
   const slots: Slot[] = Array.from({ length: threads }, () => ({ worker: undefined, ready: undefined, busy: false }));
   const waiting: Array<(slot: Slot) => void> = [];
@@ -41,7 +43,7 @@ export function createPdfRenderer({
 
   const start = (slot: Slot): Promise<Worker> => {
     slot.ready ??= new Promise<Worker>((resolve, reject) => {
-      const worker = new Worker(new URL("./pdf-thread.ts", import.meta.url));
+      const worker = new Worker(new URL("./pdf-thread.ts", import.meta.url), { workerData: { maxHeapBytes } });
       worker.unref();
       slot.worker = worker;
       worker.once("message", () => resolve(worker));
@@ -51,10 +53,13 @@ export function createPdfRenderer({
         if (!request) return;
         pending.delete(answer.id);
         clearTimeout(request.timer);
-        if (answer.heapBytes > maxHeapBytes) stop(slot);
+        if (answer.heapBytes > maxHeapBytes / 2 || (!answer.ok && !answer.problem)) stop(slot);
         if (answer.ok) request.resolve(answer.value);
         else if (answer.problem) request.reject(new ImageError(answer.problem.code, answer.problem.message));
-        else request.reject(new ImageError("undecodable", `The PDF could not be rendered (${answer.message}).`));
+        else {
+          const why = /abort/i.test(answer.message) ? "it needs more memory than a page may have" : answer.message;
+          request.reject(new ImageError("undecodable", `The PDF could not be rendered (${why}).`));
+        }
       });
       worker.once("error", (error) => {
         reject(error);

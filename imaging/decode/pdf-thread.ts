@@ -1,7 +1,7 @@
 // The thread PDFium runs on (see pdf-renderer.ts): one request at a time, answered by message.
 // A page that loops or exhausts memory takes only this thread down, which its host then ends.
 import { readFileSync } from "node:fs";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { init } from "@embedpdf/pdfium";
 import { ImageError, type ImageErrorCode } from "../errors.ts";
 import { pdfPageSizes, renderPdfPage } from "./pdf-pages.ts";
@@ -16,7 +16,22 @@ export type PdfAnswer =
   | { id: number; ok: false; problem?: { code: ImageErrorCode; message: string }; message: string; heapBytes: number };
 
 const wasmBinary = readFileSync(new URL(import.meta.resolve("@embedpdf/pdfium/pdfium.wasm")));
-const pdfium = await init({ wasmBinary } as Parameters<typeof init>[0]);
+const { maxHeapBytes } = workerData as { maxHeapBytes: number };
+type Imports = { env: Record<string, unknown> };
+// PDFium's memory grows through one import; refused past the cap, an allocation fails inside
+// PDFium, which then stops (abort) instead of taking the machine's memory: a deflate bomb in a
+// content stream measured 2.2 GB of RSS and 4.6 s before this cap.
+const pdfium = await init({
+  // PDFium's own messages (an abort's) are said by the renderer's error instead.
+  print: () => {},
+  printErr: () => {},
+  instantiateWasm(imports: Imports, receive: (instance: WebAssembly.Instance) => void) {
+    const grow = imports.env.emscripten_resize_heap as (bytes: number) => number;
+    imports.env.emscripten_resize_heap = (bytes: number) => (bytes >>> 0 > maxHeapBytes ? 0 : grow(bytes));
+    void WebAssembly.instantiate(wasmBinary, imports as WebAssembly.Imports).then(({ instance }) => receive(instance));
+    return {};
+  },
+} as unknown as Parameters<typeof init>[0]);
 pdfium.FPDF_InitLibraryWithConfig(0);
 const port = parentPort;
 if (!port) throw new Error("pdf-thread.ts runs as a worker thread");

@@ -2,13 +2,19 @@
 // resolution, binarized, and assembled into a PDF of G4 pages at the input's page sizes.
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { createPdfRenderer } from "../../imaging/decode/pdf-renderer.ts";
 import { listKeys, messageCount } from "../../infra/inspect.ts";
-import { pdfPages, scannedPdf } from "../support/documents.ts";
+import { deflateBomb, handMadePdf, pdfPages, scannedPdf } from "../support/documents.ts";
 import { greyPixels } from "../support/images.ts";
 import { usePipeline } from "../support/pipeline.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
-const pipeline = usePipeline({ settings: { MAX_PAGES: "20" } });
+// PDFium's memory capped low, so that a bomb that would pass a production cap is cheap to make.
+const PDF_HEAP_BYTES = 96 * 1024 * 1024;
+const pipeline = usePipeline({
+  settings: { MAX_PAGES: "20" },
+  workerDeps: () => ({ pdf: createPdfRenderer({ maxHeapBytes: PDF_HEAP_BYTES, timeoutMs: 20_000 }) }),
+});
 
 function upload(bytes: Uint8Array<ArrayBuffer>, filename: string, fields: Record<string, string> = {}) {
   const form = new FormData();
@@ -62,6 +68,48 @@ describe("a scanned PDF", () => {
   });
 });
 
+describe("a hostile PDF", () => {
+  it("a deflate bomb in a content stream fails its page, bounded in time and memory, and names the page", async () => {
+    const pdf = handMadePdf({ content: await deflateBomb(256 * 1024 * 1024), deflate: true });
+    const started = performance.now();
+    const { id } = await (await upload(pdf, "bomb.pdf")).json();
+    const completion = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
+    expect(completion).toMatchObject({ status: "failed", page: 1, error: { code: "undecodable" } });
+    if (completion?.status !== "failed") throw new Error("expected failed");
+    expect(completion.error.message).toMatch(
+      /^Page 1 of 1 failed: The PDF could not be rendered \(it needs more memory/,
+    );
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
+  it("a PDF with JavaScript is processed and its script never runs nor reaches the output", async () => {
+    const marker = "bitonal-script-ran";
+    const pdf = handMadePdf({
+      content: new TextEncoder().encode("0 0 0 rg 20 20 160 40 re f"),
+      catalog: `/OpenAction << /S /JavaScript /JS (app.alert("${marker}")) >> /AA << /WC << /S /JavaScript /JS (1) >> >>`,
+    });
+    const { id } = await (await upload(pdf, "script.pdf")).json();
+    const completion = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
+    expect(completion).toMatchObject({ status: "done", pages: 1 });
+    const output = Buffer.from(await (await pipeline.app.request(`/api/images/${id}/processed`)).arrayBuffer());
+    for (const active of ["/JavaScript", "/JS", "/OpenAction", "/AA", marker]) {
+      expect(output.includes(active), active).toBe(false);
+    }
+    // Rendered at 300 dpi (not a scan): the black bar is there.
+    const { pages } = await pdfPages(new Uint8Array(output));
+    expect([pages[0].width, pages[0].height]).toEqual([833, 833]);
+    expect(pages[0].grey[(833 - 100) * 833 + 400]).toBe(0);
+  });
+
+  it("a PDF whose cross-reference points nowhere is recovered, as readers do, and processed", async () => {
+    const whole = Buffer.from(handMadePdf({ content: new TextEncoder().encode("0 0 0 rg 20 20 50 50 re f") }));
+    const broken = Buffer.from(whole.toString("latin1").replace(/startxref\n\d+/, "startxref\n999999"), "latin1");
+    const { id } = await (await upload(new Uint8Array(broken), "broken-xref.pdf")).json();
+    const completion = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
+    expect(completion).toMatchObject({ status: "done", pages: 1 });
+  });
+});
+
 describe("a PDF refused at upload, with nothing stored", () => {
   it.each([
     ["encrypted with a password", async () => scannedPdf([await onePage()], { encrypt: "secret" }), /encrypted/],
@@ -75,6 +123,12 @@ describe("a PDF refused at upload, with nothing stored", () => {
       async () => scannedPdf([{ ...(await onePage()), dpi: 1 }]),
       /pixels at 300 dpi/,
     ],
+    [
+      "10,000 pages",
+      async () => handMadePdf({ content: new TextEncoder().encode(""), pages: 10_000 }),
+      /10000 pages; at most 20/,
+    ],
+    ["cut short", async () => (await scannedPdf([await onePage()])).slice(0, 400), /not a PDF that can be read/],
     [
       "more pages than MAX_PAGES",
       async () => {

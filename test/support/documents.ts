@@ -103,3 +103,64 @@ export async function scannedPdf(
   if (encrypt) pdf.encrypt({ userPassword: encrypt, ownerPassword: `${encrypt}-owner` });
   return new Uint8Array(await pdf.save());
 }
+
+/**
+ * A PDF written by hand, object by object, for what no PDF library will write: a page whose
+ * content stream is `content` (compressed when `deflate`), `pages` references to that one page,
+ * and extra entries in the catalog (an /OpenAction, say).
+ */
+export function handMadePdf({
+  content,
+  deflate = false,
+  pages = 1,
+  catalog = "",
+}: {
+  content: Uint8Array;
+  deflate?: boolean;
+  pages?: number;
+  catalog?: string;
+}): Uint8Array<ArrayBuffer> {
+  const kids = Array.from({ length: pages }, () => "3 0 R").join(" ");
+  const objects = [
+    Buffer.from(`<< /Type /Catalog /Pages 2 0 R ${catalog} >>`),
+    Buffer.from(`<< /Type /Pages /Kids [${kids}] /Count ${pages} >>`),
+    Buffer.from("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>"),
+    Buffer.concat([
+      Buffer.from(`<< /Length ${content.length}${deflate ? " /Filter /FlateDecode" : ""} >>\nstream\n`),
+      content,
+      Buffer.from("\nendstream"),
+    ]),
+  ];
+  const parts = [Buffer.from("%PDF-1.7\n")];
+  let offset = parts[0].length;
+  const offsets: number[] = [];
+  for (const [n, body] of objects.entries()) {
+    const object = Buffer.concat([Buffer.from(`${n + 1} 0 obj\n`), body, Buffer.from("\nendobj\n")]);
+    offsets.push(offset);
+    parts.push(object);
+    offset += object.length;
+  }
+  const entries = offsets.map((o) => `${String(o).padStart(10, "0")} 00000 n \n`).join("");
+  parts.push(
+    Buffer.from(
+      `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${entries}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${offset}\n%%EOF\n`,
+    ),
+  );
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** `bytes` of one value, deflated a megabyte at a time: a bomb made without holding it whole. */
+export async function deflateBomb(bytes: number, value = 0x20): Promise<Uint8Array> {
+  const { createDeflate } = await import("node:zlib");
+  const deflate = createDeflate({ level: 9 });
+  const chunks: Buffer[] = [];
+  deflate.on("data", (chunk: Buffer) => chunks.push(chunk));
+  const done = new Promise((resolve) => deflate.on("end", resolve));
+  const megabyte = Buffer.alloc(1024 * 1024, value);
+  for (let written = 0; written < bytes; written += megabyte.length) {
+    if (!deflate.write(megabyte)) await new Promise((resolve) => deflate.once("drain", resolve));
+  }
+  deflate.end();
+  await done;
+  return new Uint8Array(Buffer.concat(chunks));
+}
