@@ -4,6 +4,7 @@ import { runMain } from "../infra/lifecycle.ts";
 import { benchApi } from "./bench/api.ts";
 import { benchBinarizeKernel } from "./bench/binarize.ts";
 import { benchCost } from "./bench/cost.ts";
+import { benchDocuments } from "./bench/documents.ts";
 import { benchLoad, benchPipeline } from "./bench/pipeline.ts";
 import { benchQuality } from "./bench/quality.ts";
 import { benchSoak } from "./bench/soak.ts";
@@ -17,6 +18,7 @@ const BENCHMARKS: Record<string, (options: string[]) => Promise<unknown>> = {
   soak: benchSoak,
   cost: benchCost,
   quality: benchQuality,
+  documents: benchDocuments,
 };
 
 runMain(async () => {

@@ -1,0 +1,249 @@
+// `npm run bench -- documents [--pages N]`: documents through the pipeline. A 300-dpi A4 scanned
+// PDF (one JPEG a page) and a G4 TIFF of the same pages:
+// - CPU a page beside its floor (rendering or decoding the page to pixels and nothing else),
+//   interleaved page by page in this process: render/decode + auto + G4 + PNG + preview;
+// - pages/s end to end with one worker process and with two (each one job at a time), from the
+//   page jobs' send to the document's completion, and each worker's peak RSS;
+// - a 200-page document end to end with two workers; output ÷ input size for each.
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import sharp from "sharp";
+import { v7 as uuidv7 } from "uuid";
+import { binarize } from "../../imaging/binarize.ts";
+import { decodeLuma } from "../../imaging/decode/luma.ts";
+import { DEFAULT_RENDER_DPI } from "../../imaging/decode/pdf-pages.ts";
+import { createPdfRenderer } from "../../imaging/decode/pdf-renderer.ts";
+import { g4Page } from "../../imaging/encode/ccitt-g4.ts";
+import { encodeG4Tiff } from "../../imaging/encode/g4-tiff.ts";
+import { pagePreview } from "../../imaging/encode/page-preview.ts";
+import { createS3Client, createSqsClient } from "../../infra/aws-clients.ts";
+import { baseChildEnv, loadConfig } from "../../infra/config.ts";
+import { encodeMetadata, inputKey } from "../../infra/image-objects.ts";
+import { startLocalStack } from "../../infra/localstack.ts";
+import { type OutputFormat, sendPageMessages } from "../../infra/messages.ts";
+import { ensureResources } from "../../infra/resources.ts";
+import { samplePng } from "./sample-images.ts";
+import { benchProcessEnv } from "./shared.ts";
+
+const A4 = { width: 2480, height: 3508 };
+const DISTINCT_PAGES = 4;
+
+interface Document {
+  name: string;
+  bytes: Uint8Array;
+  contentType: "application/pdf" | "image/tiff";
+  extension: "pdf" | "tif";
+  format: OutputFormat;
+  pages: number;
+}
+
+export async function benchDocuments(args: string[]) {
+  const { values } = parseArgs({ args, options: { pages: { type: "string", default: "20" } } });
+  const pageCount = Number(values.pages);
+  console.log(`making a ${pageCount}-page 300-dpi A4 scanned PDF and G4 TIFF…`);
+  const jpegs = await scanPages();
+  const pdf = await scannedPdf(jpegs, pageCount);
+  const tiff = await g4Tiff(jpegs, pageCount);
+  const documents: Document[] = [
+    {
+      name: "scanned PDF",
+      bytes: pdf,
+      contentType: "application/pdf",
+      extension: "pdf",
+      format: "pdf",
+      pages: pageCount,
+    },
+    { name: "G4 TIFF", bytes: tiff, contentType: "image/tiff", extension: "tif", format: "tiff", pages: pageCount },
+  ];
+  for (const document of documents) {
+    console.log(`${document.name}: ${pageCount} pages, ${(document.bytes.length / 1024).toFixed(0)} KiB`);
+  }
+
+  const cpu = await cpuPerPage(documents);
+  const endToEnd = await throughput(documents, jpegs);
+  return { cpu, endToEnd };
+}
+
+/** A few distinct 300-dpi A4 pages (text under uneven light), as JPEG, as scanners write them. */
+async function scanPages(): Promise<Buffer[]> {
+  return Promise.all(
+    Array.from({ length: DISTINCT_PAGES }, async (_, n) => {
+      const png = await samplePng("document", (A4.width * A4.height) / 1e6, n + 1);
+      return sharp(png).resize(A4.width, A4.height, { fit: "fill" }).jpeg({ quality: 85 }).toBuffer();
+    }),
+  );
+}
+
+async function scannedPdf(jpegs: Buffer[], pages: number): Promise<Uint8Array> {
+  const { PDFDocument } = await import("@cantoo/pdf-lib");
+  const pdf = await PDFDocument.create();
+  const images = await Promise.all(jpegs.map((jpeg) => pdf.embedJpg(jpeg)));
+  const size = [(A4.width * 72) / 300, (A4.height * 72) / 300] as [number, number];
+  for (let n = 0; n < pages; n++) {
+    pdf.addPage(size).drawImage(images[n % images.length], { x: 0, y: 0, width: size[0], height: size[1] });
+  }
+  return pdf.save();
+}
+
+async function g4Tiff(jpegs: Buffer[], pages: number): Promise<Uint8Array> {
+  const coded = await Promise.all(
+    jpegs.map(async (jpeg) => {
+      const result = await binarize(jpeg, { method: "otsu", maxInputPixels: 50_000_000 });
+      return g4Page(result.packed, result.width, result.height, 300);
+    }),
+  );
+  return encodeG4Tiff(Array.from({ length: pages }, (_, n) => coded[n % coded.length]));
+}
+
+const cpuMs = (from: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1000;
+};
+
+/**
+ * CPU (every thread of this process, PDFium's included) a page: the floor (the page to pixels)
+ * and the page job's work, page after page in turn, so that the machine's drift falls on both.
+ */
+async function cpuPerPage(documents: Document[]) {
+  const renderer = createPdfRenderer({ threads: 1 });
+  const results: Record<string, { floorMs: number; pageMs: number; ratio: number }> = {};
+  const options = { dpi: DEFAULT_RENDER_DPI, maxInputPixels: 50_000_000 };
+  for (const document of documents) {
+    const isPdf = document.contentType === "application/pdf";
+    const pixels = (page: number) =>
+      isPdf ? renderer.renderPage(document.bytes, page, options) : Promise.resolve(document.bytes);
+    // A warm-up page each: the thread's start and the first JIT do not count.
+    await pixels(0);
+    let floor = 0;
+    let work = 0;
+    for (let page = 0; page < document.pages; page++) {
+      let started = process.cpuUsage();
+      const decoded = await pixels(page);
+      if (!isPdf) await decodeLuma(decoded, { ...options, page });
+      floor += cpuMs(started);
+      started = process.cpuUsage();
+      const input = await pixels(page);
+      const result = await binarize(input, { method: "auto", maxInputPixels: options.maxInputPixels, page });
+      g4Page(result.packed, result.width, result.height, result.dpi);
+      await pagePreview(input, page);
+      work += cpuMs(started);
+    }
+    const floorMs = floor / document.pages;
+    const pageMs = work / document.pages;
+    results[document.name] = { floorMs, pageMs, ratio: pageMs / floorMs };
+    console.log(
+      `${document.name}: CPU a page ${pageMs.toFixed(0)} ms (render/decode + auto + G4 + PNG + preview) ` +
+        `against the floor ${floorMs.toFixed(0)} ms (the page to pixels): ${(pageMs / floorMs).toFixed(2)}x`,
+    );
+  }
+  await renderer.close();
+  return results;
+}
+
+async function throughput(documents: Document[], jpegs: Buffer[]) {
+  const base = loadConfig();
+  const localstack = await startLocalStack({ ...base.localstack, log: (m) => console.log(`[localstack] ${m}`) });
+  const results: Record<string, unknown> = {};
+  try {
+    for (const document of documents) {
+      for (const workers of [1, 2]) {
+        const run = await endToEnd(localstack.endpoint, document, workers);
+        results[`${document.name}, ${workers} worker${workers > 1 ? "s" : ""}`] = run;
+      }
+    }
+    const long = { ...documents[0], name: "200-page scanned PDF", pages: 200, bytes: await scannedPdf(jpegs, 200) };
+    results[long.name] = await endToEnd(localstack.endpoint, long, 2);
+  } finally {
+    await localstack.stop();
+  }
+  return results;
+}
+
+/** One document through `workers` worker processes (one job each at a time), from its page jobs to its completion. */
+async function endToEnd(endpoint: string, document: Document, workers: number) {
+  const env = benchProcessEnv(endpoint, "docs", { WORKER_CONCURRENCY: "1", LOG_LEVEL: "warn" });
+  const config = loadConfig(env);
+  const s3 = createS3Client(config);
+  const sqs = createSqsClient(config);
+  const { queueUrls } = await ensureResources({ s3, sqs }, config);
+  const processes = Array.from({ length: workers }, () =>
+    spawn(process.execPath, ["worker/main.ts"], {
+      env: { ...baseChildEnv(), ...env, MALLOC_ARENA_MAX: "2" },
+      stdio: ["ignore", "inherit", "inherit"],
+    }),
+  );
+  const peakKiB = processes.map(() => 0);
+  const sampler = setInterval(async () => {
+    for (const [n, worker] of processes.entries()) {
+      const status = await readFile(`/proc/${worker.pid}/status`, "utf8").catch(() => "");
+      peakKiB[n] = Math.max(peakKiB[n], Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? 0));
+    }
+  }, 200);
+  try {
+    // The workers up and polling before the clock starts.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const id = uuidv7();
+    const key = inputKey(id, document.extension);
+    const uploadedAt = new Date().toISOString();
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: config.inputBucket,
+        Key: key,
+        Body: document.bytes,
+        ContentType: document.contentType,
+        Metadata: encodeMetadata({
+          filename: `bench.${document.extension}`,
+          pages: document.pages,
+          format: document.format,
+          bytes: document.bytes.length,
+          "uploaded-at": uploadedAt,
+        }),
+      }),
+    );
+    const started = performance.now();
+    const job = { version: 3 as const, id, bucket: config.inputBucket, key, method: "auto" as const };
+    await sendPageMessages(
+      sqs,
+      queueUrls.input,
+      Array.from({ length: document.pages }, (_, n) => ({
+        ...job,
+        format: document.format,
+        pages: document.pages,
+        page: n + 1,
+      })),
+    );
+    let completion: Record<string, unknown> | undefined;
+    while (!completion) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrls.output, MaxNumberOfMessages: 10, WaitTimeSeconds: 5 }),
+      );
+      for (const message of Messages) {
+        completion = JSON.parse(message.Body ?? "{}");
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrls.output, ReceiptHandle: message.ReceiptHandle }));
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    if (completion.status !== "done") throw new Error(`the document failed: ${JSON.stringify(completion)}`);
+    const outputRatio = Number(completion.bytes) / document.bytes.length;
+    const peakRssMiB = peakKiB.map((kib) => Math.round(kib / 1024));
+    const pagesPerSecond = document.pages / seconds;
+    console.log(
+      `${document.name}, ${workers} worker${workers > 1 ? "s" : ""}: ${document.pages} pages in ${seconds.toFixed(1)} s, ` +
+        `${pagesPerSecond.toFixed(2)} pages/s; output ${(Number(completion.bytes) / 1024).toFixed(0)} KiB = ` +
+        `${outputRatio.toFixed(2)}x the input; peak RSS ${peakRssMiB.join(", ")} MiB`,
+    );
+    return { pages: document.pages, seconds, pagesPerSecond, outputRatio, peakRssMiB };
+  } finally {
+    clearInterval(sampler);
+    await Promise.all(
+      processes.map((worker) => {
+        const exited = new Promise((resolve) => worker.once("exit", resolve));
+        worker.kill("SIGTERM");
+        return exited;
+      }),
+    );
+  }
+}
