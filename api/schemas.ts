@@ -45,7 +45,17 @@ export const uploadOptionsSchema = z.strictObject({
     .openapi({
       description:
         "What the result is written as: a 1-bit PNG (one page), a CCITT G4 TIFF, or a PDF of G4 images. " +
-        "Default: PNG for an image, TIFF for a TIFF",
+        "Default: PNG for an image, PDF for a PDF, TIFF for a TIFF",
+    }),
+  dpi: z
+    .string()
+    .regex(/^[1-9]\d{1,3}$/, "must be a whole number of dots per inch, 72–1200")
+    .transform(Number)
+    .pipe(z.number().int().min(72, "must be 72–1200").max(1200, "must be 72–1200"))
+    .optional()
+    .openapi({
+      description:
+        "What a PDF page that is not a scan is rendered at (default 300); a scanned page keeps its own resolution",
     }),
 });
 

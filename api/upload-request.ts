@@ -17,6 +17,7 @@ export interface UploadRequest {
   method: BinarizationMethod;
   threshold?: number;
   format?: OutputFormat;
+  dpi?: number;
 }
 
 // Room for the multipart envelope (boundaries, part headers, option fields) around an image of

@@ -40,6 +40,8 @@ export interface UploadLimits {
   maxDocumentBytes: number;
   maxInputPixels: number;
   maxPages: number;
+  /** What a PDF's pages are checked at (the upload's `dpi`); absent: DEFAULT_RENDER_DPI. */
+  dpi?: number;
 }
 
 /** An image (validateImage) or a multi-page document, told apart by content. */
@@ -60,8 +62,8 @@ export async function validateUpload(
 
 /**
  * A PDF: opened by PDFium on its own thread (a hostile file stalls or crashes only that), its
- * pages counted and measured without one being rendered. Each page's pixels are checked at
- * DEFAULT_RENDER_DPI here; a scan at a higher resolution is checked again when it is rendered.
+ * pages counted and measured without one being rendered. Each page's pixels are checked at the
+ * upload's dpi here; a scan at a higher resolution is checked again when it is rendered.
  */
 async function validatePdf(bytes: Uint8Array, limits: UploadLimits, pdf: PdfRenderer): Promise<ValidDocument> {
   if (bytes.length > limits.maxDocumentBytes) {
@@ -71,15 +73,16 @@ async function validatePdf(bytes: Uint8Array, limits: UploadLimits, pdf: PdfRend
     if (error instanceof ImageError) throw new AppError("unprocessable-image", error.message, { cause: error });
     throw new AppError("service-unavailable", "The PDF could not be read just now; try again.", { cause: error });
   });
+  const dpi = limits.dpi ?? DEFAULT_RENDER_DPI;
   const pages = sizes.map(({ width, height }) => ({
-    width: Math.max(1, Math.round((width * DEFAULT_RENDER_DPI) / 72)),
-    height: Math.max(1, Math.round((height * DEFAULT_RENDER_DPI) / 72)),
+    width: Math.max(1, Math.round((width * dpi) / 72)),
+    height: Math.max(1, Math.round((height * dpi) / 72)),
   }));
   for (const [n, page] of pages.entries()) {
     if (page.width * page.height > limits.maxInputPixels) {
       throw new AppError(
         "unprocessable-image",
-        `Page ${n + 1} of the PDF is ${page.width}×${page.height} pixels at ${DEFAULT_RENDER_DPI} dpi; at most ${limits.maxInputPixels} pixels a page are accepted.`,
+        `Page ${n + 1} of the PDF is ${page.width}×${page.height} pixels at ${dpi} dpi; at most ${limits.maxInputPixels} pixels a page are accepted.`,
       );
     }
   }

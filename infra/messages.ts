@@ -78,6 +78,8 @@ export const pageMessageSchema = z
     /** The document's page count, as the API found it. */
     pages: z.number().int().positive(),
     page: z.number().int().positive(),
+    /** What a PDF page that is not a scan is rendered at; absent: 300. */
+    dpi: z.number().int().min(72).max(1200).optional(),
   })
   .refine((m) => m.page <= m.pages, { message: "the page is beyond the document's last" });
 export type PageMessage = z.infer<typeof pageMessageSchema>;

@@ -20,6 +20,7 @@ import { createPdfRenderer } from "../imaging/decode/pdf-renderer.ts";
 import { isInputKeyOf } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
 import { moveToQueue, parseMessage, queueMessageSchema } from "../infra/messages.ts";
+import { createDocumentCache } from "./document-cache.ts";
 import type { WorkerObserver } from "./metrics.ts";
 import { type JobDeps, processJob } from "./process-job.ts";
 
@@ -60,7 +61,11 @@ export function createWorker(
   const ownRenderer = given.pdf
     ? undefined
     : createPdfRenderer({ threads: config.workerConcurrency, timeoutMs: PAGE_RENDER_TIMEOUT_MS });
-  const deps: JobDeps = { ...given, pdf: given.pdf ?? (ownRenderer as JobDeps["pdf"]) };
+  const deps: JobDeps = {
+    documents: createDocumentCache(),
+    ...given,
+    pdf: given.pdf ?? (ownRenderer as JobDeps["pdf"]),
+  };
   const handle = options.handle ?? processJob;
   const retryBaseSeconds = options.retryBaseSeconds ?? 5;
   const observer = options.observer;

@@ -65,11 +65,12 @@ export async function processPage(
     try {
       // The whole document: libvips reads only the directory and strips of the page it is asked
       // for; PDFium, only the objects of the page.
-      const original = await readOriginal(s3, job, config.maxDocumentBytes);
+      const original = await (deps.documents?.read(s3, job, config.maxDocumentBytes) ??
+        readOriginal(s3, job, config.maxDocumentBytes));
       const pixels =
         original.contentType === "application/pdf"
           ? await deps.pdf.renderPage(original.bytes, job.page - 1, {
-              dpi: DEFAULT_RENDER_DPI,
+              dpi: job.dpi ?? DEFAULT_RENDER_DPI,
               maxInputPixels: config.maxInputPixels,
             })
           : original.bytes;

@@ -16,6 +16,7 @@ import {
 } from "../infra/messages.ts";
 import type { QueueUrls } from "../infra/resources.ts";
 import { readFailureRecord, readOutputMetadata } from "../infra/stored-results.ts";
+import type { DocumentCache } from "./document-cache.ts";
 import { processPage } from "./document-jobs.ts";
 import { objectExists, PermanentJobError, readOriginal } from "./job-objects.ts";
 
@@ -27,6 +28,8 @@ export interface JobDeps {
   logger: Logger;
   /** Where PDF pages are rendered (createWorker makes one, a thread a job, when not given). */
   pdf: PdfRenderer;
+  /** Documents whose pages this worker works through, kept between pages (createWorker makes one). */
+  documents?: DocumentCache;
 }
 
 /**

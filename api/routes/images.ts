@@ -43,7 +43,7 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
   const acceptUpload = async (c: Context<Env>) => {
     startTime(c, "validate");
     const request = await readUploadRequest(c, config);
-    const upload = await validateUpload(request.bytes, config, deps.pdf);
+    const upload = await validateUpload(request.bytes, { ...config, dpi: request.dpi }, deps.pdf);
     const document = asDocument(upload, request.format);
     endTime(c, "validate");
     const id = uuidv7();
@@ -66,6 +66,7 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
     endTime(c, "s3put");
     startTime(c, "enqueue");
     const job = { id, bucket: config.inputBucket, key: keys[0], method: request.method, threshold: request.threshold };
+    const rendering = request.dpi ? { dpi: request.dpi } : {};
     try {
       if (document) {
         // One job a page, sent from here rather than fanned out by a worker: the worker, which
@@ -74,6 +75,7 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
           version: 3 as const,
           ...job,
           ...document,
+          ...rendering,
           page: n + 1,
         }));
         await sendPageMessages(sqs, queueUrls.input, pages);

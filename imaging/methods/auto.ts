@@ -30,6 +30,11 @@ export function chooseMethod(
   histogram: Uint32Array,
   paper: () => PaperBackground,
 ): MethodChoice {
+  // A page that is black and white already (a fax, a G4 TIFF, a binarized scan) is kept as it
+  // is: Otsu's threshold falls between its two values, so every pixel stays what it was.
+  if (histogram.every((count, value) => count === 0 || value === 0 || value === 255)) {
+    return { method: "otsu", reason: "already black and white" };
+  }
   const { threshold, separability } = otsu(histogram);
   if (separability >= CLEAN_SEPARABILITY) {
     if (isSurround(image, threshold)) return { method: "document", reason: "page on a dark mount or frame" };

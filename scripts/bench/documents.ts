@@ -80,10 +80,11 @@ async function scanPages(): Promise<Buffer[]> {
 async function scannedPdf(jpegs: Buffer[], pages: number): Promise<Uint8Array> {
   const { PDFDocument } = await import("@cantoo/pdf-lib");
   const pdf = await PDFDocument.create();
-  const images = await Promise.all(jpegs.map((jpeg) => pdf.embedJpg(jpeg)));
   const size = [(A4.width * 72) / 300, (A4.height * 72) / 300] as [number, number];
   for (let n = 0; n < pages; n++) {
-    pdf.addPage(size).drawImage(images[n % images.length], { x: 0, y: 0, width: size[0], height: size[1] });
+    // Each page its own image, as a scanner writes them (not one image drawn on many pages).
+    const image = await pdf.embedJpg(jpegs[n % jpegs.length]);
+    pdf.addPage(size).drawImage(image, { x: 0, y: 0, width: size[0], height: size[1] });
   }
   return pdf.save();
 }

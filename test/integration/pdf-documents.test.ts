@@ -101,6 +101,17 @@ describe("a hostile PDF", () => {
     expect(pages[0].grey[(833 - 100) * 833 + 400]).toBe(0);
   });
 
+  it("a page that is not a scan is rendered at the dpi asked for, and prints at its own size", async () => {
+    const pdf = handMadePdf({ content: new TextEncoder().encode("0 0 0 rg 20 20 160 40 re f") });
+    const { id } = await (await upload(pdf, "vector.pdf", { dpi: "150" })).json();
+    await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id]);
+    const output = await (await pipeline.app.request(`/api/images/${id}/processed`)).arrayBuffer();
+    const { pages } = await pdfPages(new Uint8Array(output));
+    // 200 pt at 150 dpi.
+    expect([pages[0].width, pages[0].height]).toEqual([417, 417]);
+    expect(pages[0].view[2]).toBeCloseTo(200, 0);
+  });
+
   it("a PDF whose cross-reference points nowhere is recovered, as readers do, and processed", async () => {
     const whole = Buffer.from(handMadePdf({ content: new TextEncoder().encode("0 0 0 rg 20 20 50 50 re f") }));
     const broken = Buffer.from(whole.toString("latin1").replace(/startxref\n\d+/, "startxref\n999999"), "latin1");

@@ -117,6 +117,27 @@ describe("auto", () => {
     expect(f).toBe(global.f);
   });
 
+  // Catches: a fax or a G4 page (a dark scanner frame included) run through the document method,
+  // which would redraw what is already black and white.
+  it("keeps a page that is black and white already as it is, and says so", async () => {
+    const width = 300;
+    const height = 200;
+    const bits = new Uint8Array(width * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const frame = x < 30 || y < 20;
+        bits[y * width + x] = frame || (y % 20 < 4 && x % 25 < 18) ? 0 : 255;
+      }
+    }
+    const png = await sharp(bits, { raw: { width, height, channels: 1 } })
+      .png()
+      .toBuffer();
+    const result = await binarize(png, { method: "auto", ...limits });
+    expect(result).toMatchObject({ appliedMethod: "otsu", reason: "already black and white" });
+    const { data } = await sharp(result.png).toColourspace("b-w").raw().toBuffer({ resolveWithObject: true });
+    expect(Buffer.from(data).equals(Buffer.from(bits))).toBe(true);
+  });
+
   it("takes the document method for a page under uneven light, and says why", async () => {
     const { f, result } = await fMeasure("phone-photo", "auto");
     expect(result).toMatchObject({ method: "auto", appliedMethod: "document", reason: "uneven background" });
