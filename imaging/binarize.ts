@@ -14,6 +14,7 @@ import { type SauvolaOptions, sauvola } from "./methods/sauvola.ts";
 
 export type { RgbPixels } from "./decode/luma.ts";
 export { ImageError, type ImageErrorCode } from "./errors.ts";
+export { ALREADY_BITONAL } from "./methods/auto.ts";
 
 export interface BinarizeOptions {
   method: BinarizationMethod;

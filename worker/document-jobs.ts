@@ -17,7 +17,7 @@
 //   is the same case on redelivery.
 import { randomUUID } from "node:crypto";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { binarize, ImageError } from "../imaging/binarize.ts";
+import { ALREADY_BITONAL, binarize, ImageError } from "../imaging/binarize.ts";
 import { DEFAULT_RENDER_DPI } from "../imaging/decode/pdf-pages.ts";
 import { type G4Page, g4Page } from "../imaging/encode/ccitt-g4.ts";
 import { encodeG4Pdf } from "../imaging/encode/g4-pdf.ts";
@@ -70,6 +70,7 @@ export async function processPage(
       const pixels =
         original.contentType === "application/pdf"
           ? await deps.pdf.renderPage(original.bytes, job.page - 1, {
+              document: `${job.bucket}/${job.key}`,
               dpi: job.dpi ?? DEFAULT_RENDER_DPI,
               maxInputPixels: config.maxInputPixels,
             })
@@ -102,9 +103,13 @@ export async function processPage(
             Metadata: encodeMetadata(described),
           }),
         );
-      const preview = await pagePreview(pixels, job.page - 1);
       await put(keys.g4, page.g4, "application/octet-stream");
-      await put(keys.preview, preview, "image/jpeg");
+      // A page that was black and white already is its own preview: its PNG is served for it
+      // (api/routes/pages.ts), and the preview's decode, resize and JPEG (measured at half
+      // such a page's whole cost) are saved.
+      if (result.reason !== ALREADY_BITONAL) {
+        await put(keys.preview, await pagePreview(pixels, job.page - 1), "image/jpeg");
+      }
       await put(keys.png, result.png, "image/png");
       log.debug({ appliedMethod: result.appliedMethod }, "page done");
     } catch (caught) {

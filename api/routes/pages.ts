@@ -1,6 +1,7 @@
 // A document's pages: which are done, and each page's bitonal PNG and original for viewing.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { pageKeys } from "../../infra/image-objects.ts";
+import { headObject } from "../../infra/stored-results.ts";
 import { AppError, unavailableOnError } from "../errors.ts";
 import {
   idParamsSchema,
@@ -46,21 +47,21 @@ export function mountPageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
     createRoute({
       method: "get",
       path: "/api/images/{id}/pages/{page}/original",
-      summary: "One page of a document as it was uploaded, as a JPEG preview (at most 1600 px a side)",
+      summary:
+        "One page of a document as it was uploaded: a JPEG preview (at most 1600 px a side), or the page's PNG when it was black and white already",
       request: { params: pageParamsSchema },
-      responses: imageBytesResponses("page's original", ["image/jpeg"]),
+      responses: imageBytesResponses("page's original", ["image/jpeg", "image/png"]),
     }),
     async (c) => {
       const { id, page } = c.req.valid("param");
       c.set("imageId", id);
       const { pages } = await documentOf(id);
       if (page > pages) throw new AppError("not-found", `Document ${id} has ${pages} pages; there is no page ${page}.`);
-      return downloads.send(
-        c,
-        config.outputBucket,
-        pageKeys(id, page).preview,
-        `Page ${page} of ${id} is not done (yet).`,
-      );
+      const keys = pageKeys(id, page);
+      // A page that was black and white already has no preview: it is its own result.
+      const kept = await unavailableOnError(() => headObject(store.s3, config.outputBucket, keys.preview));
+      const key = kept ? keys.preview : keys.png;
+      return downloads.send(c, config.outputBucket, key, `Page ${page} of ${id} is not done (yet).`);
     },
   );
 

@@ -52,6 +52,12 @@ export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): vo
       if (id.success) {
         const original = await unavailableOnError(() => readOriginal(store, id.data.id));
         if (!original) throw new AppError("not-found", `No image with id ${id.data.id}.`);
+        if (original.isDocument) {
+          throw new AppError(
+            "unprocessable-image",
+            `${id.data.id} is a document: renditions are made of images only; upload it again with the method or format you want.`,
+          );
+        }
         c.set("original", original);
       }
       await next();
@@ -91,6 +97,7 @@ export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): vo
         401: { description: "Missing or wrong API token", content: problemContent },
         404: { description: "No such image", content: problemContent },
         409: { description: "The image has 16 renditions already", content: problemContent },
+        422: { description: "A document (renditions are made of images only)", content: problemContent },
         413: { description: "A body over 4 KiB", content: problemContent },
         415: { description: "The body is not JSON", content: problemContent },
         503: { description: "Storage or queue unavailable", content: problemContent },

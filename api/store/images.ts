@@ -176,6 +176,8 @@ export async function readOriginal(deps: Deps, id: string) {
       height: Number(m.height) || 1,
       filename: m.filename ?? "",
       uploadedAt: m["uploaded-at"] ?? head.LastModified?.toISOString() ?? new Date().toISOString(),
+      /** A document's original (its pages are processed as page jobs, not as one image). */
+      isDocument: m.pages !== undefined,
     };
   } catch (error) {
     if (error instanceof NotFound) return undefined;

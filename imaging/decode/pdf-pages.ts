@@ -57,28 +57,43 @@ const SCAN_COVERAGE = 0.9;
 // Below this a page is a thumbnail, not a scan to clean: rendered at this at least.
 const MIN_DPI = 50;
 
-/** Opens `bytes`, runs `use` on the document, and frees everything, whatever happens. */
-function withDocument<T>(pdfium: Pdfium, bytes: Uint8Array, use: (doc: number) => T): T {
+/** An open document: PDFium's handle and the copy of its bytes PDFium reads from. */
+export interface OpenPdf {
+  doc: number;
+  close(): void;
+}
+
+/** Opens `bytes` in PDFium's memory; refuses (ImageError) an encrypted or unreadable file. */
+export function openPdf(pdfium: Pdfium, bytes: Uint8Array): OpenPdf {
   const heap = memory(pdfium);
   const at = heap.malloc(bytes.length);
   if (!at) throw new ImageError("damaged", "The PDF is too large to open.");
-  try {
-    heap.u8.set(bytes, at);
-    const doc = pdfium.FPDF_LoadMemDocument64(at, bytes.length, "");
-    if (!doc) {
-      const error = pdfium.FPDF_GetLastError();
-      if (error === ERROR_PASSWORD || error === ERROR_SECURITY) {
-        throw new ImageError("encrypted", "The PDF is encrypted with a password; send it unencrypted.");
-      }
-      throw new ImageError("damaged", "The file is not a PDF that can be read (damaged, or not a PDF).");
-    }
-    try {
-      return use(doc);
-    } finally {
-      pdfium.FPDF_CloseDocument(doc);
-    }
-  } finally {
+  heap.u8.set(bytes, at);
+  const doc = pdfium.FPDF_LoadMemDocument64(at, bytes.length, "");
+  if (!doc) {
+    const error = pdfium.FPDF_GetLastError();
     heap.free(at);
+    if (error === ERROR_PASSWORD || error === ERROR_SECURITY) {
+      throw new ImageError("encrypted", "The PDF is encrypted with a password; send it unencrypted.");
+    }
+    throw new ImageError("damaged", "The file is not a PDF that can be read (damaged, or not a PDF).");
+  }
+  return {
+    doc,
+    close() {
+      pdfium.FPDF_CloseDocument(doc);
+      heap.free(at);
+    },
+  };
+}
+
+/** Opens `bytes`, runs `use` on the document, and frees everything, whatever happens. */
+function withDocument<T>(pdfium: Pdfium, bytes: Uint8Array, use: (doc: number) => T): T {
+  const pdf = openPdf(pdfium, bytes);
+  try {
+    return use(pdf.doc);
+  } finally {
+    pdf.close();
   }
 }
 
@@ -107,46 +122,44 @@ export function pdfPageSizes(pdfium: Pdfium, bytes: Uint8Array, maxPages: number
   });
 }
 
-/** Renders page `index` (from 0): a scan at its image's resolution, anything else at `dpi`. */
+/** Renders page `index` (from 0) of an open document: a scan at its image's resolution, anything else at `dpi`. */
 export function renderPdfPage(
   pdfium: Pdfium,
-  bytes: Uint8Array,
+  doc: number,
   index: number,
   { dpi, maxInputPixels }: { dpi: number; maxInputPixels: number },
 ): RenderedPage {
-  return withDocument(pdfium, bytes, (doc) => {
-    const page = pdfium.FPDF_LoadPage(doc, index);
-    if (!page) throw new ImageError("damaged", `Page ${index + 1} of the PDF cannot be read.`);
-    const heap = memory(pdfium);
-    try {
-      const widthPt = pdfium.FPDF_GetPageWidthF(page);
-      const heightPt = pdfium.FPDF_GetPageHeightF(page);
-      const scale = Math.max(MIN_DPI / 72, scanScale(pdfium, page, widthPt * heightPt) ?? dpi / 72);
-      const width = Math.max(1, Math.round(widthPt * scale));
-      const height = Math.max(1, Math.round(heightPt * scale));
-      if (width * height > maxInputPixels) {
-        throw new ImageError(
-          "too-many-pixels",
-          `Page ${index + 1} of the PDF is ${width}×${height} pixels at ${Math.round(scale * 72)} dpi; at most ${maxInputPixels} pixels a page are accepted.`,
-        );
-      }
-      const stride = width * 3;
-      const pixels = heap.malloc(stride * height);
-      if (!pixels) throw new ImageError("too-many-pixels", `Page ${index + 1} of the PDF is too large to render.`);
-      try {
-        const bitmap = pdfium.FPDFBitmap_CreateEx(width, height, BITMAP_BGR, pixels, stride);
-        pdfium.FPDFBitmap_FillRect(bitmap, 0, 0, width, height, 0xffffffff);
-        pdfium.FPDF_RenderPageBitmap(bitmap, page, 0, 0, width, height, 0, RENDER_ANNOTATIONS | RENDER_RGB_ORDER);
-        pdfium.FPDFBitmap_Destroy(bitmap);
-        const rendered = Math.round(scale * 72 * 100) / 100;
-        return { rgb: heap.u8.slice(pixels, pixels + stride * height), width, height, dpi: rendered };
-      } finally {
-        heap.free(pixels);
-      }
-    } finally {
-      pdfium.FPDF_ClosePage(page);
+  const page = pdfium.FPDF_LoadPage(doc, index);
+  if (!page) throw new ImageError("damaged", `Page ${index + 1} of the PDF cannot be read.`);
+  const heap = memory(pdfium);
+  try {
+    const widthPt = pdfium.FPDF_GetPageWidthF(page);
+    const heightPt = pdfium.FPDF_GetPageHeightF(page);
+    const scale = Math.max(MIN_DPI / 72, scanScale(pdfium, page, widthPt * heightPt) ?? dpi / 72);
+    const width = Math.max(1, Math.round(widthPt * scale));
+    const height = Math.max(1, Math.round(heightPt * scale));
+    if (width * height > maxInputPixels) {
+      throw new ImageError(
+        "too-many-pixels",
+        `Page ${index + 1} of the PDF is ${width}×${height} pixels at ${Math.round(scale * 72)} dpi; at most ${maxInputPixels} pixels a page are accepted.`,
+      );
     }
-  });
+    const stride = width * 3;
+    const pixels = heap.malloc(stride * height);
+    if (!pixels) throw new ImageError("too-many-pixels", `Page ${index + 1} of the PDF is too large to render.`);
+    try {
+      const bitmap = pdfium.FPDFBitmap_CreateEx(width, height, BITMAP_BGR, pixels, stride);
+      pdfium.FPDFBitmap_FillRect(bitmap, 0, 0, width, height, 0xffffffff);
+      pdfium.FPDF_RenderPageBitmap(bitmap, page, 0, 0, width, height, 0, RENDER_ANNOTATIONS | RENDER_RGB_ORDER);
+      pdfium.FPDFBitmap_Destroy(bitmap);
+      const rendered = Math.round(scale * 72 * 100) / 100;
+      return { rgb: heap.u8.slice(pixels, pixels + stride * height), width, height, dpi: rendered };
+    } finally {
+      heap.free(pixels);
+    }
+  } finally {
+    pdfium.FPDF_ClosePage(page);
+  }
 }
 
 /**

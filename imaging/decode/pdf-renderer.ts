@@ -11,8 +11,16 @@ import type { PdfAnswer, PdfTask } from "./pdf-thread.ts";
 export interface PdfRenderer {
   /** Each page's size in points; refuses (ImageError) encrypted, damaged and over-long PDFs. */
   pageSizes(bytes: Uint8Array, limits: { maxPages: number }): Promise<PdfPageSize[]>;
-  /** Page `index` (from 0) as RGB pixels: a scan at its own resolution, anything else at `dpi`. */
-  renderPage(bytes: Uint8Array, index: number, options: { dpi: number; maxInputPixels: number }): Promise<RenderedPage>;
+  /**
+   * Page `index` (from 0) as RGB pixels: a scan at its own resolution, anything else at `dpi`.
+   * `document` names the bytes (they never change under one name): a thread that rendered a
+   * page of it keeps it open, and its next page goes to that thread without the bytes.
+   */
+  renderPage(
+    bytes: Uint8Array,
+    index: number,
+    options: { dpi: number; maxInputPixels: number; document?: string },
+  ): Promise<RenderedPage>;
   close(): Promise<void>;
 }
 
@@ -29,6 +37,8 @@ interface Slot {
   worker: Worker | undefined;
   ready: Promise<Worker> | undefined;
   busy: boolean;
+  /** The document the thread holds open. */
+  held: string | undefined;
 }
 
 export function createPdfRenderer({
@@ -36,8 +46,14 @@ export function createPdfRenderer({
   timeoutMs = 60_000,
   maxHeapBytes = 512 * 1024 * 1024,
 }: PdfRendererOptions = {}): PdfRenderer {
-  const slots: Slot[] = Array.from({ length: threads }, () => ({ worker: undefined, ready: undefined, busy: false }));
+  const slots: Slot[] = Array.from({ length: threads }, () => ({
+    worker: undefined,
+    ready: undefined,
+    busy: false,
+    held: undefined,
+  }));
   const waiting: Array<(slot: Slot) => void> = [];
+  let unnamed = 0;
   const pending = new Map<number, Pending>();
   let nextId = 1;
 
@@ -53,7 +69,8 @@ export function createPdfRenderer({
         if (!request) return;
         pending.delete(answer.id);
         clearTimeout(request.timer);
-        if (answer.heapBytes > maxHeapBytes / 2 || (!answer.ok && !answer.problem)) stop(slot);
+        slot.held = answer.held;
+        if (answer.heapBytes > (maxHeapBytes * 3) / 4 || (!answer.ok && !answer.problem)) stop(slot);
         if (answer.ok) request.resolve(answer.value);
         else if (answer.problem) request.reject(new ImageError(answer.problem.code, answer.problem.message));
         else {
@@ -72,10 +89,12 @@ export function createPdfRenderer({
     const worker = slot.worker;
     slot.worker = undefined;
     slot.ready = undefined;
+    slot.held = undefined;
     void worker?.terminate();
   };
-  const take = (): Promise<Slot> => {
-    const free = slots.find((slot) => !slot.busy);
+  // A free thread that holds the document, else any free one.
+  const take = (document?: string): Promise<Slot> => {
+    const free = slots.find((slot) => !slot.busy && slot.held === document) ?? slots.find((slot) => !slot.busy);
     if (free) {
       free.busy = true;
       return Promise.resolve(free);
@@ -88,11 +107,12 @@ export function createPdfRenderer({
     else slot.busy = false;
   };
 
-  async function run<T>(request: PdfTask, what: string): Promise<T> {
-    const slot = await take();
+  async function run<T>(task: PdfTask, what: string): Promise<T> {
+    const slot = await take(task.task === "render" ? task.document : undefined);
     try {
       const worker = await start(slot);
       const id = nextId++;
+      const request = task.task === "render" && slot.held === task.document ? { ...task, bytes: undefined } : task;
       return await new Promise<T>((resolve, reject) => {
         const timer = setTimeout(() => {
           pending.delete(id);
@@ -109,8 +129,11 @@ export function createPdfRenderer({
 
   return {
     pageSizes: (bytes, { maxPages }) => run({ task: "sizes", bytes, maxPages }, "Reading the PDF's pages"),
-    renderPage: (bytes, index, options) =>
-      run({ task: "render", bytes, index, ...options }, `Rendering page ${index + 1} of the PDF`),
+    renderPage: (bytes, index, { document, ...options }) =>
+      run(
+        { task: "render", document: document ?? `unnamed-${unnamed++}`, bytes, index, ...options },
+        `Rendering page ${index + 1} of the PDF`,
+      ),
     async close() {
       for (const slot of slots) stop(slot);
     },

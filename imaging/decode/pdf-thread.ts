@@ -4,16 +4,35 @@ import { readFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { init } from "@embedpdf/pdfium";
 import { ImageError, type ImageErrorCode } from "../errors.ts";
-import { pdfPageSizes, renderPdfPage } from "./pdf-pages.ts";
+import { type OpenPdf, openPdf, pdfPageSizes, renderPdfPage } from "./pdf-pages.ts";
 
+/**
+ * A render names its document: the thread keeps the last one open for the pages after it, and
+ * its bytes are sent only when the thread does not hold it already (a 100 MiB scan is copied
+ * into PDFium once, not once a page).
+ */
 export type PdfTask =
   | { task: "sizes"; bytes: Uint8Array; maxPages: number }
-  | { task: "render"; bytes: Uint8Array; index: number; dpi: number; maxInputPixels: number };
+  | {
+      task: "render";
+      document: string;
+      bytes: Uint8Array | undefined;
+      index: number;
+      dpi: number;
+      maxInputPixels: number;
+    };
 type PdfRequest = PdfTask & { id: number };
 
 export type PdfAnswer =
-  | { id: number; ok: true; value: unknown; heapBytes: number }
-  | { id: number; ok: false; problem?: { code: ImageErrorCode; message: string }; message: string; heapBytes: number };
+  | { id: number; ok: true; value: unknown; heapBytes: number; held: string | undefined }
+  | {
+      id: number;
+      ok: false;
+      problem?: { code: ImageErrorCode; message: string };
+      message: string;
+      heapBytes: number;
+      held: string | undefined;
+    };
 
 const wasmBinary = readFileSync(new URL(import.meta.resolve("@embedpdf/pdfium/pdfium.wasm")));
 const { maxHeapBytes } = workerData as { maxHeapBytes: number };
@@ -36,15 +55,30 @@ pdfium.FPDF_InitLibraryWithConfig(0);
 const port = parentPort;
 if (!port) throw new Error("pdf-thread.ts runs as a worker thread");
 
+let held: { document: string; pdf: OpenPdf } | undefined;
+
+function heldDocument(request: Extract<PdfRequest, { task: "render" }>): OpenPdf {
+  if (request.bytes) {
+    held?.pdf.close();
+    held = undefined;
+    held = { document: request.document, pdf: openPdf(pdfium, request.bytes) };
+  }
+  if (held?.document !== request.document) throw new Error(`document ${request.document} is not open here`);
+  return held.pdf;
+}
+
 port.on("message", (request: PdfRequest) => {
   const heapBytes = () => (pdfium.pdfium as unknown as { HEAPU8: Uint8Array }).HEAPU8.length;
   try {
     const value =
       request.task === "sizes"
         ? pdfPageSizes(pdfium, request.bytes, request.maxPages)
-        : renderPdfPage(pdfium, request.bytes, request.index, request);
+        : renderPdfPage(pdfium, heldDocument(request).doc, request.index, request);
     const transfer = request.task === "render" ? [(value as { rgb: Uint8Array }).rgb.buffer as ArrayBuffer] : [];
-    port.postMessage({ id: request.id, ok: true, value, heapBytes: heapBytes() } satisfies PdfAnswer, transfer);
+    port.postMessage(
+      { id: request.id, ok: true, value, heapBytes: heapBytes(), held: held?.document } satisfies PdfAnswer,
+      transfer,
+    );
   } catch (error) {
     const problem = error instanceof ImageError ? { code: error.code, message: error.message } : undefined;
     port.postMessage({
@@ -53,6 +87,7 @@ port.on("message", (request: PdfRequest) => {
       problem,
       message: (error as Error).message ?? String(error),
       heapBytes: heapBytes(),
+      held: held?.document,
     } satisfies PdfAnswer);
   }
 });

@@ -25,6 +25,9 @@ const UNEVEN = 0.15;
  * `histogram` is the luma's. `paper` is asked for only when the image is not clean: estimating
  * it costs a pass over the pixels.
  */
+/** auto's reason for a page whose pixels are black and white already: its result is itself. */
+export const ALREADY_BITONAL = "already black and white";
+
 export function chooseMethod(
   image: { luma: Uint8Array; width: number; height: number },
   histogram: Uint32Array,
@@ -33,7 +36,7 @@ export function chooseMethod(
   // A page that is black and white already (a fax, a G4 TIFF, a binarized scan) is kept as it
   // is: Otsu's threshold falls between its two values, so every pixel stays what it was.
   if (histogram.every((count, value) => count === 0 || value === 0 || value === 255)) {
-    return { method: "otsu", reason: "already black and white" };
+    return { method: "otsu", reason: ALREADY_BITONAL };
   }
   const { threshold, separability } = otsu(histogram);
   if (separability >= CLEAN_SEPARABILITY) {

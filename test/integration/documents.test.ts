@@ -121,6 +121,18 @@ describe("a multi-page TIFF", () => {
     expect(Buffer.from(page.grey).equals(Buffer.from(png1.values))).toBe(true);
   });
 
+  it("is refused a rendition, in words that say what to do instead", async () => {
+    const { id } = await (await upload(await multiPageTiff(PAGES.slice(0, 1), PAGE), "one.tif")).json();
+    const response = await pipeline.app.request(`/api/images/${id}/renditions`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ method: "sauvola" }),
+    });
+    expect(response.status).toBe(422);
+    expect((await response.json()).detail).toMatch(/is a document: renditions are made of images only/);
+    await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id]);
+  });
+
   it("is deleted with its pages and its output", async () => {
     const { id } = await (await upload(await multiPageTiff(PAGES.slice(0, 2), PAGE), "two.tif")).json();
     await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id]);
