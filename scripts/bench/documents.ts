@@ -160,6 +160,13 @@ async function throughput(documents: Document[], jpegs: Buffer[]) {
         results[`${document.name}, ${workers} worker${workers > 1 ? "s" : ""}`] = run;
       }
     }
+    // Each worker on a core of its own (taskset), as workers on machines of their own would be:
+    // unpinned, one worker already spreads over both of this machine's cores (PDFium's thread,
+    // libvips' threads, the event loop), so a second finds little left.
+    for (const workers of [1, 2]) {
+      const run = await endToEnd(localstack.endpoint, documents[0], { workers, concurrency: 1, pinned: true });
+      results[`scanned PDF, ${workers} worker${workers > 1 ? "s" : ""}, a core each`] = run;
+    }
     // The memory target's case: one worker running two page jobs at once.
     results["scanned PDF, 1 worker running 2 jobs"] = await endToEnd(localstack.endpoint, documents[0], {
       workers: 1,
@@ -179,7 +186,7 @@ async function throughput(documents: Document[], jpegs: Buffer[]) {
 async function endToEnd(
   endpoint: string,
   document: Document,
-  { workers, concurrency }: { workers: number; concurrency: number },
+  { workers, concurrency, pinned = false }: { workers: number; concurrency: number; pinned?: boolean },
 ) {
   const env = benchProcessEnv(endpoint, "docs", {
     WORKER_CONCURRENCY: String(concurrency),
@@ -191,12 +198,15 @@ async function endToEnd(
   const s3 = createS3Client(config);
   const sqs = createSqsClient(config);
   const { queueUrls } = await ensureResources({ s3, sqs }, config);
-  const processes = Array.from({ length: workers }, () =>
-    spawn(process.execPath, ["worker/main.ts"], {
+  const processes = Array.from({ length: workers }, (_, n) => {
+    const command = [process.execPath, "worker/main.ts"];
+    // taskset execs the worker: the pid sampled below is the worker's own.
+    const [file, ...args] = pinned ? ["taskset", "-c", String(n), ...command] : command;
+    return spawn(file, args, {
       env: { ...baseChildEnv(), ...env, MALLOC_ARENA_MAX: "2" },
       stdio: ["ignore", "inherit", "inherit"],
-    }),
-  );
+    });
+  });
   const peakKiB = processes.map(() => 0);
   const sampler = setInterval(async () => {
     for (const [n, worker] of processes.entries()) {
@@ -252,7 +262,9 @@ async function endToEnd(
     const outputRatio = Number(completion.bytes) / document.bytes.length;
     const peakRssMiB = peakKiB.map((kib) => Math.round(kib / 1024));
     const pagesPerSecond = document.pages / seconds;
-    const who = `${workers} worker${workers > 1 ? "s" : ""}${concurrency > 1 ? ` running ${concurrency} jobs` : ""}`;
+    const who =
+      `${workers} worker${workers > 1 ? "s" : ""}${concurrency > 1 ? ` running ${concurrency} jobs` : ""}` +
+      (pinned ? ", a core each" : "");
     console.log(
       `${document.name}, ${who}: ${document.pages} pages in ${seconds.toFixed(1)} s, ` +
         `${pagesPerSecond.toFixed(2)} pages/s; output ${(Number(completion.bytes) / 1024).toFixed(0)} KiB = ` +
