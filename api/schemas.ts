@@ -49,9 +49,9 @@ export const uploadOptionsSchema = z.strictObject({
     }),
   dpi: z
     .string()
-    .regex(/^[1-9]\d{1,3}$/, "must be a whole number of dots per inch, 72–1200")
+    // 72–1200 as a pattern, so that the OpenAPI document says the range of this text field too.
+    .regex(/^(7[2-9]|[89]\d|[1-9]\d\d|1[01]\d\d|1200)$/, "must be a whole number of dots per inch, 72–1200")
     .transform(Number)
-    .pipe(z.number().int().min(72, "must be 72–1200").max(1200, "must be 72–1200"))
     .optional()
     .openapi({
       description:
