@@ -1,7 +1,17 @@
-// Reads back what the worker stored for an image: the output object's metadata, or the
-// failure record. The status API and the worker's redelivery check both start here.
-import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, type S3Client } from "@aws-sdk/client-s3";
-import { decodeMetadata, resultKeys } from "./image-objects.ts";
+// Reads back what the worker stored for an image: the output object's metadata, the failure
+// record, a document's settled pages. The status API and the worker's redelivery checks and
+// fan-in start here; so does every write that must not overwrite (conditionalPut).
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { decodeMetadata, pageKeys, pageOfKey, pagesPrefix, resultKeys } from "./image-objects.ts";
+import { listKeys } from "./inspect.ts";
 import { type CompletionMessage, completionMessageSchema, parseMessage } from "./messages.ts";
 
 export type FailedCompletion = Extract<CompletionMessage, { status: "failed" }>;
@@ -44,6 +54,58 @@ export async function readFailureRecord(
     return record.status === "failed" ? record : undefined;
   } catch (error) {
     if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * A write under a condition (`IfNoneMatch: "*"`: only if absent; `IfMatch`: only over that
+ * version); false when the condition failed or another conditional write to the key won.
+ */
+export async function conditionalPut(s3: S3Client, input: PutObjectCommandInput): Promise<boolean> {
+  try {
+    await s3.send(new PutObjectCommand(input));
+    return true;
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    // 412: the condition failed; 409: S3 saw a concurrent conditional write to the key.
+    if (status === 412 || status === 409) return false;
+    throw error;
+  }
+}
+
+/** What a page job stores for a page that failed for good. */
+export interface PageFailure {
+  page: number;
+  code: string;
+  message: string;
+}
+
+/** A document's pages settled so far: done (their PNG stored) or failed (their record stored). */
+export async function settledPages(s3: S3Client, outputBucket: string, id: string) {
+  const done = new Set<number>();
+  const failed = new Set<number>();
+  for (const key of await listKeys(s3, outputBucket, pagesPrefix(id))) {
+    const of = pageOfKey(id, key);
+    if (of?.kind === "png") done.add(of.page);
+    else if (of?.kind === "failure") failed.add(of.page);
+  }
+  for (const page of done) failed.delete(page);
+  return { done, failed };
+}
+
+/** A failed page's record; undefined when there is none (or it cannot be read). */
+export async function readPageFailure(
+  s3: S3Client,
+  outputBucket: string,
+  id: string,
+  page: number,
+): Promise<PageFailure | undefined> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: outputBucket, Key: pageKeys(id, page).failure }));
+    return JSON.parse((await object.Body?.transformToString()) ?? "null") ?? undefined;
+  } catch (error) {
+    if (isMissing(error) || error instanceof SyntaxError) return undefined;
     throw error;
   }
 }

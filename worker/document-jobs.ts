@@ -23,25 +23,21 @@ import { type G4Page, g4Page } from "../imaging/encode/ccitt-g4.ts";
 import { encodeG4Pdf } from "../imaging/encode/g4-pdf.ts";
 import { encodeG4Tiff } from "../imaging/encode/g4-tiff.ts";
 import { pagePreview } from "../imaging/encode/page-preview.ts";
-import type { Config } from "../infra/config.ts";
-import {
-  decodeMetadata,
-  documentOutput,
-  encodeMetadata,
-  failureKey,
-  pageKeys,
-  pageOfKey,
-  pagesPrefix,
-} from "../infra/image-objects.ts";
-import { listKeys } from "../infra/inspect.ts";
+import { decodeMetadata, documentOutput, encodeMetadata, failureKey, pageKeys } from "../infra/image-objects.ts";
 import { type CompletionMessage, type PageMessage, sendCompletionMessage } from "../infra/messages.ts";
-import { headObject, readFailureRecord } from "../infra/stored-results.ts";
+import {
+  conditionalPut,
+  headObject,
+  type PageFailure,
+  readFailureRecord,
+  readPageFailure,
+  settledPages,
+} from "../infra/stored-results.ts";
 import { objectExists, PermanentJobError, readOriginal } from "./job-objects.ts";
 import type { JobDeps } from "./process-job.ts";
 
 /** How a page job ended, and whether it assembled the document (or found it assembled). */
 type Outcome = { status: "done" | "failed"; assembled: boolean };
-type PageFailure = { page: number; code: string; message: string };
 
 /**
  * Binarizes one page to its PNG and G4 stream (or its failure record) and, when it finds every
@@ -145,22 +141,10 @@ export async function processPage(
       return { status: "failed", assembled: false };
     }
   }
-  const { done, failed } = await settledPages(s3, config, job.id);
+  const { done, failed } = await settledPages(s3, config.outputBucket, job.id);
   if (done.size + failed.size < job.pages) return { status, assembled: false };
   const assembled = await assemble(job, deps, receiveCount);
   return { status, assembled };
-}
-
-/** The pages settled so far: done (their PNG stored) or failed (their record stored). */
-async function settledPages(s3: S3Client, config: Config, id: string) {
-  const done = new Set<number>();
-  const failed = new Set<number>();
-  for (const key of await listKeys(s3, config.outputBucket, pagesPrefix(id))) {
-    const of = pageOfKey(id, key);
-    if (of?.kind === "png") done.add(of.page);
-    else if (of?.kind === "failure") failed.add(of.page);
-  }
-  return { done, failed };
 }
 
 /** Writes the document (or its failure record) and publishes its completion; false when it is gone. */
@@ -186,12 +170,12 @@ async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): 
     log.info("document is gone (deleted?); nothing assembled");
     return false;
   }
-  const { done, failed } = await settledPages(s3, config, job.id);
+  const { done, failed } = await settledPages(s3, config.outputBucket, job.id);
   const processingId = randomUUID();
   let completion: CompletionMessage;
   if (failed.size > 0) {
     const first = Math.min(...failed);
-    const failure = await readPageFailure(s3, config, job.id, first);
+    const failure = await readPageFailure(s3, config.outputBucket, job.id, first);
     completion = {
       version: 3,
       id: job.id,
@@ -219,7 +203,8 @@ async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): 
     const completedAt = new Date().toISOString();
     const durationMs = Math.round(performance.now() - started);
     const inputBytes = Number(original.metadata.bytes) || 0;
-    const written = await putIfAbsent(s3, {
+    const written = await conditionalPut(s3, {
+      IfNoneMatch: "*",
       Bucket: config.outputBucket,
       Key: output.key,
       Body: body,
@@ -303,15 +288,6 @@ async function readObject(s3: S3Client, bucket: string, key: string) {
   return { bytes: await object.Body.transformToByteArray(), metadata: decodeMetadata(object.Metadata) };
 }
 
-async function readPageFailure(s3: S3Client, config: Config, id: string, page: number) {
-  try {
-    const { bytes } = await readObject(s3, config.outputBucket, pageKeys(id, page).failure);
-    return JSON.parse(Buffer.from(bytes).toString("utf8")) as PageFailure;
-  } catch {
-    return undefined;
-  }
-}
-
 /** What a stored output or failure record says, as the completion it was published as. */
 async function storedDocumentCompletion(
   job: PageMessage,
@@ -336,20 +312,4 @@ async function storedDocumentCompletion(
     completedAt: m["completed-at"],
     processingId: m["processing-id"],
   };
-}
-
-/** Writes the object only if the key is free; false when another write has it. */
-async function putIfAbsent(
-  s3: S3Client,
-  input: { Bucket: string; Key: string; Body: Uint8Array; ContentType: string; Metadata: Record<string, string> },
-): Promise<boolean> {
-  try {
-    await s3.send(new PutObjectCommand({ ...input, IfNoneMatch: "*" }));
-    return true;
-  } catch (error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    // 412: the key is taken; 409: a concurrent conditional write to it.
-    if (status === 412 || status === 409) return false;
-    throw error;
-  }
 }

@@ -54,7 +54,8 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
     startTime(c, "s3put");
     const keys = await storeOriginal(store, {
       id,
-      ...upload,
+      extension: upload.extension,
+      contentType: upload.contentType,
       ...request,
       width: first.width,
       height: first.height,

@@ -21,6 +21,10 @@ export function mountPageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
     if (!document) throw new AppError("not-found", `No document with id ${id} (an image has no pages).`);
     return document;
   };
+  const pageOf = async (id: string, page: number) => {
+    const { pages } = await documentOf(id);
+    if (page > pages) throw new AppError("not-found", `Document ${id} has ${pages} pages; there is no page ${page}.`);
+  };
 
   app.openapi(
     createRoute({
@@ -55,8 +59,7 @@ export function mountPageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
     async (c) => {
       const { id, page } = c.req.valid("param");
       c.set("imageId", id);
-      const { pages } = await documentOf(id);
-      if (page > pages) throw new AppError("not-found", `Document ${id} has ${pages} pages; there is no page ${page}.`);
+      await pageOf(id, page);
       const keys = pageKeys(id, page);
       // A page that was black and white already has no preview: it is its own result.
       const kept = await unavailableOnError(() => headObject(store.s3, config.outputBucket, keys.preview));
@@ -76,8 +79,7 @@ export function mountPageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
     async (c) => {
       const { id, page } = c.req.valid("param");
       c.set("imageId", id);
-      const { pages } = await documentOf(id);
-      if (page > pages) throw new AppError("not-found", `Document ${id} has ${pages} pages; there is no page ${page}.`);
+      await pageOf(id, page);
       return downloads.send(c, config.outputBucket, pageKeys(id, page).png, `Page ${page} of ${id} is not done (yet).`);
     },
   );

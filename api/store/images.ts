@@ -3,10 +3,8 @@
 // storage alone, so any number of API replicas answer alike.
 import {
   DeleteObjectCommand,
-  GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  NoSuchKey,
   NotFound,
   PutObjectCommand,
   type S3Client,
@@ -26,14 +24,17 @@ import {
   inputKey,
   inputKeyPrefix,
   outputKey,
-  pageKeys,
-  pageOfKey,
-  pagesPrefix,
   renditionsPrefix,
 } from "../../infra/image-objects.ts";
 import { listKeys } from "../../infra/inspect.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "../../infra/messages.ts";
-import { headObject, readFailureRecord, readOutputMetadata } from "../../infra/stored-results.ts";
+import {
+  headObject,
+  readFailureRecord,
+  readOutputMetadata,
+  readPageFailure,
+  settledPages,
+} from "../../infra/stored-results.ts";
 
 /** What every store function stands on. */
 export type StoreDeps = { s3: S3Client; config: Config };
@@ -295,38 +296,17 @@ export interface PageStatus {
 
 /** Every page of a document, in order: done (its PNG stored), failed (its record stored) or queued. */
 export async function listPageStatuses({ s3, config }: Deps, id: string, pages: number): Promise<PageStatus[]> {
-  const keys = await listKeys(s3, config.outputBucket, pagesPrefix(id));
-  const statuses: PageStatus[] = Array.from({ length: pages }, (_, n) => ({ page: n + 1, status: "queued" }));
-  const failed: PageStatus[] = [];
-  for (const key of keys) {
-    const of = pageOfKey(id, key);
-    const entry = of && statuses[of.page - 1];
-    if (!entry) continue;
-    if (of.kind === "png") entry.status = "done";
-    else if (of.kind === "failure" && entry.status !== "done") {
-      entry.status = "failed";
-      failed.push(entry);
-    }
-  }
-  // Failed pages are few, and what a person wants to know of them is why.
-  await Promise.all(
-    failed.map(async (entry) => {
-      if (entry.status !== "failed") return;
-      const record = await readJson(s3, config.outputBucket, pageKeys(id, entry.page).failure);
-      entry.error = { code: String(record?.code ?? "page-failed"), message: String(record?.message ?? "") };
+  const { done, failed } = await settledPages(s3, config.outputBucket, id);
+  return Promise.all(
+    Array.from({ length: pages }, async (_, n): Promise<PageStatus> => {
+      const page = n + 1;
+      if (done.has(page)) return { page, status: "done" };
+      if (!failed.has(page)) return { page, status: "queued" };
+      // Failed pages are few, and what a person wants to know of them is why.
+      const record = await readPageFailure(s3, config.outputBucket, id, page);
+      return { page, status: "failed", error: { code: record?.code ?? "page-failed", message: record?.message ?? "" } };
     }),
   );
-  return statuses;
-}
-
-async function readJson(s3: S3Client, bucket: string, key: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return JSON.parse((await object.Body?.transformToString()) ?? "null") ?? undefined;
-  } catch (error) {
-    if (error instanceof NoSuchKey || error instanceof SyntaxError) return undefined;
-    throw error;
-  }
 }
 
 function describe(id: string, status: ImageStatus["status"], m: Record<string, string>): ImageStatus {

@@ -10,7 +10,7 @@ import {
   renditionsPrefix,
 } from "../../infra/image-objects.ts";
 import { listKeys } from "../../infra/inspect.ts";
-import { readFailureRecord, readOutputMetadata } from "../../infra/stored-results.ts";
+import { conditionalPut, readFailureRecord, readOutputMetadata } from "../../infra/stored-results.ts";
 import { type StoreDeps as Deps, deleteStored, numberOrNull } from "./images.ts";
 
 export interface RenditionStatus {
@@ -114,27 +114,18 @@ async function putJson(s3: S3Client, bucket: string, key: string, value: unknown
 
 /** Creates the object only if no object has the key; false when one has (or another write won the race). */
 function putIfAbsent(s3: S3Client, bucket: string, key: string, body: string): Promise<boolean> {
-  return conditionalPut(s3, { Bucket: bucket, Key: key, Body: body, IfNoneMatch: "*" });
+  return conditionalPut(s3, {
+    Bucket: bucket,
+    Key: key,
+    Body: body,
+    ContentType: "application/json",
+    IfNoneMatch: "*",
+  });
 }
 
 /** Replaces the object only if it is still the version `etag` names. */
 function putIfMatch(s3: S3Client, bucket: string, key: string, body: string, etag: string): Promise<boolean> {
-  return conditionalPut(s3, { Bucket: bucket, Key: key, Body: body, IfMatch: etag });
-}
-
-async function conditionalPut(
-  s3: S3Client,
-  input: { Bucket: string; Key: string; Body: string; IfNoneMatch?: string; IfMatch?: string },
-): Promise<boolean> {
-  try {
-    await s3.send(new PutObjectCommand({ ...input, ContentType: "application/json" }));
-    return true;
-  } catch (error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    // 412: the condition failed; 409: S3 saw a concurrent conditional write to the key.
-    if (status === 412 || status === 409) return false;
-    throw error;
-  }
+  return conditionalPut(s3, { Bucket: bucket, Key: key, Body: body, ContentType: "application/json", IfMatch: etag });
 }
 
 /**
