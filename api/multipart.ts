@@ -3,10 +3,11 @@
 import type { Readable } from "node:stream";
 import busboy from "busboy";
 import { AppError } from "./errors.ts";
-import { fileSizeLimit, largestUpload, tooLarge, type UploadLimits } from "./upload-limits.ts";
+import { largestUpload, tooLarge, type UploadIntake } from "./upload-limits.ts";
+import { createSpool, type Spool, type SpooledUpload } from "./upload-spool.ts";
 
 export interface MultipartUpload {
-  image: { bytes: Buffer; filename: string };
+  image: { file: SpooledUpload; filename: string };
   fields: Record<string, string>;
 }
 
@@ -14,14 +15,15 @@ export interface MultipartUpload {
 const LIMITS = { fields: 16, fieldSize: 1024, parts: 32, headerPairs: 16 } as const;
 
 /**
- * Reads the one file in field `imageField` and every text field from `body`; rejects with an
- * AppError. On a refusal it stops reading and leaves `body` as it is (never destroys it: that
+ * Reads the one file in field `imageField` (into a spool: memory or a temporary file, see
+ * upload-spool.ts) and every text field from `body`; rejects with an AppError, leaving no file
+ * behind. On a refusal it stops reading and leaves `body` as it is (never destroys it: that
  * would also end the socket the answer goes out on).
  */
 export async function readMultipart(
   body: Readable,
   contentType: string,
-  { imageField, limits, maxBodyBytes }: { imageField: string; limits: UploadLimits; maxBodyBytes: number },
+  { imageField, limits, maxBodyBytes }: { imageField: string; limits: UploadIntake; maxBodyBytes: number },
 ): Promise<MultipartUpload> {
   let parser: busboy.Busboy;
   try {
@@ -36,7 +38,7 @@ export async function readMultipart(
     throw new AppError("bad-request", "The multipart Content-Type has no boundary parameter.");
   }
 
-  let image: MultipartUpload["image"] | undefined;
+  let image: { spool: Spool; filename: string } | undefined;
   const fields: Record<string, string> = {};
   const fail = (error: AppError) => parser.destroy(error);
 
@@ -53,23 +55,17 @@ export async function readMultipart(
       fail(new AppError("bad-request", `Field \`${imageField}\` must hold exactly one file.`));
       return;
     }
-    const chunks: Buffer[] = [];
-    const entry = { bytes: Buffer.alloc(0), filename: info.filename ?? "" };
-    image = entry;
-    const limit = fileSizeLimit(limits);
+    const spool = createSpool(limits, limits.uploadSpoolDir);
+    image = { spool, filename: info.filename ?? "" };
     let over = false;
     stream.on("data", (chunk: Buffer) => {
       if (over) return;
-      const exceeded = limit.after(chunk);
-      if (exceeded === undefined) return void chunks.push(chunk);
+      const exceeded = spool.write(chunk, stream);
+      if (exceeded === undefined) return;
       over = true;
       fail(tooLarge(exceeded));
     });
     stream.on("limit", () => fail(tooLarge(largestUpload(limits))));
-    // One copy, at the end: the file as one buffer, no Blob or ArrayBuffer in between.
-    stream.on("end", () => {
-      entry.bytes = Buffer.concat(chunks);
-    });
   });
   parser.on("field", (name, value, info) => {
     if (name === imageField) fail(new AppError("bad-request", `Field \`${imageField}\` must be a file, not text.`));
@@ -107,10 +103,12 @@ export async function readMultipart(
     body.unpipe(parser);
     body.off("data", counted);
     body.pause();
+    await image?.spool.discard();
     throw error instanceof AppError ? error : malformed(error);
   }
   if (!image) throw new AppError("bad-request", `Field \`${imageField}\` with the image file is missing.`);
-  return { image, fields };
+  const file = await image.spool.finish();
+  return { image: { file, filename: image.filename }, fields };
 }
 
 // busboy's messages, said in the client's terms.

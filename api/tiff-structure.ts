@@ -56,28 +56,48 @@ const TYPE_SIZE: Record<number, number> = {
   18: 8,
 };
 
+/** Random access to a file's bytes: in memory, or read from disk (see upload-spool.ts). */
+export interface ByteSource {
+  size: number;
+  /** `length` bytes from `at`, fewer past the end. */
+  read(at: number, length: number): Uint8Array;
+}
+
 /**
- * The pages of the TIFF in `bytes`, in order, or the first reason it cannot be read. Stops at
- * `maxPages + 1` pages: a file with more is refused by its count, whatever follows.
+ * The pages of the TIFF in `file`, in order, or the first reason it cannot be read. Stops at
+ * `maxPages + 1` pages: a file with more is refused by its count, whatever follows. Reads only
+ * the header, each directory and the strip tables, a block each.
  */
-export function walkTiff(bytes: Uint8Array, maxPages: number): TiffWalk {
-  const data = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const order = String.fromCharCode(bytes[0] ?? 0, bytes[1] ?? 0);
-  if (bytes.length < 8 || (order !== "II" && order !== "MM")) return { problem: "The TIFF's header is missing." };
+export function walkTiff(file: ByteSource | Uint8Array, maxPages: number): TiffWalk {
+  const source =
+    file instanceof Uint8Array
+      ? { size: file.length, read: (at: number, n: number) => file.subarray(at, at + n) }
+      : file;
+  const size = source.size;
+  const header = source.read(0, 16);
+  const order = String.fromCharCode(header[0] ?? 0, header[1] ?? 0);
+  if (size < 8 || (order !== "II" && order !== "MM")) return { problem: "The TIFF's header is missing." };
   const little = order === "II";
-  const u16 = (at: number) => data.getUint16(at, little);
-  const u32 = (at: number) => data.getUint32(at, little);
-  const u64 = (at: number) => Number(data.getBigUint64(at, little));
-  const magic = u16(2);
+  // Numbers read from one block of the file, at offsets within it.
+  const block = (at: number, length: number) => {
+    const bytes = source.read(at, length);
+    const data = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return {
+      u16: (k: number) => data.getUint16(k, little),
+      u32: (k: number) => data.getUint32(k, little),
+      u64: (k: number) => Number(data.getBigUint64(k, little)),
+    };
+  };
+  const head = block(0, Math.min(size, 16));
+  const magic = head.u16(2);
   if (magic !== 42 && magic !== 43) return { problem: "The TIFF's header is damaged." };
   const big = magic === 43;
-  if (big && (bytes.length < 16 || u16(4) !== 8)) return { problem: "The BigTIFF's header is damaged." };
-  const offsetAt = big ? u64 : u32;
-  const inside = (at: number, length: number) => at >= 0 && length >= 0 && at + length <= bytes.length;
+  if (big && (size < 16 || head.u16(4) !== 8)) return { problem: "The BigTIFF's header is damaged." };
+  const inside = (at: number, length: number) => at >= 0 && length >= 0 && at + length <= size;
 
   const pages: TiffPage[] = [];
   const seen = new Set<number>();
-  let next = offsetAt(4 + (big ? 4 : 0));
+  let next = big ? head.u64(8) : head.u32(4);
   while (next !== 0) {
     const where = `page ${pages.length + 1}`;
     if (pages.length === maxPages) return { problem: `The TIFF has more than ${maxPages} pages.` };
@@ -86,29 +106,36 @@ export function walkTiff(bytes: Uint8Array, maxPages: number): TiffWalk {
     const countSize = big ? 8 : 2;
     const entrySize = big ? 20 : 12;
     if (!inside(next, countSize)) return { problem: `The TIFF is cut short before ${where}'s directory.` };
-    const count = big ? u64(next) : u16(next);
+    const count = big ? block(next, 8).u64(0) : block(next, 2).u16(0);
     const entriesAt = next + countSize;
-    if (!inside(entriesAt, count * entrySize + (big ? 8 : 4))) {
+    const directoryBytes = count * entrySize + (big ? 8 : 4);
+    if (!inside(entriesAt, directoryBytes)) {
       return { problem: `The TIFF is cut short inside ${where}'s directory.` };
     }
+    const directory = block(entriesAt, directoryBytes);
+    const offsetIn = big ? directory.u64 : directory.u32;
     const fields = new Map<number, number[]>();
     for (let n = 0; n < count; n++) {
-      const at = entriesAt + n * entrySize;
-      const tag = u16(at);
+      const at = n * entrySize;
+      const tag = directory.u16(at);
       if (!Object.values(TAG).includes(tag as never)) continue;
-      const type = u16(at + 2);
-      const values = big ? u64(at + 4) : u32(at + 4);
-      const size = TYPE_SIZE[type];
-      if (!size || (type !== 3 && type !== 4 && type !== 16))
+      const type = directory.u16(at + 2);
+      const values = big ? directory.u64(at + 4) : directory.u32(at + 4);
+      const valueSize = TYPE_SIZE[type];
+      if (!valueSize || (type !== 3 && type !== 4 && type !== 16))
         return { problem: `The TIFF's ${where} has a malformed field ${tag}.` };
       // A million strips or tiles is far past any page; beyond, only memory is at stake.
       if (values > 1_000_000) return { problem: `The TIFF's ${where} has ${values} values in field ${tag}.` };
-      const inline = values * size <= (big ? 8 : 4);
-      const valuesAt = inline ? at + (big ? 12 : 8) : offsetAt(at + (big ? 12 : 8));
-      if (!inside(valuesAt, values * size)) return { problem: `The TIFF is cut short inside ${where}'s field ${tag}.` };
+      const inline = values * valueSize <= (big ? 8 : 4);
+      const valueField = at + (big ? 12 : 8);
+      const valuesAt = inline ? entriesAt + valueField : offsetIn(valueField);
+      if (!inside(valuesAt, values * valueSize))
+        return { problem: `The TIFF is cut short inside ${where}'s field ${tag}.` };
+      const table = inline ? directory : block(valuesAt, values * valueSize);
+      const base = inline ? valueField : 0;
       const read = (k: number) => {
-        const p = valuesAt + k * size;
-        return size === 2 ? u16(p) : size === 4 ? u32(p) : u64(p);
+        const p = base + k * valueSize;
+        return valueSize === 2 ? table.u16(p) : valueSize === 4 ? table.u32(p) : table.u64(p);
       };
       fields.set(
         tag,
@@ -128,7 +155,7 @@ export function walkTiff(bytes: Uint8Array, maxPages: number): TiffWalk {
       return { problem: `The TIFF is cut short: ${where}'s pixel data lies past its end.` };
     }
     pages.push({ width, height, compression });
-    next = offsetAt(entriesAt + count * entrySize);
+    next = offsetIn(count * entrySize);
   }
   if (pages.length === 0) return { problem: "The TIFF has no pages." };
   return { pages };

@@ -8,6 +8,11 @@ export interface UploadLimits {
   maxDocumentBytes: number;
 }
 
+/** The limits, and where a document waits while it is checked (see upload-spool.ts). */
+export interface UploadIntake extends UploadLimits {
+  uploadSpoolDir: string;
+}
+
 const SIGNATURE_BYTES = 8;
 
 /** The most any upload may be, whatever it turns out to be. */
@@ -17,11 +22,13 @@ export function largestUpload(limits: UploadLimits): number {
 
 /**
  * Counts a file's bytes as they arrive: `after(chunk)` returns the limit that applies once the
- * file has passed it, undefined while it is within.
+ * file has passed it, undefined while it is within; `isDocument()` says, once the first bytes
+ * are in, whether they claim the document limit.
  */
 export function fileSizeLimit(limits: UploadLimits) {
   let head = Buffer.alloc(0);
   let limit: number | undefined;
+  let document = false;
   let received = 0;
   return {
     after(chunk: Buffer): number | undefined {
@@ -29,10 +36,12 @@ export function fileSizeLimit(limits: UploadLimits) {
       if (limit === undefined) {
         head = Buffer.concat([head, chunk.subarray(0, SIGNATURE_BYTES - head.length)]);
         if (head.length < SIGNATURE_BYTES) return undefined;
-        limit = hasDocumentSignature(head) ? limits.maxDocumentBytes : limits.maxUploadBytes;
+        document = hasDocumentSignature(head);
+        limit = document ? limits.maxDocumentBytes : limits.maxUploadBytes;
       }
       return received > limit ? limit : undefined;
     },
+    isDocument: () => document,
   };
 }
 

@@ -9,10 +9,12 @@ import type { OutputFormat } from "../infra/messages.ts";
 import { AppError } from "./errors.ts";
 import { readMultipart } from "./multipart.ts";
 import { uploadOptionsSchema } from "./schemas.ts";
-import { fileSizeLimit, largestUpload, tooLarge, type UploadLimits } from "./upload-limits.ts";
+import { largestUpload, tooLarge, type UploadIntake } from "./upload-limits.ts";
+import { createSpool, type SpooledUpload } from "./upload-spool.ts";
 
 export interface UploadRequest {
-  bytes: Uint8Array;
+  /** The file, held until the caller disposes of it (see upload-spool.ts). */
+  file: SpooledUpload;
   filename: string;
   method: BinarizationMethod;
   threshold?: number;
@@ -27,18 +29,19 @@ const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 /**
  * Which limit applies is known from the file's first bytes: a TIFF's or PDF's signature claims
  * the document limit, anything else the image limit, enforced as the bytes arrive. Validation
- * (upload-validation.ts) then checks what the content really is.
+ * (upload-validation.ts) then checks what the content really is. The caller disposes of the
+ * request's file; a refused request leaves none.
  */
-export async function readUploadRequest(c: Context, limits: UploadLimits): Promise<UploadRequest> {
+export async function readUploadRequest(c: Context, limits: UploadIntake): Promise<UploadRequest> {
   const ceiling = largestUpload(limits);
   const contentType = c.req.header("content-type") ?? "";
   const isMultipart = /^multipart\/form-data\b/i.test(contentType);
   const maxBodyBytes = ceiling + (isMultipart ? MULTIPART_OVERHEAD_BYTES : 0);
   // Refused by its declared length, before a byte of it is read.
   if (Number(c.req.header("content-length") ?? 0) > maxBodyBytes) throw tooLarge(ceiling);
-  let bytes: Uint8Array;
+  let file: SpooledUpload;
   let filename = "";
-  let fields: Record<string, unknown>;
+  let fields: Record<string, string>;
 
   if (isMultipart) {
     const form = await readMultipart(requestBody(c), contentType, {
@@ -46,13 +49,13 @@ export async function readUploadRequest(c: Context, limits: UploadLimits): Promi
       limits,
       maxBodyBytes,
     });
-    bytes = form.image.bytes;
+    file = form.image.file;
     filename = form.image.filename;
-    fields = optionsFromFieldsAndQuery(form.fields, c.req.query());
+    fields = form.fields;
   } else if (/^(image\/|application\/(octet-stream|pdf)\b)/i.test(contentType)) {
-    bytes = await readRawBody(requestBody(c), limits);
+    file = await readRawBody(requestBody(c), limits);
     filename = c.req.query("filename") ?? "";
-    fields = optionsFromFieldsAndQuery({}, c.req.query());
+    fields = {};
   } else {
     throw new AppError(
       "bad-request",
@@ -60,9 +63,14 @@ export async function readUploadRequest(c: Context, limits: UploadLimits): Promi
     );
   }
 
-  const options = uploadOptionsSchema.safeParse(fields);
-  if (!options.success) throw optionError(options.error);
-  return { bytes, filename: sanitiseFilename(filename), ...options.data };
+  try {
+    const options = uploadOptionsSchema.safeParse(optionsFromFieldsAndQuery(fields, c.req.query()));
+    if (!options.success) throw optionError(options.error);
+    return { file, filename: sanitiseFilename(filename), ...options.data };
+  } catch (error) {
+    await file.dispose();
+    throw error;
+  }
 }
 
 /**
@@ -77,30 +85,30 @@ function requestBody(c: Context): Readable {
   return body ? Readable.fromWeb(body as WebReadableStream<Uint8Array>) : Readable.from([]);
 }
 
-/** The whole raw body as one buffer, refused as soon as it passes its limit. */
-function readRawBody(body: Readable, limits: UploadLimits): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const limit = fileSizeLimit(limits);
-    let received = 0;
-    const onData = (chunk: Buffer) => {
-      received += chunk.length;
-      const exceeded = limit.after(chunk);
-      if (exceeded === undefined) {
-        chunks.push(chunk);
-        return;
-      }
-      // Stop reading, but leave the stream whole: the answer goes out on its socket, with
-      // Connection: close, and the rest is never read.
-      body.off("data", onData);
-      body.pause();
-      reject(tooLarge(exceeded));
-    };
-    body.on("data", onData);
-    body.once("end", () => resolve(Buffer.concat(chunks, received)));
-    // \`on\`: a client that aborts can make the stream fail more than once (see multipart.ts).
-    body.on("error", reject);
-  });
+/** The whole raw body, spooled (see upload-spool.ts), refused as soon as it passes its limit. */
+async function readRawBody(body: Readable, limits: UploadIntake): Promise<SpooledUpload> {
+  const spool = createSpool(limits, limits.uploadSpoolDir);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        const exceeded = spool.write(chunk, body);
+        if (exceeded === undefined) return;
+        // Stop reading, but leave the stream whole: the answer goes out on its socket, with
+        // Connection: close, and the rest is never read.
+        body.off("data", onData);
+        body.pause();
+        reject(tooLarge(exceeded));
+      };
+      body.on("data", onData);
+      body.once("end", resolve);
+      // \`on\`: a client that aborts can make the stream fail more than once (see multipart.ts).
+      body.on("error", reject);
+    });
+  } catch (error) {
+    await spool.discard();
+    throw error;
+  }
+  return spool.finish();
 }
 
 function optionError(error: z.ZodError): AppError {

@@ -8,6 +8,7 @@ import type { ImageExtension } from "../infra/image-objects.ts";
 import { AppError } from "./errors.ts";
 import { findStructureProblem } from "./image-structure.ts";
 import { DECODED_COMPRESSIONS, walkTiff } from "./tiff-structure.ts";
+import type { SpooledUpload } from "./upload-spool.ts";
 
 const ACCEPTED = {
   "image/png": "png",
@@ -44,20 +45,31 @@ export interface UploadLimits {
   dpi?: number;
 }
 
-/** An image (validateImage) or a multi-page document, told apart by content. */
+/**
+ * An image (validateImage) or a multi-page document, told apart by content. A document is read
+ * where it lies (a temporary file, see upload-spool.ts): its directories, cross-reference and
+ * page tree, never the whole of it into memory.
+ */
 export async function validateUpload(
-  bytes: Uint8Array,
+  file: SpooledUpload,
   limits: UploadLimits,
   pdf: PdfRenderer,
 ): Promise<ValidImage | ValidDocument> {
-  if (bytes.length === 0) throw new AppError("unsupported-media-type", "The upload is empty.");
-  const detected = await fileTypeFromBuffer(bytes);
-  if (detected?.mime === "image/tiff") return validateTiff(bytes, limits);
-  if (detected?.mime === "application/pdf") return validatePdf(bytes, limits, pdf);
-  if (bytes.length > limits.maxUploadBytes) {
+  if (file.size === 0) throw new AppError("unsupported-media-type", "The upload is empty.");
+  const detected = await fileTypeFromBuffer(file.head);
+  if (detected?.mime === "image/tiff") return validateTiff(file, limits);
+  if (detected?.mime === "application/pdf") return validatePdf(file, limits, pdf);
+  if (file.size > limits.maxUploadBytes) {
     throw new AppError("payload-too-large", `The image is larger than ${limits.maxUploadBytes} bytes.`);
   }
-  return validateImage(bytes, limits);
+  // Only a file whose first bytes claimed a document is kept on disk; what is not one after all
+  // (a camera's raw file is a TIFF inside) is no image bitonal takes either.
+  if (!file.bytes) throw unsupported(detected?.mime);
+  return validateImage(file.bytes, limits);
+}
+
+function unsupported(detected: string | undefined): AppError {
+  return new AppError("unsupported-media-type", `${EXPECTED}; the content is ${detected ?? "not a recognised image"}.`);
 }
 
 /**
@@ -65,14 +77,16 @@ export async function validateUpload(
  * pages counted and measured without one being rendered. Each page's pixels are checked at the
  * upload's dpi here; a scan at a higher resolution is checked again when it is rendered.
  */
-async function validatePdf(bytes: Uint8Array, limits: UploadLimits, pdf: PdfRenderer): Promise<ValidDocument> {
-  if (bytes.length > limits.maxDocumentBytes) {
+async function validatePdf(file: SpooledUpload, limits: UploadLimits, pdf: PdfRenderer): Promise<ValidDocument> {
+  if (file.size > limits.maxDocumentBytes) {
     throw new AppError("payload-too-large", `The document is larger than ${limits.maxDocumentBytes} bytes.`);
   }
-  const sizes = await pdf.pageSizes(bytes, limits).catch((error) => {
-    if (error instanceof ImageError) throw new AppError("unprocessable-image", error.message, { cause: error });
-    throw new AppError("service-unavailable", "The PDF could not be read just now; try again.", { cause: error });
-  });
+  const sizes = await pdf
+    .pageSizes(file.path ? { path: file.path } : (file.bytes as Uint8Array), limits)
+    .catch((error) => {
+      if (error instanceof ImageError) throw new AppError("unprocessable-image", error.message, { cause: error });
+      throw new AppError("service-unavailable", "The PDF could not be read just now; try again.", { cause: error });
+    });
   const dpi = limits.dpi ?? DEFAULT_RENDER_DPI;
   const pages = sizes.map(({ width, height }) => ({
     width: Math.max(1, Math.round((width * dpi) / 72)),
@@ -90,11 +104,14 @@ async function validatePdf(bytes: Uint8Array, limits: UploadLimits, pdf: PdfRend
 }
 
 /** A TIFF of one or many pages: its directory chain whole, every page within the limits. */
-function validateTiff(bytes: Uint8Array, { maxDocumentBytes, maxInputPixels, maxPages }: UploadLimits): ValidDocument {
-  if (bytes.length > maxDocumentBytes) {
+function validateTiff(
+  file: SpooledUpload,
+  { maxDocumentBytes, maxInputPixels, maxPages }: UploadLimits,
+): ValidDocument {
+  if (file.size > maxDocumentBytes) {
     throw new AppError("payload-too-large", `The document is larger than ${maxDocumentBytes} bytes.`);
   }
-  const walk = walkTiff(bytes, maxPages);
+  const walk = walkTiff(file, maxPages);
   if ("problem" in walk) throw new AppError("unprocessable-image", walk.problem);
   for (const [n, page] of walk.pages.entries()) {
     if (!(page.compression in DECODED_COMPRESSIONS)) {
@@ -126,12 +143,7 @@ function validateTiff(bytes: Uint8Array, { maxDocumentBytes, maxInputPixels, max
 async function validateImage(bytes: Uint8Array, { maxInputPixels }: { maxInputPixels: number }): Promise<ValidImage> {
   if (bytes.length === 0) throw new AppError("unsupported-media-type", "The upload is empty.");
   const detected = await fileTypeFromBuffer(bytes);
-  if (!detected || !(detected.mime in ACCEPTED)) {
-    throw new AppError(
-      "unsupported-media-type",
-      `${EXPECTED}; the content is ${detected ? detected.mime : "not a recognised image"}.`,
-    );
-  }
+  if (!detected || !(detected.mime in ACCEPTED)) throw unsupported(detected?.mime);
   const contentType = detected.mime as AcceptedType;
   // file-type trusts PNG's 8-byte signature; a real PNG's first chunk is always IHDR.
   if (contentType === "image/png" && new TextDecoder().decode(bytes.subarray(12, 16)) !== "IHDR") {

@@ -1,5 +1,5 @@
 // The one place that reads the environment. Everything else receives a Config.
-import { availableParallelism } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { z } from "zod";
 
 const MiB = 1024 * 1024;
@@ -40,6 +40,8 @@ const envSchema = z.object({
   MAX_INPUT_PIXELS: integer(1, 1_000_000_000, 50_000_000),
   MAX_DOCUMENT_BYTES: integer(1, 4096 * MiB, 100 * MiB),
   MAX_PAGES: integer(1, 10_000, 500),
+  // Where the API keeps a document while it is checked and sent to S3 (never in its memory).
+  UPLOAD_SPOOL_DIR: z.string().min(1).default(tmpdir()),
   WORKER_CONCURRENCY: integer(1, 64, availableParallelism()),
   VISIBILITY_TIMEOUT_S: integer(5, 43_200, 60),
   WORKER_POLL_WAIT_S: integer(0, 20, 20),
@@ -117,6 +119,8 @@ export interface Config {
   /** A PDF's or TIFF's size; images stay within maxUploadBytes. */
   maxDocumentBytes: number;
   maxPages: number;
+  /** A directory for documents being uploaded, each in a file of its own until it is stored. */
+  uploadSpoolDir: string;
   workerConcurrency: number;
   visibilityTimeoutSeconds: number;
   /** SQS long-poll wait; a graceful stop waits out at most one poll (drain, don't abort). */
@@ -177,6 +181,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxInputPixels: e.MAX_INPUT_PIXELS,
     maxDocumentBytes: e.MAX_DOCUMENT_BYTES,
     maxPages: e.MAX_PAGES,
+    uploadSpoolDir: e.UPLOAD_SPOOL_DIR,
     workerConcurrency: e.WORKER_CONCURRENCY,
     visibilityTimeoutSeconds: e.VISIBILITY_TIMEOUT_S,
     pollWaitSeconds: e.WORKER_POLL_WAIT_S,

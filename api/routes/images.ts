@@ -27,7 +27,7 @@ import {
   storeOriginal,
   uuidV7Time,
 } from "../store/images.ts";
-import { readUploadRequest } from "../upload-request.ts";
+import { readUploadRequest, type UploadRequest } from "../upload-request.ts";
 import { type ValidDocument, type ValidImage, validateUpload } from "../upload-validation.ts";
 import type { Env, RouteDeps } from "./route-deps.ts";
 
@@ -43,7 +43,16 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
   const acceptUpload = async (c: Context<Env>) => {
     startTime(c, "validate");
     const request = await readUploadRequest(c, config);
-    const upload = await validateUpload(request.bytes, { ...config, dpi: request.dpi }, deps.pdf);
+    // The upload's temporary file, if it has one, is gone when the answer is.
+    try {
+      return await storeAndEnqueue(c, request);
+    } finally {
+      await request.file.dispose();
+    }
+  };
+  const storeAndEnqueue = async (c: Context<Env>, request: UploadRequest) => {
+    const { file, ...options } = request;
+    const upload = await validateUpload(file, { ...config, dpi: request.dpi }, deps.pdf);
     const document = asDocument(upload, request.format);
     endTime(c, "validate");
     const id = uuidv7();
@@ -56,7 +65,9 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
       id,
       extension: upload.extension,
       contentType: upload.contentType,
-      ...request,
+      ...options,
+      body: file.body,
+      size: file.size,
       width: first.width,
       height: first.height,
       uploadedAt,
@@ -85,7 +96,7 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
           version: 1,
           ...job,
           contentType: upload.contentType,
-          bytes: request.bytes.length,
+          bytes: file.size,
           width: first.width,
           height: first.height,
           filename: request.filename,
@@ -100,9 +111,9 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
       throw new AppError("service-unavailable", "The image could not be queued; try again.", { cause: error });
     }
     endTime(c, "enqueue");
-    c.set("acceptedBytes", request.bytes.length);
+    c.set("acceptedBytes", file.size);
     c.var.log.info(
-      { id, bytes: request.bytes.length, width: first.width, height: first.height, pages: document?.pages },
+      { id, bytes: file.size, width: first.width, height: first.height, pages: document?.pages },
       "image accepted",
     );
     const self = `/api/images/${id}`;

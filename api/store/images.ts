@@ -1,6 +1,8 @@
 // Images in S3 as the API sees them: store an upload's original, list them, read an image's
 // status from what is stored, delete one with everything made from it. Status comes from
 // storage alone, so any number of API replicas answer alike.
+
+import type { Readable } from "node:stream";
 import {
   DeleteObjectCommand,
   HeadObjectCommand,
@@ -9,6 +11,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 import type { BinarizationMethod } from "../../imaging/method-names.ts";
 import type { Config } from "../../infra/config.ts";
 import {
@@ -44,7 +47,9 @@ export interface StoredUpload {
   id: string;
   extension: ImageExtension;
   contentType: string;
-  bytes: Uint8Array;
+  /** The bytes: in memory, or a new stream of them each time it is called. */
+  body(): Uint8Array | Readable;
+  size: number;
   filename: string;
   width: number;
   height: number;
@@ -86,15 +91,24 @@ export interface DocumentStatus {
 }
 
 /** Stores the original and its listing marker; returns the keys written, for a rollback. */
+// At most 4 × 8 MiB of a document in the API's memory while it goes to S3.
+const ORIGINAL_UPLOAD_PART_BYTES = 5 * 1024 * 1024;
+const ORIGINAL_UPLOAD_PARTS_AT_ONCE = 2;
+
 export async function storeOriginal({ s3, config }: Deps, upload: StoredUpload): Promise<string[]> {
   const key = inputKey(upload.id, upload.extension);
   const marker = indexKey(upload.id, Date.parse(upload.uploadedAt));
   const putMarker = s3.send(new PutObjectCommand({ Bucket: config.inputBucket, Key: marker, Body: new Uint8Array(0) }));
-  const putOriginal = s3.send(
-    new PutObjectCommand({
+  // lib-storage's Upload: one PutObject for a small file, a multipart upload of a few parts at
+  // a time for a document streamed from disk, each part retried on its own.
+  const putOriginal = new Upload({
+    client: s3,
+    queueSize: ORIGINAL_UPLOAD_PARTS_AT_ONCE,
+    partSize: ORIGINAL_UPLOAD_PART_BYTES,
+    params: {
       Bucket: config.inputBucket,
       Key: key,
-      Body: upload.bytes,
+      Body: upload.body(),
       ContentType: upload.contentType,
       Metadata: encodeMetadata({
         filename: upload.filename,
@@ -105,10 +119,10 @@ export async function storeOriginal({ s3, config }: Deps, upload: StoredUpload):
         "uploaded-at": upload.uploadedAt,
         pages: upload.document?.pages,
         format: upload.document?.format,
-        bytes: upload.document ? upload.bytes.length : undefined,
+        bytes: upload.document ? upload.size : undefined,
       }),
-    }),
-  );
+    },
+  }).done();
   const results = await Promise.allSettled([putOriginal, putMarker]);
   const failed = results.find((r) => r.status === "rejected");
   if (failed) {

@@ -1,10 +1,11 @@
 // A PDF's pages through PDFium (Google's PDF engine, built to WebAssembly by @embedpdf/pdfium):
-// how many, how large, and each one rendered to RGB pixels. Pure: bytes in, pixels out; runs
-// inside pdf-thread.ts, never on a thread that serves anything else.
+// how many, how large, and each one rendered to RGB pixels. Bytes (or a file) in, pixels out;
+// runs inside pdf-thread.ts, never on a thread that serves anything else.
 //
 // A scanned page (one image covering the page) is rendered at the image's own resolution, so
 // that its pixels are the scan's, not resampled; any other page at `dpi`. PDFium has no
 // JavaScript engine in this build: a PDF's scripts are never run.
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { WrappedPdfiumModule } from "@embedpdf/pdfium";
 import { ImageError } from "../errors.ts";
 
@@ -57,39 +58,81 @@ const SCAN_COVERAGE = 0.9;
 // Below this a page is a thumbnail, not a scan to clean: rendered at this at least.
 const MIN_DPI = 50;
 
-/** An open document: PDFium's handle and the copy of its bytes PDFium reads from. */
+/** An open document: PDFium's handle, and what it reads from (a copy of the bytes, or a file). */
 export interface OpenPdf {
   doc: number;
   close(): void;
 }
 
-/** Opens `bytes` in PDFium's memory; refuses (ImageError) an encrypted or unreadable file. */
-export function openPdf(pdfium: Pdfium, bytes: Uint8Array): OpenPdf {
-  const heap = memory(pdfium);
-  const at = heap.malloc(bytes.length);
-  if (!at) throw new ImageError("damaged", "The PDF is too large to open.");
-  heap.u8.set(bytes, at);
-  const doc = pdfium.FPDF_LoadMemDocument64(at, bytes.length, "");
-  if (!doc) {
+/** A PDF in memory, or in a file (the API's spooled upload) that PDFium reads as it needs. */
+export type PdfSource = Uint8Array | { path: string };
+
+/** Opens a PDF in PDFium; refuses (ImageError) an encrypted or unreadable file. */
+export function openPdf(pdfium: Pdfium, source: PdfSource): OpenPdf {
+  const opened = source instanceof Uint8Array ? loadFromMemory(pdfium, source) : loadFromFile(pdfium, source.path);
+  if (!opened.doc) {
     const error = pdfium.FPDF_GetLastError();
-    heap.free(at);
+    opened.release();
     if (error === ERROR_PASSWORD || error === ERROR_SECURITY) {
       throw new ImageError("encrypted", "The PDF is encrypted with a password; send it unencrypted.");
     }
     throw new ImageError("damaged", "The file is not a PDF that can be read (damaged, or not a PDF).");
   }
   return {
-    doc,
+    doc: opened.doc,
     close() {
-      pdfium.FPDF_CloseDocument(doc);
-      heap.free(at);
+      pdfium.FPDF_CloseDocument(opened.doc);
+      opened.release();
     },
   };
 }
 
-/** Opens `bytes`, runs `use` on the document, and frees everything, whatever happens. */
-function withDocument<T>(pdfium: Pdfium, bytes: Uint8Array, use: (doc: number) => T): T {
-  const pdf = openPdf(pdfium, bytes);
+function loadFromMemory(pdfium: Pdfium, bytes: Uint8Array) {
+  const heap = memory(pdfium);
+  const at = heap.malloc(bytes.length);
+  if (!at) throw new ImageError("damaged", "The PDF is too large to open.");
+  heap.u8.set(bytes, at);
+  return { doc: pdfium.FPDF_LoadMemDocument64(at, bytes.length, ""), release: () => heap.free(at) };
+}
+
+/**
+ * Through FPDF_LoadCustomDocument: PDFium asks for the blocks it needs (the trailer, the
+ * cross-reference, the page tree), so that counting the pages of a 100 MiB scan reads kilobytes
+ * of it, not all of it into memory.
+ */
+function loadFromFile(pdfium: Pdfium, path: string) {
+  const module = pdfium.pdfium as unknown as {
+    HEAPU8: Uint8Array;
+    HEAPU32: Uint32Array;
+    addFunction(fn: (...args: number[]) => number, signature: string): number;
+    removeFunction(index: number): void;
+  };
+  const heap = memory(pdfium);
+  const fd = openSync(path, "r");
+  const size = fstatSync(fd).size;
+  // int m_GetBlock(void* param, unsigned long position, unsigned char* buffer, unsigned long size)
+  const getBlock = module.addFunction((_param: number, position: number, buffer: number, length: number) => {
+    const at = position >>> 0;
+    const wanted = length >>> 0;
+    if (at + wanted > size) return 0;
+    return readSync(fd, module.HEAPU8, buffer >>> 0, wanted, at) === wanted ? 1 : 0;
+  }, "iiiii");
+  // FPDF_FILEACCESS: { unsigned long m_FileLen; m_GetBlock; void* m_Param }, 4 bytes each here.
+  const access = heap.malloc(12);
+  module.HEAPU32.set([size, getBlock, 0], access >> 2);
+  return {
+    doc: pdfium.FPDF_LoadCustomDocument(access, ""),
+    release() {
+      heap.free(access);
+      module.removeFunction(getBlock);
+      closeSync(fd);
+    },
+  };
+}
+
+/** Opens `source`, runs `use` on the document, and frees everything, whatever happens. */
+function withDocument<T>(pdfium: Pdfium, source: PdfSource, use: (doc: number) => T): T {
+  const pdf = openPdf(pdfium, source);
   try {
     return use(pdf.doc);
   } finally {
@@ -101,8 +144,8 @@ function withDocument<T>(pdfium: Pdfium, bytes: Uint8Array, use: (doc: number) =
  * Each page's size, without loading a page: what the API checks before accepting a PDF. Loading
  * parses the cross-reference (PDFium rebuilds a broken one, as readers do) and the page tree.
  */
-export function pdfPageSizes(pdfium: Pdfium, bytes: Uint8Array, maxPages: number): PdfPageSize[] {
-  return withDocument(pdfium, bytes, (doc) => {
+export function pdfPageSizes(pdfium: Pdfium, source: PdfSource, maxPages: number): PdfPageSize[] {
+  return withDocument(pdfium, source, (doc) => {
     const count = pdfium.FPDF_GetPageCount(doc);
     if (count < 1) throw new ImageError("damaged", "The PDF has no pages.");
     if (count > maxPages)

@@ -5,12 +5,15 @@
 // other abort), and one whose memory has grown past half its cap (it never shrinks).
 import { Worker } from "node:worker_threads";
 import { ImageError } from "../errors.ts";
-import type { PdfPageSize, RenderedPage } from "./pdf-pages.ts";
+import type { PdfPageSize, PdfSource, RenderedPage } from "./pdf-pages.ts";
 import type { PdfAnswer, PdfTask } from "./pdf-thread.ts";
 
 export interface PdfRenderer {
-  /** Each page's size in points; refuses (ImageError) encrypted, damaged and over-long PDFs. */
-  pageSizes(bytes: Uint8Array, limits: { maxPages: number }): Promise<PdfPageSize[]>;
+  /**
+   * Each page's size in points; refuses (ImageError) encrypted, damaged and over-long PDFs. A
+   * file is read where it lies, only the blocks PDFium needs.
+   */
+  pageSizes(source: PdfSource, limits: { maxPages: number }): Promise<PdfPageSize[]>;
   /**
    * Page `index` (from 0) as RGB pixels: a scan at its own resolution, anything else at `dpi`.
    * `document` names the bytes (they never change under one name): a thread that rendered a
@@ -128,7 +131,7 @@ export function createPdfRenderer({
   }
 
   return {
-    pageSizes: (bytes, { maxPages }) => run({ task: "sizes", bytes, maxPages }, "Reading the PDF's pages"),
+    pageSizes: (source, { maxPages }) => run({ task: "sizes", source, maxPages }, "Reading the PDF's pages"),
     renderPage: (bytes, index, { document, ...options }) =>
       run(
         { task: "render", document: document ?? `unnamed-${unnamed++}`, bytes, index, ...options },

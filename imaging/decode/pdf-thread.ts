@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { init } from "@embedpdf/pdfium";
 import { ImageError, type ImageErrorCode } from "../errors.ts";
-import { type OpenPdf, openPdf, pdfPageSizes, renderPdfPage } from "./pdf-pages.ts";
+import { type OpenPdf, openPdf, type PdfSource, pdfPageSizes, renderPdfPage } from "./pdf-pages.ts";
 
 /**
  * A render names its document: the thread keeps the last one open for the pages after it, and
@@ -12,7 +12,7 @@ import { type OpenPdf, openPdf, pdfPageSizes, renderPdfPage } from "./pdf-pages.
  * into PDFium once, not once a page).
  */
 export type PdfTask =
-  | { task: "sizes"; bytes: Uint8Array; maxPages: number }
+  | { task: "sizes"; source: PdfSource; maxPages: number }
   | {
       task: "render";
       document: string;
@@ -72,7 +72,7 @@ port.on("message", (request: PdfRequest) => {
   try {
     const value =
       request.task === "sizes"
-        ? pdfPageSizes(pdfium, request.bytes, request.maxPages)
+        ? pdfPageSizes(pdfium, request.source, request.maxPages)
         : renderPdfPage(pdfium, heldDocument(request).doc, request.index, request);
     const transfer = request.task === "render" ? [(value as { rgb: Uint8Array }).rgb.buffer as ArrayBuffer] : [];
     port.postMessage(

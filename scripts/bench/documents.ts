@@ -41,10 +41,14 @@ interface Document {
 }
 
 export async function benchDocuments(args: string[]) {
-  const { values } = parseArgs({ args, options: { pages: { type: "string", default: "20" } } });
+  const { values } = parseArgs({
+    args,
+    options: { pages: { type: "string", default: "20" }, "intake-only": { type: "boolean", default: false } },
+  });
   const pageCount = Number(values.pages);
-  console.log(`making a ${pageCount}-page 300-dpi A4 scanned PDF and G4 TIFF…`);
   const jpegs = await scanPages();
+  if (values["intake-only"]) return { intake: await withLocalStack((endpoint) => intake(endpoint, jpegs)) };
+  console.log(`making a ${pageCount}-page 300-dpi A4 scanned PDF and G4 TIFF…`);
   const pdf = await scannedPdf(jpegs, pageCount);
   const tiff = await g4Tiff(jpegs, pageCount);
   const documents: Document[] = [
@@ -150,13 +154,11 @@ async function cpuPerPage(documents: Document[]) {
 }
 
 async function throughput(documents: Document[], jpegs: Buffer[]) {
-  const base = loadConfig();
-  const localstack = await startLocalStack({ ...base.localstack, log: (m) => console.log(`[localstack] ${m}`) });
-  const results: Record<string, unknown> = {};
-  try {
+  return withLocalStack(async (endpoint) => {
+    const results: Record<string, unknown> = {};
     for (const document of documents) {
       for (const workers of [1, 2]) {
-        const run = await endToEnd(localstack.endpoint, document, { workers, concurrency: 1 });
+        const run = await endToEnd(endpoint, document, { workers, concurrency: 1 });
         results[`${document.name}, ${workers} worker${workers > 1 ? "s" : ""}`] = run;
       }
     }
@@ -164,22 +166,107 @@ async function throughput(documents: Document[], jpegs: Buffer[]) {
     // unpinned, one worker already spreads over both of this machine's cores (PDFium's thread,
     // libvips' threads, the event loop), so a second finds little left.
     for (const workers of [1, 2]) {
-      const run = await endToEnd(localstack.endpoint, documents[0], { workers, concurrency: 1, pinned: true });
+      const run = await endToEnd(endpoint, documents[0], { workers, concurrency: 1, pinned: true });
       results[`scanned PDF, ${workers} worker${workers > 1 ? "s" : ""}, a core each`] = run;
     }
     // The memory target's case: one worker running two page jobs at once.
-    results["scanned PDF, 1 worker running 2 jobs"] = await endToEnd(localstack.endpoint, documents[0], {
+    results["scanned PDF, 1 worker running 2 jobs"] = await endToEnd(endpoint, documents[0], {
       workers: 1,
       concurrency: 2,
     });
     // A G4 TIFF: 200 of the generated JPEG pages (1.4 MB each, their grain harder to compress
     // than paper) would be past MAX_DOCUMENT_BYTES.
     const long = { ...documents[1], name: "200-page G4 TIFF", pages: 200, bytes: await g4Tiff(jpegs, 200) };
-    results[long.name] = await endToEnd(localstack.endpoint, long, { workers: 2, concurrency: 1 });
+    results[long.name] = await endToEnd(endpoint, long, { workers: 2, concurrency: 1 });
+    results["API accepting a 25 and a 100 MiB PDF"] = await intake(endpoint, jpegs);
+    return results;
+  });
+}
+
+async function withLocalStack<T>(use: (endpoint: string) => Promise<T>): Promise<T> {
+  const base = loadConfig();
+  const localstack = await startLocalStack({ ...base.localstack, log: (m) => console.log(`[localstack] ${m}`) });
+  try {
+    return await use(localstack.endpoint);
   } finally {
     await localstack.stop();
   }
-  return results;
+}
+
+/**
+ * The API taking a scanned PDF just under MAX_DOCUMENT_BYTES' default (100 MiB), and one a
+ * quarter of that: what a document held in memory would cost grows with it; a spooled one's not.
+ */
+async function intake(endpoint: string, jpegs: Buffer[]) {
+  const pages = Math.floor((100 * 1024 * 1024) / Math.max(...jpegs.map((jpeg) => jpeg.length))) - 1;
+  const warmup = await scannedPdf(jpegs, 1);
+  return {
+    quarter: await apiIntake(endpoint, await scannedPdf(jpegs, Math.floor(pages / 4)), warmup),
+    whole: await apiIntake(endpoint, await scannedPdf(jpegs, pages), warmup),
+  };
+}
+
+/**
+ * One upload of `pdf` through the API process over HTTP: its peak RSS beside its RSS at rest,
+ * which says whether the document was held in memory (it is spooled to disk, see
+ * api/upload-spool.ts), and the time to the 202.
+ */
+async function apiIntake(endpoint: string, pdf: Uint8Array, warmup: Uint8Array) {
+  const port = 3000 + Math.floor(Math.random() * 5000);
+  const env = benchProcessEnv(endpoint, "intake", { PORT: String(port), LOG_LEVEL: "warn" });
+  const config = loadConfig(env);
+  await ensureResources({ s3: createS3Client(config), sqs: createSqsClient(config) }, config);
+  const api = spawn(process.execPath, ["api/main.ts"], {
+    env: { ...baseChildEnv(), ...env, MALLOC_ARENA_MAX: "2" },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const rssKiB = async (field: "VmRSS" | "VmHWM") => {
+    const status = await readFile(`/proc/${api.pid}/status`, "utf8").catch(() => "");
+    return Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))?.[1] ?? 0);
+  };
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    for (
+      let tries = 0;
+      !(await fetch(`${base}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ));
+      tries++
+    ) {
+      if (tries > 100) throw new Error("the API did not start");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // Warm: a one-page PDF first (it starts PDFium's thread), so that the peak is the
+    // document's, not the first request's.
+    await fetch(`${base}/api/images`, {
+      method: "POST",
+      headers: { "content-type": "application/pdf" },
+      body: new Uint8Array(warmup),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const atRestMiB = (await rssKiB("VmRSS")) / 1024;
+    const started = performance.now();
+    const answer = await fetch(`${base}/api/images`, {
+      method: "POST",
+      headers: { "content-type": "application/pdf" },
+      body: new Uint8Array(pdf),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    if (answer.status !== 202) throw new Error(`the API answered ${answer.status}: ${await answer.text()}`);
+    const peakMiB = (await rssKiB("VmHWM")) / 1024;
+    const sizeMiB = pdf.length / 1024 / 1024;
+    console.log(
+      `API accepting a ${sizeMiB.toFixed(1)} MiB PDF: ${seconds.toFixed(1)} s to its 202; RSS ${atRestMiB.toFixed(0)} MiB ` +
+        `at rest, peak ${peakMiB.toFixed(0)} MiB (+${(peakMiB - atRestMiB).toFixed(0)} MiB = ` +
+        `${((peakMiB - atRestMiB) / sizeMiB).toFixed(2)}x the document)`,
+    );
+    return { sizeMiB, seconds, atRestMiB, peakMiB };
+  } finally {
+    const exited = new Promise((resolve) => api.once("exit", resolve));
+    api.kill("SIGTERM");
+    await exited;
+  }
 }
 
 /** One document through `workers` worker processes (`concurrency` jobs each at a time), from its page jobs to its completion. */

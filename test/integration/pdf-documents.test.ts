@@ -1,5 +1,8 @@
 // A scanned PDF through the whole pipeline: each page rendered by PDFium at its scan's own
 // resolution, binarized, and assembled into a PDF of G4 pages at the input's page sizes.
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { createPdfRenderer } from "../../imaging/decode/pdf-renderer.ts";
@@ -11,8 +14,10 @@ import { waitForCompletions } from "../support/queues.ts";
 
 // PDFium's memory capped low, so that a bomb that would pass a production cap is cheap to make.
 const PDF_HEAP_BYTES = 96 * 1024 * 1024;
+// The API's spool of its own, to see that no document is left in it.
+const spoolDir = mkdtempSync(join(tmpdir(), "bitonal-spool-test-"));
 const pipeline = usePipeline({
-  settings: { MAX_PAGES: "20" },
+  settings: { MAX_PAGES: "20", UPLOAD_SPOOL_DIR: spoolDir },
   workerDeps: () => ({ pdf: createPdfRenderer({ maxHeapBytes: PDF_HEAP_BYTES, timeoutMs: 20_000 }) }),
 });
 
@@ -45,6 +50,7 @@ describe("a scanned PDF", () => {
     const pdf = await scannedPdf(pages);
     const response = await upload(pdf, "scan.pdf");
     expect(response.status).toBe(202);
+    expect(readdirSync(spoolDir)).toEqual([]);
     const { id } = await response.json();
     const completion = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
     expect(completion).toMatchObject({ version: 3, status: "done", pages: 2, format: "pdf" });
@@ -155,6 +161,7 @@ describe("a PDF refused at upload, with nothing stored", () => {
     expect((await response.json()).detail).toMatch(detail);
     expect(await listKeys(pipeline.env.s3, pipeline.env.config.inputBucket)).toEqual(before);
     expect(await messageCount(pipeline.env.sqs, pipeline.env.queueUrls.input)).toBe(0);
+    expect(readdirSync(spoolDir)).toEqual([]);
   });
 });
 
