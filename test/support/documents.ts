@@ -131,22 +131,7 @@ export function handMadePdf({
       Buffer.from("\nendstream"),
     ]),
   ];
-  const parts = [Buffer.from("%PDF-1.7\n")];
-  let offset = parts[0].length;
-  const offsets: number[] = [];
-  for (const [n, body] of objects.entries()) {
-    const object = Buffer.concat([Buffer.from(`${n + 1} 0 obj\n`), body, Buffer.from("\nendobj\n")]);
-    offsets.push(offset);
-    parts.push(object);
-    offset += object.length;
-  }
-  const entries = offsets.map((o) => `${String(o).padStart(10, "0")} 00000 n \n`).join("");
-  parts.push(
-    Buffer.from(
-      `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${entries}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${offset}\n%%EOF\n`,
-    ),
-  );
-  return new Uint8Array(Buffer.concat(parts));
+  return pdfFile(objects);
 }
 
 /** `bytes` of one value, deflated a megabyte at a time: a bomb made without holding it whole. */
@@ -163,4 +148,126 @@ export async function deflateBomb(bytes: number, value = 0x20): Promise<Uint8Arr
   deflate.end();
   await done;
   return new Uint8Array(Buffer.concat(chunks));
+}
+
+/** An image a page of `imagePdf` shows, as its XObject holds it. */
+export interface PdfImage {
+  filter: "DCTDecode" | "FlateDecode" | "CCITTFaxDecode" | "JPXDecode" | "JBIG2Decode";
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** Absent for JPXDecode, whose data says it. */
+  colorSpace?: "DeviceGray" | "DeviceRGB" | "DeviceCMYK";
+  bitsPerComponent?: number;
+  decodeParms?: string;
+  /** The image's /Decode array (an Adobe CMYK JPEG's is inverted: [1 0 1 0 1 0 1 0]). */
+  decode?: number[];
+}
+
+/**
+ * A PDF of pages each showing one image across the whole page (a scan), or nothing (a blank
+ * page), written by hand: pdf-lib embeds only JPEG and PNG, and scanners also write CCITT,
+ * JBIG2 and JPEG 2000. `size` is the page in points before its `rotate`; `info` the document
+ * information dictionary, as a scanner writes it.
+ */
+export function imagePdf(
+  pages: Array<{ size: [number, number]; rotate?: number; image?: PdfImage }>,
+  { info }: { info?: string } = {},
+) {
+  const objects: Buffer[] = [];
+  const add = (body: Buffer) => objects.push(body);
+  const stream = (dictionary: string, data: Uint8Array) =>
+    Buffer.concat([
+      Buffer.from(`<< ${dictionary} /Length ${data.length} >>\nstream\n`),
+      data,
+      Buffer.from("\nendstream"),
+    ]);
+  add(Buffer.from("<< /Type /Catalog /Pages 2 0 R >>"));
+  add(Buffer.alloc(0)); // the page tree, once its kids are known
+  const kids: string[] = [];
+  for (const { size, rotate = 0, image } of pages) {
+    const pageNumber = objects.length + 1;
+    kids.push(`${pageNumber} 0 R`);
+    const [w, h] = size;
+    if (!image) {
+      add(Buffer.from(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${w} ${h}] /Rotate ${rotate} >>`));
+      continue;
+    }
+    add(
+      Buffer.from(
+        `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${w} ${h}] /Rotate ${rotate} /Contents ${pageNumber + 1} 0 R /Resources << /XObject << /Im0 ${pageNumber + 2} 0 R >> >> >>`,
+      ),
+    );
+    add(stream("", Buffer.from(`q ${w} 0 0 ${h} 0 0 cm /Im0 Do Q`)));
+    const colour = image.colorSpace ? ` /ColorSpace /${image.colorSpace}` : "";
+    const depth = image.bitsPerComponent ? ` /BitsPerComponent ${image.bitsPerComponent}` : "";
+    const parms =
+      (image.decodeParms ? ` /DecodeParms ${image.decodeParms}` : "") +
+      (image.decode ? ` /Decode [${image.decode.join(" ")}]` : "");
+    add(
+      stream(
+        `/Type /XObject /Subtype /Image /Width ${image.width} /Height ${image.height}${colour}${depth} /Filter /${image.filter}${parms}`,
+        image.data,
+      ),
+    );
+  }
+  objects[1] = Buffer.from(`<< /Type /Pages /Kids [${kids.join(" ")}] /Count ${kids.length} >>`);
+  if (info) add(Buffer.from(info));
+  return pdfFile(objects, info ? `/Info ${objects.length} 0 R` : "");
+}
+
+/** Objects (object n + 1 at index n, the catalog first) as a PDF file: header, body, cross-reference table, trailer. */
+function pdfFile(objects: Buffer[], trailer = ""): Uint8Array<ArrayBuffer> {
+  const parts = [Buffer.from("%PDF-1.7\n")];
+  let offset = parts[0].length;
+  const offsets: number[] = [];
+  for (const [n, body] of objects.entries()) {
+    const object = Buffer.concat([Buffer.from(`${n + 1} 0 obj\n`), body, Buffer.from("\nendobj\n")]);
+    offsets.push(offset);
+    parts.push(object);
+    offset += object.length;
+  }
+  const entries = offsets.map((o) => `${String(o).padStart(10, "0")} 00000 n \n`).join("");
+  parts.push(
+    Buffer.from(
+      `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${entries}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R ${trailer}>>\nstartxref\n${offset}\n%%EOF\n`,
+    ),
+  );
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/**
+ * A one-bit page (0 black, 255 white) as CCITT G4 data whose white runs are white (as a fax's
+ * and a PDF's are), encoded by libtiff through sharp: one strip. libvips writes G4 as
+ * BlackIsZero, its 0 bits in white runs, so it is given the page inverted.
+ */
+export async function g4Data(grey: Uint8Array, width: number, height: number): Promise<Uint8Array> {
+  const inverted = Buffer.from(grey.map((value) => 255 - value));
+  const tiff = await sharp(inverted, { raw: { width, height, channels: 1 } })
+    .toColourspace("b-w")
+    .tiff({ compression: "ccittfax4", bitdepth: 1 })
+    .toBuffer();
+  const [ifd] = UTIF.decode(tiff) as unknown as Array<Record<string, number[]>>;
+  if (ifd.t273.length !== 1) throw new Error(`libtiff wrote ${ifd.t273.length} strips`);
+  return new Uint8Array(tiff.subarray(ifd.t273[0], ifd.t273[0] + ifd.t279[0]));
+}
+
+/**
+ * The same page as embedded JBIG2 (what a PDF's JBIG2Decode holds: segments, no file header):
+ * a page-information segment, one immediate generic region coded with MMR, which is T.6 (G4)
+ * itself (ITU T.88 §6.2.6), and an end of page. By hand: no JBIG2 encoder is on npm or PyPI.
+ */
+export function jbig2Mmr(g4: Uint8Array, width: number, height: number): Uint8Array {
+  const u32 = (value: number) => {
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32BE(value);
+    return bytes;
+  };
+  const segment = (number: number, type: number, data: Buffer) =>
+    Buffer.concat([u32(number), Buffer.from([type, 0, 1]), u32(data.length), data]);
+  const pageInformation = Buffer.concat([u32(width), u32(height), u32(0), u32(0), Buffer.from([0, 0, 0])]);
+  const region = Buffer.concat([u32(width), u32(height), u32(0), u32(0), Buffer.from([0]), Buffer.from([1]), g4]);
+  return new Uint8Array(
+    Buffer.concat([segment(0, 48, pageInformation), segment(1, 38, region), segment(2, 49, Buffer.alloc(0))]),
+  );
 }
