@@ -1,5 +1,6 @@
 // TIFFs as scanners and archives write them (compressions, bit depths, colour spaces, several
 // pages), each walked by the API's directory check and decoded page by page as the worker does.
+import { readFileSync } from "node:fs";
 import sharp, { type TiffOptions } from "sharp";
 import { describe, expect, it } from "vitest";
 import { walkTiff } from "../../api/tiff-structure.ts";
@@ -50,6 +51,18 @@ describe("a TIFF upload", () => {
     const walk = walkTiff(tiff, 10);
     if ("problem" in walk) throw new Error(walk.problem);
     expect(walk.pages).toEqual([expect.objectContaining({ width: WIDTH, height: HEIGHT })]);
+    await expectBar(tiff);
+  });
+
+  // What libvips does not write, written by Pillow through libtiff (test/fixtures/make-tiff-fixtures.py).
+  it.each([
+    ["palette, LZW", "bar-palette-lzw.tif", 5],
+    ["CCITT Group 3, 1 bit", "bar-ccitt-g3.tif", 3],
+  ])("%s: walked as one page, decoded to the bar it holds", async (_, fixture, compression) => {
+    const tiff = new Uint8Array(readFileSync(new URL(`../fixtures/${fixture}`, import.meta.url)));
+    const walk = walkTiff(tiff, 10);
+    if ("problem" in walk) throw new Error(walk.problem);
+    expect(walk.pages).toEqual([{ width: WIDTH, height: HEIGHT, compression }]);
     await expectBar(tiff);
   });
 
