@@ -24,6 +24,8 @@ export interface BulkUploadOptions {
   threshold: number | undefined;
   /** png, tiff or pdf; unset: the API's default for the file (PNG for an image, TIFF or PDF for a document). */
   format?: string | undefined;
+  /** What a PDF page that is not a scan is rendered at; unset: the API's 300. */
+  dpi?: number | undefined;
   wait: boolean;
   outDir: string | undefined;
   manifestPath: string;
@@ -118,6 +120,7 @@ async function uploadOne(
   if (options.method) form.set("method", options.method);
   if (options.threshold !== undefined) form.set("threshold", String(options.threshold));
   if (options.format) form.set("format", options.format);
+  if (options.dpi !== undefined) form.set("dpi", String(options.dpi));
   let response: Response;
   try {
     response = await fetch(`${options.baseUrl}/api/images`, { method: "POST", body: form, headers });

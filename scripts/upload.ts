@@ -1,5 +1,5 @@
 // `npm run upload -- <dir|files…> [--concurrency N] [--method auto|document|otsu|sauvola|fixed]
-//   [--threshold T] [--format png|tiff|pdf] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]`
+//   [--threshold T] [--format png|tiff|pdf] [--dpi 72-1200] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]`
 // Uploads many images and documents (PDF, TIFF) through the API with a progress bar; exits 1 if any failed.
 // `npm run upload -- --delete [--url BASE_URL] [--manifest FILE]` deletes what it uploaded.
 import { parseArgs } from "node:util";
@@ -10,7 +10,7 @@ import { OUTPUT_FORMATS } from "../infra/messages.ts";
 import { bulkDelete, bulkUpload, type FileOutcome } from "./bulk-upload.ts";
 
 const USAGE = `usage: npm run upload -- <dir|files…> [--concurrency N] [--method ${BINARIZATION_METHODS.join("|")}]
-       [--threshold 0-255] [--format ${OUTPUT_FORMATS.join("|")}] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]
+       [--threshold 0-255] [--format ${OUTPUT_FORMATS.join("|")}] [--dpi 72-1200] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]
        npm run upload -- --delete [--url BASE_URL] [--manifest FILE]   (deletes what the manifest says was uploaded)`;
 
 runMain(async () => {
@@ -22,6 +22,7 @@ runMain(async () => {
       method: { type: "string" },
       threshold: { type: "string" },
       format: { type: "string" },
+      dpi: { type: "string" },
       wait: { type: "boolean", default: false },
       out: { type: "string" },
       url: { type: "string", default: `http://${config.host}:${config.port}` },
@@ -45,6 +46,7 @@ runMain(async () => {
   }
   const concurrency = Number(values.concurrency);
   const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
+  const dpi = values.dpi === undefined ? undefined : Number(values.dpi);
   const problems = [
     positionals.length === 0 && "give at least one folder or file (or --delete)",
     !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 256) && "--concurrency must be 1–256",
@@ -53,6 +55,7 @@ runMain(async () => {
       !(Number.isInteger(threshold) && threshold >= 0 && threshold <= 255) &&
       "--threshold must be 0–255",
     values.format && !(OUTPUT_FORMATS as readonly string[]).includes(values.format) && "unknown --format",
+    dpi !== undefined && !(Number.isInteger(dpi) && dpi >= 72 && dpi <= 1200) && "--dpi must be 72–1200",
     values.out && !values.wait && "--out needs --wait",
   ].filter(Boolean);
   if (values.help || problems.length > 0) {
@@ -71,6 +74,7 @@ runMain(async () => {
       method: values.method,
       threshold,
       format: values.format,
+      dpi,
       wait: values.wait as boolean,
       outDir: values.out,
       manifestPath: values.manifest as string,

@@ -7,6 +7,7 @@ const maxUploadBytes = Number(document.body.dataset.maxUploadBytes) || 20 * 1024
 const maxDocumentBytes = Number(document.body.dataset.maxDocumentBytes) || 100 * 1024 * 1024;
 /** PDF and TIFF files are documents: a limit of their own, and pages to page through. */
 const isDocument = (file) => /^(application\/pdf|image\/tiff)$/.test(file.type) || /\.(pdf|tiff?)$/i.test(file.name);
+const isPdf = (file) => file.type === "application/pdf" || /\.pdf$/i.test(file.name);
 $("#storage-note").hidden = document.body.dataset.localEmulator !== "true";
 const TOKEN_KEY = "bitonal.apiToken";
 
@@ -104,10 +105,15 @@ dropzone.addEventListener("drop", (event) => {
 function uploadAll(files) {
   const method = form.elements.method.value;
   const format = form.elements.format.value;
-  for (const file of files) upload(file, method, method === "fixed" ? threshold.value : undefined, format);
+  // Sent only when changed from the API's own default, and only for a PDF (the one it applies to).
+  const dpi = form.elements.dpi.value;
+  for (const file of files) {
+    const pdfDpi = isPdf(file) && dpi && dpi !== "300" ? dpi : undefined;
+    upload(file, method, method === "fixed" ? threshold.value : undefined, format, pdfDpi);
+  }
 }
 
-function upload(file, method, fixedThreshold, format) {
+function upload(file, method, fixedThreshold, format, dpi) {
   const progress = el("progress", { max: "100", value: "0", "aria-label": `Upload progress of ${file.name}` });
   const status = el("p", { class: "status", role: "status", text: "Uploading…" });
   const body = el("div", { class: "upload-body" });
@@ -131,6 +137,7 @@ function upload(file, method, fixedThreshold, format) {
   data.set("method", method);
   if (fixedThreshold !== undefined) data.set("threshold", fixedThreshold);
   if (format) data.set("format", format);
+  if (dpi) data.set("dpi", dpi);
 
   // XMLHttpRequest rather than fetch: fetch reports no upload progress.
   const request = new XMLHttpRequest();

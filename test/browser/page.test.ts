@@ -4,7 +4,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { samplePng } from "../../scripts/bench/sample-images.ts";
-import { multiPageTiff } from "../support/documents.ts";
+import { handMadePdf, multiPageTiff } from "../support/documents.ts";
 import { makePng } from "../support/images.ts";
 import { startPipeline, usePipeline } from "../support/pipeline.ts";
 
@@ -131,6 +131,24 @@ describe("the page", () => {
     expect(pdf).toEqual({ type: "application/pdf", start: "%PDF-" });
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: new URL("page-document.png", ARTIFACTS).pathname, fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("draws a PDF page that is not a scan at the dpi asked for", async () => {
+    const page = await openPage();
+    await page.fill("#dpi", "150");
+    // A 200-point square page with a black bar drawn on it: vector, no image.
+    const pdf = handMadePdf({ content: new TextEncoder().encode("0 0 0 rg 20 80 160 40 re f") });
+    await page.setInputFiles("#file-input", [await file("drawn.pdf", pdf, "application/pdf")]);
+    const card = page.locator(".upload", { hasText: "drawn.pdf" });
+    await card.locator(".status", { hasText: "Done." }).waitFor({ timeout: 30_000 });
+    const processed = card.locator(".processed");
+    await processed.evaluate((img: HTMLImageElement) => img.decode());
+    // 200 pt at 150 dpi.
+    expect(await processed.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([
+      417, 417,
+    ]);
     expect(problems).toEqual([]);
     await page.close();
   });

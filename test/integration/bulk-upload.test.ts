@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { baseChildEnv } from "../../infra/config.ts";
+import { handMadePdf, utifPages } from "../support/documents.ts";
 import { greyPixels, makePng } from "../support/images.ts";
 import { usePipeline } from "../support/pipeline.ts";
 import { startScript } from "../support/processes.ts";
@@ -85,11 +86,33 @@ describe("npm run upload", () => {
     );
   });
 
+  it("sends a PDF as a G4 TIFF drawn at the --dpi asked for, and downloads it", async () => {
+    const folder = join(work, "pdf-in");
+    await mkdir(folder, { recursive: true });
+    // A 200-point square page with a black bar drawn on it: vector, no image.
+    await writeFile(
+      join(folder, "drawn.pdf"),
+      handMadePdf({ content: new TextEncoder().encode("0 0 0 rg 20 80 160 40 re f") }),
+    );
+    const out = join(work, "pdf-out");
+    const run = runUpload([
+      folder,
+      ...["--url", stack.url, "--manifest", join(work, "pdf-manifest.json"), "--wait", "--out", out],
+      ...["--format", "tiff", "--dpi", "150"],
+    ]);
+    expect(await run.exited).toBe(0);
+    const [page] = utifPages(await readFile(join(out, "drawn.tif")));
+    // 200 pt at 150 dpi, and the bar black.
+    expect([page.width, page.height]).toEqual([417, 417]);
+    expect(page.grey[208 * 417 + 208]).toBe(0);
+  });
+
   it("refuses bad arguments with its usage", async () => {
-    const run = runUpload(["--concurrency", "0"]);
+    const run = runUpload(["--concurrency", "0", "--dpi", "50"]);
     expect(await run.exited).toBe(2);
     expect(run.output()).toContain("give at least one folder or file (or --delete)");
     expect(run.output()).toContain("--concurrency must be 1–256");
+    expect(run.output()).toContain("--dpi must be 72–1200");
     expect(run.output()).toContain("usage: npm run upload");
   });
 });
