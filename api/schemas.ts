@@ -71,6 +71,14 @@ export const renditionRequestSchema = z
   .object({
     method: methodSchema,
     threshold: thresholdNumber.optional().openapi({ description: thresholdDescription }),
+    format: z
+      .enum(OUTPUT_FORMATS, { error: `must be one of ${OUTPUT_FORMATS.join(", ")}` })
+      .optional()
+      .openapi({
+        description:
+          "What the rendition is written as; default: what the upload's own result is. A document's " +
+          "rendition is a document (every page); a PNG holds one page only.",
+      }),
   })
   .openapi("RenditionRequest");
 
@@ -79,7 +87,8 @@ export const renditionParamsSchema = idParamsSchema.extend({
   // order decides that, and infra/messages.ts knows nothing of HTTP), a copy made now has.
   rendition: renditionNameSchema.clone().openapi({
     param: { name: "rendition", in: "path" },
-    description: "The method, and for fixed its threshold: `sauvola`, `document`, `fixed-140`",
+    description:
+      "The method, for fixed its threshold, and a format other than the upload's own: `sauvola`, `fixed-140`, `document-pdf`",
     example: "sauvola",
   }),
 });
@@ -178,6 +187,9 @@ export const renditionStatusSchema = z
     threshold: z.number().nullable(),
     requestedAt: z.string().nullable(),
     completedAt: z.string().nullable(),
+    /** A document rendition's: what it is written as, and its pages; null for an image's PNG. */
+    format: z.enum(OUTPUT_FORMATS).nullable(),
+    pages: z.number().int().nullable(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
     links: renditionLinksSchema,
   })

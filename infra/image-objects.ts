@@ -32,14 +32,26 @@ const FORMAT_FILES = {
   pdf: { extension: "pdf", contentType: "application/pdf" },
 } as const satisfies Record<OutputFormat, { extension: string; contentType: string }>;
 
-/** What a document's result is stored as, and under which key: a PNG one's is an image's own. */
+/**
+ * What a document's result is stored as, and under which key: the upload's own beside an
+ * image's (a PNG one's is an image's own), a rendition's under renditions/<id>/.
+ */
 export function documentOutput(
   id: string,
   format: OutputFormat,
+  rendition?: string,
 ): { key: string; contentType: string; extension: string } {
   const { extension, contentType } = FORMAT_FILES[format];
-  return { key: `${id}.${extension}`, contentType, extension };
+  const stem = rendition ? `${renditionsPrefix(id)}${rendition}` : id;
+  return { key: `${stem}.${extension}`, contentType, extension };
 }
+
+/**
+ * Which processing of a document: its upload's own (undefined), or one request for one of its
+ * renditions. Each request's pages are its own, so that asking again after a failure starts
+ * from no pages rather than from the failed ones.
+ */
+export type DocumentRun = { rendition: string; requestedAt: string } | undefined;
 
 // A document's pages, in the output bucket: each page's bitonal PNG (for viewing, and the mark
 // that the page is done), its G4 stream (what assembly places in the TIFF or PDF), a preview of
@@ -51,22 +63,29 @@ export function documentPrefix(id: string): string {
   return `${DOCUMENTS_PREFIX}${id}/`;
 }
 
-export function pagesPrefix(id: string): string {
-  return `${documentPrefix(id)}pages/`;
+export function pagesPrefix(id: string, run?: DocumentRun): string {
+  const of = run ? `renditions/${run.rendition}/${Date.parse(run.requestedAt)}/` : "";
+  return `${documentPrefix(id)}${of}pages/`;
 }
 
-export function pageKeys(id: string, page: number): { png: string; g4: string; failure: string; preview: string } {
-  const stem = `${pagesPrefix(id)}${String(page).padStart(5, "0")}`;
+export function pageKeys(
+  id: string,
+  page: number,
+  run?: DocumentRun,
+): { png: string; g4: string; failure: string; preview: string } {
+  const stem = `${pagesPrefix(id, run)}${String(page).padStart(5, "0")}`;
   return { png: `${stem}.png`, g4: `${stem}.g4`, failure: `${stem}.failed.json`, preview: `${stem}.original.jpg` };
 }
 
-/** The page a key under pagesPrefix(id) belongs to, and what it is; undefined for other keys. */
+/** The page a key under pagesPrefix(id, run) belongs to, and what it is; undefined for other keys. */
 export function pageOfKey(
   id: string,
   key: string,
+  run?: DocumentRun,
 ): { page: number; kind: "png" | "g4" | "failure" | "preview" } | undefined {
-  const match = /^(\d{5})\.(png|g4|failed\.json|original\.jpg)$/.exec(key.slice(pagesPrefix(id).length));
-  if (!key.startsWith(pagesPrefix(id)) || !match) return undefined;
+  const prefix = pagesPrefix(id, run);
+  const match = /^(\d{5})\.(png|g4|failed\.json|original\.jpg)$/.exec(key.slice(prefix.length));
+  if (!key.startsWith(prefix) || !match) return undefined;
   const kinds = { png: "png", g4: "g4", "failed.json": "failure", "original.jpg": "preview" } as const;
   return { page: Number(match[1]), kind: kinds[match[2] as keyof typeof kinds] };
 }

@@ -4,7 +4,7 @@
 // Version 1: an upload's own processing. Version 2: a rendition, another method applied to a
 // stored original, named by `rendition`; a worker that knows only version 1 refuses it (to the
 // DLQ) rather than overwrite the upload's own result with it. Version 3: one page of a
-// document, refused by older workers alike.
+// document (the upload's own, or a rendition's, which names it), refused by older workers alike.
 import { type Message, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 import {
@@ -20,13 +20,29 @@ export const DEFAULT_METHOD: BinarizationMethod = "auto";
 export const OUTPUT_FORMATS = ["png", "tiff", "pdf"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
-/** A rendition's name says what it is: the method, and for `fixed` its threshold (`fixed-140`). */
+/**
+ * A rendition's name says what it is: the method, for `fixed` its threshold (`fixed-140`), and
+ * a format other than the upload's own (`sauvola-pdf`).
+ */
 export const renditionNameSchema = z
   .string()
-  .regex(/^(auto|document|otsu|sauvola|fixed-(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))$/, "is not a rendition name");
+  .regex(
+    /^(auto|document|otsu|sauvola|fixed-(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))(-(png|tiff|pdf))?$/,
+    "is not a rendition name",
+  );
 
-export function renditionName(method: BinarizationMethod, threshold: number | undefined): string {
-  return method === "fixed" ? `fixed-${threshold ?? DEFAULT_FIXED_THRESHOLD}` : method;
+export function renditionName(
+  method: BinarizationMethod,
+  threshold: number | undefined,
+  otherFormat?: OutputFormat,
+): string {
+  const named = method === "fixed" ? `fixed-${threshold ?? DEFAULT_FIXED_THRESHOLD}` : method;
+  return otherFormat ? `${named}-${otherFormat}` : named;
+}
+
+/** Whether a rendition's name says the method and threshold it is made with (whatever its format). */
+function namesItsMethod(rendition: string, method: BinarizationMethod, threshold: number | undefined): boolean {
+  return rendition.replace(/-(png|tiff|pdf)$/, "") === renditionName(method, threshold);
 }
 
 // We generate v7 ids (keys sort by upload time); any RFC 9562 UUID from another producer (v4 is
@@ -57,7 +73,7 @@ export const inputMessageSchema = z
   .refine((m) => (m.version === 2) === (m.rendition !== undefined && m.requestedAt !== undefined), {
     message: "version 2 messages, and only they, name a rendition and when it was requested",
   })
-  .refine((m) => m.rendition === undefined || m.rendition === renditionName(m.method, m.threshold), {
+  .refine((m) => m.rendition === undefined || namesItsMethod(m.rendition, m.method, m.threshold), {
     message: "the rendition's name does not match its method and threshold",
   });
 export type InputMessage = z.infer<typeof inputMessageSchema>;
@@ -80,8 +96,17 @@ export const pageMessageSchema = z
     page: z.number().int().positive(),
     /** What a PDF page that is not a scan is rendered at; absent: 300. */
     dpi: z.number().int().min(72).max(1200).optional(),
+    /** A rendition's page: which rendition, and when it was asked for (each request is its own run). */
+    rendition: renditionNameSchema.optional(),
+    requestedAt: timestamp.optional(),
   })
-  .refine((m) => m.page <= m.pages, { message: "the page is beyond the document's last" });
+  .refine((m) => m.page <= m.pages, { message: "the page is beyond the document's last" })
+  .refine((m) => (m.rendition === undefined) === (m.requestedAt === undefined), {
+    message: "a rendition's page names both the rendition and when it was requested",
+  })
+  .refine((m) => m.rendition === undefined || namesItsMethod(m.rendition, m.method, m.threshold), {
+    message: "the rendition's name does not match its method and threshold",
+  });
 export type PageMessage = z.infer<typeof pageMessageSchema>;
 
 /** Whatever the input queue carries: an image's job or a document's page. */
@@ -126,6 +151,7 @@ const documentDoneMessageSchema = z.object({
   pages: z.number().int().positive(),
   format: z.enum(OUTPUT_FORMATS),
   method: z.enum(BINARIZATION_METHODS),
+  rendition: renditionNameSchema.optional(),
   /** The output's size, and the input's: an output larger than its input is said so. */
   bytes: z.number().int().nonnegative(),
   inputBytes: z.number().int().nonnegative(),
@@ -177,16 +203,21 @@ export async function sendInputMessage(sqs: SQSClient, queueUrl: string, message
 /**
  * A document's page jobs, ten to a call. Each page is a message group of its own, so that every
  * worker takes pages of one document at once; each is deduplicated by what it is
- * (`<id>:page:7`), so a batch retried within SQS's five minutes sends no page twice.
+ * (`<id>:page:7`; a rendition's, `<id>:<rendition>:<requested>:page:7`), so a batch retried
+ * within SQS's five minutes sends no page twice.
  */
 export async function sendPageMessages(sqs: SQSClient, queueUrl: string, messages: PageMessage[]): Promise<void> {
   for (let start = 0; start < messages.length; start += 10) {
-    const entries = messages.slice(start, start + 10).map((message, n) => ({
-      Id: String(n),
-      MessageBody: JSON.stringify(pageMessageSchema.parse(message)),
-      MessageGroupId: `${message.id}:${message.page}`,
-      MessageDeduplicationId: `${message.id}:page:${message.page}`,
-    }));
+    const entries = messages.slice(start, start + 10).map((message, n) => {
+      // A rendition's request is a run of its own: asked again after a failure, its pages are sent again.
+      const run = message.rendition ? `:${message.rendition}:${Date.parse(message.requestedAt ?? "")}` : "";
+      return {
+        Id: String(n),
+        MessageBody: JSON.stringify(pageMessageSchema.parse(message)),
+        MessageGroupId: `${message.id}${run}:${message.page}`,
+        MessageDeduplicationId: `${message.id}${run}:page:${message.page}`,
+      };
+    });
     const sent = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
     if (sent.Failed?.length) {
       const first = sent.Failed[0];

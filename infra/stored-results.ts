@@ -10,7 +10,7 @@ import {
   type PutObjectCommandInput,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { decodeMetadata, pageKeys, pageOfKey, pagesPrefix, resultKeys } from "./image-objects.ts";
+import { type DocumentRun, decodeMetadata, pageKeys, pageOfKey, pagesPrefix, resultKeys } from "./image-objects.ts";
 import { listKeys } from "./inspect.ts";
 import { type CompletionMessage, completionMessageSchema, parseMessage } from "./messages.ts";
 
@@ -82,11 +82,11 @@ export interface PageFailure {
 }
 
 /** A document's pages settled so far: done (their PNG stored) or failed (their record stored). */
-export async function settledPages(s3: S3Client, outputBucket: string, id: string) {
+export async function settledPages(s3: S3Client, outputBucket: string, id: string, run?: DocumentRun) {
   const done = new Set<number>();
   const failed = new Set<number>();
-  for (const key of await listKeys(s3, outputBucket, pagesPrefix(id))) {
-    const of = pageOfKey(id, key);
+  for (const key of await listKeys(s3, outputBucket, pagesPrefix(id, run))) {
+    const of = pageOfKey(id, key, run);
     if (of?.kind === "png") done.add(of.page);
     else if (of?.kind === "failure") failed.add(of.page);
   }
@@ -100,9 +100,11 @@ export async function readPageFailure(
   outputBucket: string,
   id: string,
   page: number,
+  run?: DocumentRun,
 ): Promise<PageFailure | undefined> {
   try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: outputBucket, Key: pageKeys(id, page).failure }));
+    const key = pageKeys(id, page, run).failure;
+    const object = await s3.send(new GetObjectCommand({ Bucket: outputBucket, Key: key }));
     return JSON.parse((await object.Body?.transformToString()) ?? "null") ?? undefined;
   } catch (error) {
     if (isMissing(error) || error instanceof SyntaxError) return undefined;

@@ -23,7 +23,14 @@ import { type G4Page, g4Page } from "../imaging/encode/ccitt-g4.ts";
 import { encodeG4Pdf } from "../imaging/encode/g4-pdf.ts";
 import { encodeG4Tiff } from "../imaging/encode/g4-tiff.ts";
 import { pagePreview } from "../imaging/encode/page-preview.ts";
-import { decodeMetadata, documentOutput, encodeMetadata, failureKey, pageKeys } from "../infra/image-objects.ts";
+import {
+  type DocumentRun,
+  decodeMetadata,
+  documentOutput,
+  encodeMetadata,
+  pageKeys,
+  resultKeys,
+} from "../infra/image-objects.ts";
 import { type CompletionMessage, type PageMessage, sendCompletionMessage } from "../infra/messages.ts";
 import {
   conditionalPut,
@@ -39,6 +46,11 @@ import type { JobDeps } from "./process-job.ts";
 /** How a page job ended, and whether it assembled the document (or found it assembled). */
 type Outcome = { status: "done" | "failed"; assembled: boolean };
 
+/** The run a page job belongs to: the upload's own, or one request for a rendition. */
+function runOf(job: PageMessage): DocumentRun {
+  return job.rendition && job.requestedAt ? { rendition: job.rendition, requestedAt: job.requestedAt } : undefined;
+}
+
 /**
  * Binarizes one page to its PNG and G4 stream (or its failure record) and, when it finds every
  * page settled, assembles the document. Transient errors are thrown for SQS to redeliver.
@@ -49,8 +61,8 @@ export async function processPage(
   { receiveCount }: { receiveCount: number },
 ): Promise<Outcome> {
   const { config, s3, logger } = deps;
-  const log = logger.child({ id: job.id, page: job.page });
-  const keys = pageKeys(job.id, job.page);
+  const log = logger.child({ id: job.id, page: job.page, rendition: job.rendition });
+  const keys = pageKeys(job.id, job.page, runOf(job));
   const settled =
     receiveCount > 1 &&
     ((await objectExists(s3, config.outputBucket, keys.png)) ||
@@ -141,7 +153,7 @@ export async function processPage(
       return { status: "failed", assembled: false };
     }
   }
-  const { done, failed } = await settledPages(s3, config.outputBucket, job.id);
+  const { done, failed } = await settledPages(s3, config.outputBucket, job.id, runOf(job));
   if (done.size + failed.size < job.pages) return { status, assembled: false };
   const assembled = await assemble(job, deps, receiveCount);
   return { status, assembled };
@@ -150,8 +162,9 @@ export async function processPage(
 /** Writes the document (or its failure record) and publishes its completion; false when it is gone. */
 async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): Promise<boolean> {
   const { config, s3, sqs, queueUrls, logger } = deps;
-  const log = logger.child({ id: job.id });
-  const output = documentOutput(job.id, job.format);
+  const log = logger.child({ id: job.id, rendition: job.rendition });
+  const output = documentOutput(job.id, job.format, job.rendition);
+  const failureKey = resultKeys(job.id, job.rendition).failure;
   const input = { bucket: job.bucket, key: job.key };
   const started = performance.now();
 
@@ -170,17 +183,18 @@ async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): 
     log.info("document is gone (deleted?); nothing assembled");
     return false;
   }
-  const { done, failed } = await settledPages(s3, config.outputBucket, job.id);
+  const { done, failed } = await settledPages(s3, config.outputBucket, job.id, runOf(job));
   const processingId = randomUUID();
   let completion: CompletionMessage;
   if (failed.size > 0) {
     const first = Math.min(...failed);
-    const failure = await readPageFailure(s3, config.outputBucket, job.id, first);
+    const failure = await readPageFailure(s3, config.outputBucket, job.id, first, runOf(job));
     completion = {
       version: 3,
       id: job.id,
       status: "failed",
       input,
+      ...(job.rendition ? { rendition: job.rendition } : {}),
       page: first,
       error: {
         code: failure?.code ?? "page-failed",
@@ -192,7 +206,7 @@ async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): 
     await s3.send(
       new PutObjectCommand({
         Bucket: config.outputBucket,
-        Key: failureKey(job.id),
+        Key: failureKey,
         Body: JSON.stringify(completion),
         ContentType: "application/json",
       }),
@@ -238,6 +252,7 @@ async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): 
       pages: job.pages,
       format: job.format,
       method: job.method,
+      ...(job.rendition ? { rendition: job.rendition } : {}),
       bytes: body.length,
       inputBytes,
       durationMs,
@@ -246,7 +261,7 @@ async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): 
     };
   }
   if (!(await objectExists(s3, job.bucket, job.key))) {
-    const key = completion.status === "done" ? output.key : failureKey(job.id);
+    const key = completion.status === "done" ? output.key : failureKey;
     await s3.send(new DeleteObjectCommand({ Bucket: config.outputBucket, Key: key }));
     log.info("document deleted while it was assembled; its output was removed");
     return false;
@@ -260,7 +275,7 @@ async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): 
 async function assembleOutput(job: PageMessage, { s3, config }: JobDeps, filename: string): Promise<Uint8Array> {
   if (job.format === "png") {
     // The API allows a PNG only for one page: the page's own PNG is the document.
-    return (await readObject(s3, config.outputBucket, pageKeys(job.id, 1).png)).bytes;
+    return (await readObject(s3, config.outputBucket, pageKeys(job.id, 1, runOf(job)).png)).bytes;
   }
   const pages: G4Page[] = new Array(job.pages);
   // A few at a time: a 500-page document is 500 small GETs.
@@ -268,7 +283,7 @@ async function assembleOutput(job: PageMessage, { s3, config }: JobDeps, filenam
   const worker = async () => {
     while (next.page <= job.pages) {
       const page = next.page++;
-      const { bytes, metadata } = await readObject(s3, config.outputBucket, pageKeys(job.id, page).g4);
+      const { bytes, metadata } = await readObject(s3, config.outputBucket, pageKeys(job.id, page, runOf(job)).g4);
       const dpi = Number(metadata.dpi);
       pages[page - 1] = {
         g4: bytes,
@@ -288,14 +303,22 @@ async function readObject(s3: S3Client, bucket: string, key: string) {
   return { bytes: await object.Body.transformToByteArray(), metadata: decodeMetadata(object.Metadata) };
 }
 
-/** What a stored output or failure record says, as the completion it was published as. */
+/**
+ * What a stored output or failure record says, as the completion it was published as. A
+ * rendition's failure record from before this request (it was asked again after failing) is
+ * not this run's.
+ */
 async function storedDocumentCompletion(
   job: PageMessage,
   { s3, config }: JobDeps,
 ): Promise<CompletionMessage | undefined> {
-  const output = documentOutput(job.id, job.format);
+  const output = documentOutput(job.id, job.format, job.rendition);
   const stored = await headObject(s3, config.outputBucket, output.key);
-  if (!stored) return readFailureRecord(s3, config.outputBucket, job.id);
+  if (!stored) {
+    const failure = await readFailureRecord(s3, config.outputBucket, job.id, job.rendition);
+    const earlier = failure && job.requestedAt && Date.parse(failure.completedAt) < Date.parse(job.requestedAt);
+    return earlier ? undefined : failure;
+  }
   const m = stored.metadata;
   return {
     version: 3,
@@ -306,6 +329,7 @@ async function storedDocumentCompletion(
     pages: Number(m.pages),
     format: job.format,
     method: job.method,
+    ...(job.rendition ? { rendition: job.rendition } : {}),
     bytes: Number(m.bytes),
     inputBytes: Number(m["input-bytes"]),
     durationMs: Number(m["duration-ms"]),

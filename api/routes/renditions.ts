@@ -1,8 +1,9 @@
 // Renditions: another method applied to a stored original, each with its own status and bytes.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { create as contentDisposition } from "content-disposition";
 import { bodyLimit } from "hono/body-limit";
-import { resultKeys } from "../../infra/image-objects.ts";
-import { renditionName, sendInputMessage } from "../../infra/messages.ts";
+import { documentOutput, resultKeys } from "../../infra/image-objects.ts";
+import { type OutputFormat, renditionName, sendInputMessage, sendPageMessages } from "../../infra/messages.ts";
 import { AppError, unavailableOnError } from "../errors.ts";
 import {
   idParamsSchema,
@@ -52,12 +53,6 @@ export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): vo
       if (id.success) {
         const original = await unavailableOnError(() => readOriginal(store, id.data.id));
         if (!original) throw new AppError("not-found", `No image with id ${id.data.id}.`);
-        if (original.isDocument) {
-          throw new AppError(
-            "unprocessable-image",
-            `${id.data.id} is a document: renditions are made of images only; upload it again with the method or format you want.`,
-          );
-        }
         c.set("original", original);
       }
       await next();
@@ -97,7 +92,7 @@ export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): vo
         401: { description: "Missing or wrong API token", content: problemContent },
         404: { description: "No such image", content: problemContent },
         409: { description: "The image has 16 renditions already", content: problemContent },
-        422: { description: "A document (renditions are made of images only)", content: problemContent },
+        422: { description: "A PNG asked of a document of several pages", content: problemContent },
         413: { description: "A body over 4 KiB", content: problemContent },
         415: { description: "The body is not JSON", content: problemContent },
         503: { description: "Storage or queue unavailable", content: problemContent },
@@ -105,13 +100,23 @@ export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): vo
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { method, threshold } = c.req.valid("json");
+      const { method, threshold, format } = c.req.valid("json");
       c.set("imageId", id);
-      const rendition = renditionName(method, method === "fixed" ? threshold : undefined);
       const original = c.var.original;
+      const fixedThreshold = method === "fixed" ? threshold : undefined;
+      const { run, ownFormat } = renditionRun(original, format);
+      const wanted = format ?? ownFormat;
+      const rendition = renditionName(method, fixedThreshold, wanted !== ownFormat ? wanted : undefined);
       c.header("Location", links.rendition(id, rendition).self);
       const requestedAt = new Date().toISOString();
-      const request = { id, rendition, method, threshold: method === "fixed" ? threshold : undefined, requestedAt };
+      const request = {
+        id,
+        rendition,
+        method,
+        threshold: fixedThreshold,
+        requestedAt,
+        ...(run ? { format: wanted, pages: run.pages } : {}),
+      };
       const claim = await unavailableOnError(() => claimRendition(store, request, MAX_RENDITIONS_PER_IMAGE));
       if (claim.outcome === "existing")
         return c.json(withLinks(claim.status), claim.status.status === "done" ? 200 : 202);
@@ -122,18 +127,40 @@ export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): vo
         );
       }
       try {
-        await sendInputMessage(sqs, queueUrls.input, {
-          version: 2,
-          ...request,
-          bucket: config.inputBucket,
-          key: original.key,
-          contentType: original.contentType,
-          bytes: original.bytes,
-          width: original.width,
-          height: original.height,
-          filename: original.filename,
-          uploadedAt: original.uploadedAt,
-        });
+        if (run) {
+          // A document's rendition is a document: one job a page, as its upload was (images.ts).
+          const job = { version: 3 as const, id, bucket: config.inputBucket, key: original.key, method };
+          await sendPageMessages(
+            sqs,
+            queueUrls.input,
+            Array.from({ length: run.pages }, (_, n) => ({
+              ...job,
+              threshold: fixedThreshold,
+              format: wanted,
+              pages: run.pages,
+              page: n + 1,
+              rendition,
+              requestedAt,
+            })),
+          );
+        } else {
+          await sendInputMessage(sqs, queueUrls.input, {
+            version: 2,
+            id,
+            rendition,
+            method,
+            threshold: fixedThreshold,
+            requestedAt,
+            bucket: config.inputBucket,
+            key: original.key,
+            contentType: original.contentType,
+            bytes: original.bytes,
+            width: original.width,
+            height: original.height,
+            filename: original.filename,
+            uploadedAt: original.uploadedAt,
+          });
+        }
       } catch (error) {
         await claim.release().catch(() => {});
         throw new AppError("service-unavailable", "The rendition could not be queued; try again.", { cause: error });
@@ -201,15 +228,43 @@ export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): vo
     createRoute({
       method: "get",
       path: "/api/images/{id}/renditions/{rendition}/processed",
-      summary: "A rendition's bitonal PNG",
+      summary: "A rendition's result: a bitonal PNG, or a document's TIFF or PDF",
       request: { params: renditionParamsSchema },
-      responses: imageBytesResponses("rendition's"),
+      responses: imageBytesResponses("rendition's", ["image/png", "image/tiff", "application/pdf"]),
     }),
     async (c) => {
       const { id, rendition } = c.req.valid("param");
       c.set("imageId", id);
-      const key = resultKeys(id, rendition).output;
-      return downloads.send(c, config.outputBucket, key, `Rendition ${rendition} of ${id} is not processed (yet).`);
+      const missing = `Rendition ${rendition} of ${id} is not processed (yet).`;
+      const status = await unavailableOnError(() => readRenditionStatus(store, id, rendition));
+      if (!status?.format) return downloads.send(c, config.outputBucket, resultKeys(id, rendition).output, missing);
+      const output = documentOutput(id, status.format, rendition);
+      const original = await unavailableOnError(() => readOriginal(store, id));
+      const stem = original?.filename.replace(/\.[^.]*$/, "") || id;
+      const disposition = contentDisposition(`${stem}.${rendition}.${output.extension}`, { type: "inline" });
+      return downloads.send(c, config.outputBucket, output.key, missing, disposition);
     },
   );
+}
+
+/**
+ * How a rendition is made: as the upload's own result was made. An image asked for as a PNG is
+ * one image job; a document, or an image asked for as a TIFF or PDF, is page jobs (`run`).
+ * `ownFormat` is what the upload's own result is, the rendition's default.
+ */
+function renditionRun(
+  original: { contentType: string; document?: { pages: number; format: OutputFormat } },
+  format: OutputFormat | undefined,
+): { run: { pages: number } | undefined; ownFormat: OutputFormat } {
+  const ownFormat = original.document?.format ?? "png";
+  const wanted = format ?? ownFormat;
+  const pages = original.document?.pages ?? 1;
+  if (wanted === "png" && pages > 1) {
+    throw new AppError(
+      "unprocessable-image",
+      `A PNG holds one page and this document has ${pages}; ask for format tiff or pdf.`,
+    );
+  }
+  const isImage = /^image\/(png|jpeg|webp)$/.test(original.contentType);
+  return { run: isImage && wanted === "png" ? undefined : { pages }, ownFormat };
 }

@@ -191,8 +191,12 @@ export async function readOriginal(deps: Deps, id: string) {
       height: Number(m.height) || 1,
       filename: m.filename ?? "",
       uploadedAt: m["uploaded-at"] ?? head.LastModified?.toISOString() ?? new Date().toISOString(),
-      /** A document's original (its pages are processed as page jobs, not as one image). */
-      isDocument: m.pages !== undefined,
+      /**
+       * A document's page count and the format its result was asked for; undefined for an
+       * image (processed as one image job, not as page jobs).
+       */
+      document:
+        m.pages === undefined ? undefined : { pages: Number(m.pages), format: (m.format ?? "png") as OutputFormat },
     };
   } catch (error) {
     if (error instanceof NotFound) return undefined;

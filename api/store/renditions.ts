@@ -3,6 +3,7 @@
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { BinarizationMethod } from "../../imaging/method-names.ts";
 import {
+  documentOutput,
   isRenditionRequestKey,
   renditionOfKey,
   renditionRequestKey,
@@ -10,7 +11,8 @@ import {
   renditionsPrefix,
 } from "../../infra/image-objects.ts";
 import { listKeys } from "../../infra/inspect.ts";
-import { conditionalPut, readFailureRecord, readOutputMetadata } from "../../infra/stored-results.ts";
+import type { OutputFormat } from "../../infra/messages.ts";
+import { conditionalPut, headObject, readFailureRecord, readOutputMetadata } from "../../infra/stored-results.ts";
 import { type StoreDeps as Deps, deleteStored, numberOrNull } from "./images.ts";
 
 export interface RenditionStatus {
@@ -23,6 +25,9 @@ export interface RenditionStatus {
   threshold: number | null;
   requestedAt: string | null;
   completedAt: string | null;
+  /** A document rendition's (page jobs, assembled); null for an image's PNG. */
+  format: OutputFormat | null;
+  pages: number | null;
   error?: { code: string; message: string };
 }
 
@@ -32,6 +37,9 @@ export interface RenditionRequest {
   method: BinarizationMethod;
   threshold?: number;
   requestedAt: string;
+  /** A document rendition's: what it is written as, and how many pages it has. */
+  format?: OutputFormat;
+  pages?: number;
   /** The slot it holds (see claimRendition); absent while it is being claimed. */
   slot?: number;
 }
@@ -137,11 +145,15 @@ export async function readRenditionStatus(
   id: string,
   rendition: string,
 ): Promise<RenditionStatus | undefined> {
-  const [output, failure, request] = await Promise.all([
+  const [image, failure, request] = await Promise.all([
     readOutputMetadata(s3, config.outputBucket, id, rendition),
     readFailureRecord(s3, config.outputBucket, id, rendition),
     readRenditionRequest(s3, config.inputBucket, id, rendition).then((record) => record?.request),
   ]);
+  // A document rendition's result is its assembled document, found once its request says what it is.
+  const output = request?.format
+    ? await headObject(s3, config.outputBucket, documentOutput(id, request.format, rendition).key)
+    : image;
   const base = queuedRendition(request ?? { id, rendition });
   if (output) {
     const m = output.metadata;
@@ -151,7 +163,7 @@ export async function readRenditionStatus(
       method: m.method ?? base.method,
       appliedMethod: m["applied-method"] ?? null,
       reason: m.reason ?? null,
-      threshold: numberOrNull(m.threshold),
+      threshold: numberOrNull(m.threshold) ?? base.threshold,
       completedAt: m["completed-at"] ?? output.lastModified?.toISOString() ?? null,
     };
   }
@@ -174,6 +186,8 @@ export function queuedRendition(
     threshold: request.threshold ?? null,
     requestedAt: request.requestedAt ?? null,
     completedAt: null,
+    format: request.format ?? null,
+    pages: request.pages ?? null,
   };
 }
 

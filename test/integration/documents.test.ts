@@ -119,18 +119,104 @@ describe("a multi-page TIFF", () => {
     const [page] = utifPages(new Uint8Array(await processed.arrayBuffer()));
     const [png1] = await pagePngs(id, 1);
     expect(Buffer.from(page.grey).equals(Buffer.from(png1.values))).toBe(true);
-  });
 
-  it("is refused a rendition, in words that say what to do instead", async () => {
-    const { id } = await (await upload(await multiPageTiff(PAGES.slice(0, 1), PAGE), "one.tif")).json();
-    const response = await pipeline.app.request(`/api/images/${id}/renditions`, {
+    // Its rendition as a PNG is an image's rendition, named for the format it is not.
+    const asked = await pipeline.app.request(`/api/images/${id}/renditions`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ method: "sauvola" }),
+      body: JSON.stringify({ method: "otsu", format: "png" }),
     });
-    expect(response.status).toBe(422);
-    expect((await response.json()).detail).toMatch(/is a document: renditions are made of images only/);
+    expect(await asked.json()).toMatchObject({ rendition: "otsu-png", format: null, pages: null });
+    const done = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
+    expect(done).toMatchObject({ version: 2, status: "done", rendition: "otsu-png" });
+    const rendered = await pipeline.app.request(`/api/images/${id}/renditions/otsu-png/processed`);
+    expect(rendered.headers.get("content-type")).toBe("image/png");
+    expect(
+      Buffer.from((await greyPixels(new Uint8Array(await rendered.arrayBuffer()))).values).equals(
+        Buffer.from(png1.values),
+      ),
+    ).toBe(true);
+  });
+
+  it("has renditions that are documents: another method, in its own format or another, every page", async () => {
+    const { id } = await (await upload(await multiPageTiff(PAGES.slice(0, 2), PAGE), "two.tif")).json();
     await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id]);
+    const ask = (body: object) =>
+      pipeline.app.request(`/api/images/${id}/renditions`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+
+    // Its own format (TIFF) by default; PDF when asked, named so.
+    const tiffAsked = await ask({ method: "fixed", threshold: 100 });
+    expect(tiffAsked.status).toBe(202);
+    expect(await tiffAsked.json()).toMatchObject({
+      rendition: "fixed-100",
+      status: "queued",
+      format: "tiff",
+      pages: 2,
+    });
+    const tiffDone = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
+    expect(tiffDone).toMatchObject({ version: 3, status: "done", rendition: "fixed-100", pages: 2, format: "tiff" });
+    const pdfAsked = await ask({ method: "otsu", format: "pdf" });
+    expect(await pdfAsked.json()).toMatchObject({ rendition: "otsu-pdf", format: "pdf", pages: 2 });
+    const pdfDone = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
+    expect(pdfDone).toMatchObject({ version: 3, status: "done", rendition: "otsu-pdf", format: "pdf" });
+    // Asking again for what is done changes nothing.
+    expect((await ask({ method: "otsu", format: "pdf" })).status).toBe(200);
+
+    const status = await (await pipeline.app.request(`/api/images/${id}/renditions/fixed-100`)).json();
+    expect(status).toMatchObject({ status: "done", method: "fixed", threshold: 100, format: "tiff", pages: 2 });
+    const tiff = await pipeline.app.request(`/api/images/${id}/renditions/fixed-100/processed`);
+    expect(tiff.headers.get("content-type")).toBe("image/tiff");
+    expect(tiff.headers.get("content-disposition")).toBe("inline; filename=two.fixed-100.tif");
+    // Each page is the fixed threshold's: luma below 100 black, the rest white.
+    const expected = PAGES.slice(0, 2).map((paint) =>
+      Array.from({ length: PAGE.width * PAGE.height }, (_, i) =>
+        paint(i % PAGE.width, Math.floor(i / PAGE.width)) < 100 ? 0 : 255,
+      ),
+    );
+    for (const [n, page] of utifPages(new Uint8Array(await tiff.arrayBuffer())).entries()) {
+      expect(Buffer.from(page.grey).equals(Buffer.from(expected[n])), `page ${n + 1}`).toBe(true);
+    }
+    const pdf = await pipeline.app.request(`/api/images/${id}/renditions/otsu-pdf/processed`);
+    expect(pdf.headers.get("content-type")).toBe("application/pdf");
+    expect((await pdfPages(new Uint8Array(await pdf.arrayBuffer()))).pages).toHaveLength(2);
+    // The upload's own result is untouched.
+    expect((await pipeline.app.request(`/api/images/${id}/processed`)).headers.get("content-type")).toBe("image/tiff");
+
+    // A PNG holds one page.
+    const png = await ask({ method: "otsu", format: "png" });
+    expect(png.status).toBe(422);
+    expect((await png.json()).detail).toMatch(
+      /A PNG holds one page and this document has 2; ask for format tiff or pdf/,
+    );
+
+    // Deleted with everything: its renditions' pages and documents too.
+    expect((await pipeline.app.request(`/api/images/${id}`, { method: "DELETE" })).status).toBe(204);
+    for (const bucket of [pipeline.env.config.inputBucket, pipeline.env.config.outputBucket]) {
+      expect((await listKeys(pipeline.env.s3, bucket)).filter((key) => key.includes(id))).toEqual([]);
+    }
+  });
+
+  it("an image's rendition asked for as a PDF is a one-page document", async () => {
+    const png = await makePng(90, 60, (x, y) => [x === y ? 0 : 255]);
+    const form = new FormData();
+    form.set("image", new File([png], "line.png", { type: "image/png" }));
+    const { id } = await (await pipeline.app.request("/api/images", { method: "POST", body: form })).json();
+    await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id]);
+    const asked = await pipeline.app.request(`/api/images/${id}/renditions`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ method: "sauvola", format: "pdf" }),
+    });
+    expect(await asked.json()).toMatchObject({ rendition: "sauvola-pdf", format: "pdf", pages: 1 });
+    const done = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
+    expect(done).toMatchObject({ version: 3, status: "done", rendition: "sauvola-pdf", pages: 1 });
+    const pdf = await pipeline.app.request(`/api/images/${id}/renditions/sauvola-pdf/processed`);
+    const { pages } = await pdfPages(new Uint8Array(await pdf.arrayBuffer()));
+    expect([pages[0].width, pages[0].height]).toEqual([90, 60]);
   });
 
   it("is deleted with its pages and its output", async () => {
