@@ -33,8 +33,13 @@ export async function readOriginal(
       object.Body.transformToWebStream().cancel();
       throw new PermanentJobError("too-large", `s3://${bucket}/${key} is larger than ${maxBytes} bytes`);
     }
+    const length = object.ContentLength;
+    const bytes =
+      object.ContentType === "application/pdf" && length
+        ? await readIntoShared(object.Body as AsyncIterable<Uint8Array>, length)
+        : await object.Body.transformToByteArray();
     return {
-      bytes: await object.Body.transformToByteArray(),
+      bytes,
       contentType: object.ContentType,
       metadata: decodeMetadata(object.Metadata),
       lastModified: object.LastModified,
@@ -45,6 +50,25 @@ export async function readOriginal(
     }
     throw error;
   }
+}
+
+/**
+ * A PDF's body, straight into shared memory: the render threads read it where it is, block by
+ * block (imaging/decode/pdf-pages.ts), instead of each holding a copy in PDFium's memory and
+ * another on the way in. Measured, a worker running 2 page jobs of a 27 MiB scan: peak RSS
+ * 718 MiB with those copies, 612 with the bytes shared (read straight in or copied in once
+ * measured the same, 615: the transient copy was collected before the peak; one copy is kept).
+ */
+async function readIntoShared(body: AsyncIterable<Uint8Array>, length: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(new SharedArrayBuffer(length));
+  let at = 0;
+  for await (const chunk of body) {
+    if (at + chunk.length > length) throw new Error("the object is longer than its Content-Length");
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  if (at !== length) throw new Error(`the object ended after ${at} of its ${length} bytes`);
+  return bytes;
 }
 
 export async function objectExists(s3: S3Client, bucket: string, key: string): Promise<boolean> {

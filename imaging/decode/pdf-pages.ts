@@ -64,12 +64,20 @@ export interface OpenPdf {
   close(): void;
 }
 
-/** A PDF in memory, or in a file (the API's spooled upload) that PDFium reads as it needs. */
+/**
+ * A PDF in memory, or in a file (the API's spooled upload). PDFium reads a file, and bytes in
+ * shared memory (the worker's kept documents), block by block where they lie; other bytes it
+ * is given a copy of.
+ */
 export type PdfSource = Uint8Array | { path: string };
 
 /** Opens a PDF in PDFium; refuses (ImageError) an encrypted or unreadable file. */
 export function openPdf(pdfium: Pdfium, source: PdfSource): OpenPdf {
-  const opened = source instanceof Uint8Array ? loadFromMemory(pdfium, source) : loadFromFile(pdfium, source.path);
+  const opened = !(source instanceof Uint8Array)
+    ? loadFromFile(pdfium, source.path)
+    : source.buffer instanceof SharedArrayBuffer
+      ? loadFromShared(pdfium, source)
+      : loadFromMemory(pdfium, source);
   if (!opened.doc) {
     const error = pdfium.FPDF_GetLastError();
     opened.release();
@@ -97,10 +105,16 @@ function loadFromMemory(pdfium: Pdfium, bytes: Uint8Array) {
 
 /**
  * Through FPDF_LoadCustomDocument: PDFium asks for the blocks it needs (the trailer, the
- * cross-reference, the page tree), so that counting the pages of a 100 MiB scan reads kilobytes
- * of it, not all of it into memory.
+ * cross-reference, the page tree, one page's objects), so that counting the pages of a 100 MiB
+ * scan reads kilobytes of it, and rendering a page reads that page's image, not all of it into
+ * PDFium's memory. `read` copies `length` bytes from `position` to PDFium's memory at `into`.
  */
-function loadFromFile(pdfium: Pdfium, path: string) {
+function loadWithReader(
+  pdfium: Pdfium,
+  size: number,
+  read: (heap: Uint8Array, into: number, position: number, length: number) => boolean,
+  release: () => void,
+) {
   const module = pdfium.pdfium as unknown as {
     HEAPU8: Uint8Array;
     HEAPU32: Uint32Array;
@@ -108,14 +122,12 @@ function loadFromFile(pdfium: Pdfium, path: string) {
     removeFunction(index: number): void;
   };
   const heap = memory(pdfium);
-  const fd = openSync(path, "r");
-  const size = fstatSync(fd).size;
   // int m_GetBlock(void* param, unsigned long position, unsigned char* buffer, unsigned long size)
   const getBlock = module.addFunction((_param: number, position: number, buffer: number, length: number) => {
     const at = position >>> 0;
     const wanted = length >>> 0;
     if (at + wanted > size) return 0;
-    return readSync(fd, module.HEAPU8, buffer >>> 0, wanted, at) === wanted ? 1 : 0;
+    return read(module.HEAPU8, buffer >>> 0, at, wanted) ? 1 : 0;
   }, "iiiii");
   // FPDF_FILEACCESS: { unsigned long m_FileLen; m_GetBlock; void* m_Param }, 4 bytes each here.
   const access = heap.malloc(12);
@@ -125,9 +137,31 @@ function loadFromFile(pdfium: Pdfium, path: string) {
     release() {
       heap.free(access);
       module.removeFunction(getBlock);
-      closeSync(fd);
+      release();
     },
   };
+}
+
+function loadFromFile(pdfium: Pdfium, path: string) {
+  const fd = openSync(path, "r");
+  return loadWithReader(
+    pdfium,
+    fstatSync(fd).size,
+    (heap, into, position, length) => readSync(fd, heap, into, length, position) === length,
+    () => closeSync(fd),
+  );
+}
+
+function loadFromShared(pdfium: Pdfium, bytes: Uint8Array) {
+  return loadWithReader(
+    pdfium,
+    bytes.length,
+    (heap, into, position, length) => {
+      heap.set(bytes.subarray(position, position + length), into);
+      return true;
+    },
+    () => {},
+  );
 }
 
 /** Opens `source`, runs `use` on the document, and frees everything, whatever happens. */
