@@ -55,6 +55,8 @@ const RENDER_RGB_ORDER = 0x10;
 export const DEFAULT_RENDER_DPI = 300;
 // A page is a scan when one image covers at least this share of it.
 const SCAN_COVERAGE = 0.9;
+// A render band's bitmap at most (see renderPdfPage).
+const BAND_BYTES = 4 * 1024 * 1024;
 // Below this a page is a thumbnail, not a scan to clean: rendered at this at least.
 const MIN_DPI = 50;
 
@@ -199,12 +201,15 @@ export function pdfPageSizes(pdfium: Pdfium, source: PdfSource, maxPages: number
   });
 }
 
-/** Renders page `index` (from 0) of an open document: a scan at its image's resolution, anything else at `dpi`. */
+/**
+ * Renders page `index` (from 0) of an open document: a scan at its image's resolution, anything
+ * else at `dpi`; `bandBytes` at most of it at once.
+ */
 export function renderPdfPage(
   pdfium: Pdfium,
   doc: number,
   index: number,
-  { dpi, maxInputPixels }: { dpi: number; maxInputPixels: number },
+  { dpi, maxInputPixels, bandBytes = BAND_BYTES }: { dpi: number; maxInputPixels: number; bandBytes?: number },
 ): RenderedPage {
   const page = pdfium.FPDF_LoadPage(doc, index);
   if (!page) throw new ImageError("damaged", `Page ${index + 1} of the PDF cannot be read.`);
@@ -221,18 +226,27 @@ export function renderPdfPage(
         `Page ${index + 1} of the PDF is ${width}×${height} pixels at ${Math.round(scale * 72)} dpi; at most ${maxInputPixels} pixels a page are accepted.`,
       );
     }
+    // In bands: PDFium's memory holds one band's bitmap, not the page's (26 MB at 300-dpi A4,
+    // in every render thread, for good: WebAssembly memory never shrinks); the page is drawn
+    // whole into each band, clipped, so the pixels are the same.
     const stride = width * 3;
-    const pixels = heap.malloc(stride * height);
-    if (!pixels) throw new ImageError("too-many-pixels", `Page ${index + 1} of the PDF is too large to render.`);
+    const bandRows = Math.max(1, Math.min(height, Math.floor(bandBytes / stride)));
+    const band = heap.malloc(stride * bandRows);
+    if (!band) throw new ImageError("too-many-pixels", `Page ${index + 1} of the PDF is too large to render.`);
     try {
-      const bitmap = pdfium.FPDFBitmap_CreateEx(width, height, BITMAP_BGR, pixels, stride);
-      pdfium.FPDFBitmap_FillRect(bitmap, 0, 0, width, height, 0xffffffff);
-      pdfium.FPDF_RenderPageBitmap(bitmap, page, 0, 0, width, height, 0, RENDER_ANNOTATIONS | RENDER_RGB_ORDER);
-      pdfium.FPDFBitmap_Destroy(bitmap);
+      const rgb = new Uint8Array(stride * height);
+      for (let top = 0; top < height; top += bandRows) {
+        const rows = Math.min(bandRows, height - top);
+        const bitmap = pdfium.FPDFBitmap_CreateEx(width, rows, BITMAP_BGR, band, stride);
+        pdfium.FPDFBitmap_FillRect(bitmap, 0, 0, width, rows, 0xffffffff);
+        pdfium.FPDF_RenderPageBitmap(bitmap, page, 0, -top, width, height, 0, RENDER_ANNOTATIONS | RENDER_RGB_ORDER);
+        pdfium.FPDFBitmap_Destroy(bitmap);
+        rgb.set(heap.u8.subarray(band, band + stride * rows), top * stride);
+      }
       const rendered = Math.round(scale * 72 * 100) / 100;
-      return { rgb: heap.u8.slice(pixels, pixels + stride * height), width, height, dpi: rendered };
+      return { rgb, width, height, dpi: rendered };
     } finally {
-      heap.free(pixels);
+      heap.free(band);
     }
   } finally {
     pdfium.FPDF_ClosePage(page);
