@@ -61,7 +61,11 @@ export function createSpool(limits: UploadLimits, dir: string): Spool {
   const removeFile = async () => {
     if (!file) return;
     const { path, out } = file;
-    if (!out.closed) await new Promise<void>((resolve) => out.destroy() && out.once("close", () => resolve()));
+    if (!out.closed) {
+      const closed = new Promise<void>((resolve) => out.once("close", () => resolve()));
+      out.destroy();
+      await closed;
+    }
     await rm(path, { force: true }).catch(() => {});
   };
 
@@ -88,7 +92,9 @@ export function createSpool(limits: UploadLimits, dir: string): Spool {
       try {
         await new Promise<void>((resolve, reject) => {
           if (written.failed) return reject(written.failed);
-          written.out.once("error", reject);
+          // `on`, never `once`: a stream may fail more than once (see multipart.ts); the first
+          // error settles this, the later ones are dropped here.
+          written.out.on("error", reject);
           written.out.end(resolve);
         });
       } catch (error) {

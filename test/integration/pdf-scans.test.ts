@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { g4Data, imagePdf, jbig2Mmr, type PdfImage, pdfPages } from "../support/documents.ts";
+import { ccittImage, imagePdf, jbig2Mmr, type PdfImage, pdfPages } from "../support/documents.ts";
 import { greyPixels } from "../support/images.ts";
 import { usePipeline } from "../support/pipeline.ts";
 import { waitForCompletions } from "../support/queues.ts";
@@ -45,16 +45,8 @@ interface Case {
 
 let cases: Case[];
 beforeAll(async () => {
-  const g4 = await g4Data(pattern, WIDTH, HEIGHT);
-  const ccitt: PdfImage = {
-    filter: "CCITTFaxDecode",
-    data: g4,
-    width: WIDTH,
-    height: HEIGHT,
-    colorSpace: "DeviceGray",
-    bitsPerComponent: 1,
-    decodeParms: `<< /K -1 /Columns ${WIDTH} /Rows ${HEIGHT} >>`,
-  };
+  const ccitt = await ccittImage(pattern, WIDTH, HEIGHT);
+  const g4 = ccitt.data;
   const raw = sharp(Buffer.from(pattern), { raw: { width: WIDTH, height: HEIGHT, channels: 1 } }).toColourspace("b-w");
   const rgb = Buffer.from(Array.from(pattern).flatMap((v) => [v, v, v]));
   const sixteen = Buffer.from(Array.from(pattern).flatMap((v) => [v, v]));

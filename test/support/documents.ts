@@ -252,6 +252,19 @@ export async function g4Data(grey: Uint8Array, width: number, height: number): P
   return new Uint8Array(tiff.subarray(ifd.t273[0], ifd.t273[0] + ifd.t279[0]));
 }
 
+/** A one-bit page (0 black, 255 white) as a PDF's CCITT G4 image of it (`g4Data`). */
+export async function ccittImage(grey: Uint8Array, width: number, height: number): Promise<PdfImage> {
+  return {
+    filter: "CCITTFaxDecode",
+    data: await g4Data(grey, width, height),
+    width,
+    height,
+    colorSpace: "DeviceGray",
+    bitsPerComponent: 1,
+    decodeParms: `<< /K -1 /Columns ${width} /Rows ${height} >>`,
+  };
+}
+
 /**
  * The same page as embedded JBIG2 (what a PDF's JBIG2Decode holds: segments, no file header):
  * a page-information segment, one immediate generic region coded with MMR, which is T.6 (G4)

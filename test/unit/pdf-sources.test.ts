@@ -7,7 +7,7 @@ import { init } from "@embedpdf/pdfium";
 import { afterAll, describe, expect, it } from "vitest";
 import { openPdf, renderPdfPage } from "../../imaging/decode/pdf-pages.ts";
 import { createPdfRenderer } from "../../imaging/decode/pdf-renderer.ts";
-import { g4Data, handMadePdf, imagePdf } from "../support/documents.ts";
+import { ccittImage, handMadePdf, imagePdf } from "../support/documents.ts";
 
 const renderer = createPdfRenderer({ threads: 1 });
 afterAll(() => renderer.close());
@@ -19,15 +19,7 @@ describe("a PDF's source", () => {
     const grey = new Uint8Array(width * height).map((_, i) =>
       ((i % width) + Math.floor(i / width)) % 17 < 5 ? 0 : 255,
     );
-    const image = {
-      filter: "CCITTFaxDecode" as const,
-      data: await g4Data(grey, width, height),
-      width,
-      height,
-      colorSpace: "DeviceGray" as const,
-      bitsPerComponent: 1,
-      decodeParms: `<< /K -1 /Columns ${width} /Rows ${height} >>`,
-    };
+    const image = await ccittImage(grey, width, height);
     const pdf = imagePdf([{ size: [144, 86.4], image }, { size: [300, 200] }]);
     const shared = new Uint8Array(new SharedArrayBuffer(pdf.length));
     shared.set(pdf);
@@ -93,14 +85,6 @@ async function scanPdf(): Promise<Uint8Array> {
   const width = 600;
   const height = 240;
   const grey = new Uint8Array(width * height).map((_, i) => (((i % width) + Math.floor(i / width)) % 23 < 7 ? 0 : 255));
-  const image = {
-    filter: "CCITTFaxDecode" as const,
-    data: await g4Data(grey, width, height),
-    width,
-    height,
-    colorSpace: "DeviceGray" as const,
-    bitsPerComponent: 1,
-    decodeParms: `<< /K -1 /Columns ${width} /Rows ${height} >>`,
-  };
+  const image = await ccittImage(grey, width, height);
   return imagePdf([{ size: [(width * 72) / 300, (height * 72) / 300], image }]);
 }
