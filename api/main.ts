@@ -6,6 +6,7 @@ import { createLogger } from "../infra/logger.ts";
 import { waitForQueueUrls } from "../infra/resources.ts";
 import { createApp } from "./app.ts";
 import { serveApp } from "./serve.ts";
+import { sweepStaleSpoolFiles } from "./upload-spool.ts";
 
 runMain(async () => {
   const config = loadConfig();
@@ -15,6 +16,8 @@ runMain(async () => {
   const queueUrls = await waitForQueueUrls(sqs, config, {
     onRetry: (error, inMs) => logger.warn({ err: error, retryInMs: inMs }, "SQS not reachable yet; retrying"),
   });
+  const swept = await sweepStaleSpoolFiles(config.uploadSpoolDir);
+  if (swept > 0) logger.info({ swept, dir: config.uploadSpoolDir }, "spooled uploads a stopped API left removed");
   const server = await serveApp(createApp({ config, s3, sqs, queueUrls, logger }), config);
   logger.info({ url: server.url }, "api listening");
   onShutdownSignal(async (signal) => {

@@ -3,7 +3,7 @@
 // (up to MAX_DOCUMENT_BYTES), so that the API never holds a 100 MiB scan in its memory.
 import { randomUUID } from "node:crypto";
 import { closeSync, createReadStream, createWriteStream, openSync, readSync, type WriteStream } from "node:fs";
-import { rm } from "node:fs/promises";
+import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { AppError } from "./errors.ts";
@@ -11,6 +11,11 @@ import { fileSizeLimit, type UploadLimits } from "./upload-limits.ts";
 
 // file-type reads at most this much of a file to tell its type.
 const HEAD_BYTES = 4100;
+const SPOOL_FILE_PREFIX = "bitonal-upload-";
+// A spooled file lives as long as its request: Node ends a request that has not arrived whole in
+// 5 minutes (http's requestTimeout), and storing it is bounded by the SDK's retries. One older
+// than this belongs to no live request of any API on this disk.
+const STALE_SPOOL_FILE_MS = 60 * 60 * 1000;
 
 /** An upload received whole: its bytes in memory, or in a file only this request knows. */
 export interface SpooledUpload {
@@ -49,7 +54,7 @@ export function createSpool(limits: UploadLimits, dir: string): Spool {
   let file: { path: string; out: WriteStream; failed: Error | undefined } | undefined;
 
   const toDisk = () => {
-    const path = join(dir, `bitonal-upload-${randomUUID()}`);
+    const path = join(dir, `${SPOOL_FILE_PREFIX}${randomUUID()}`);
     const out = createWriteStream(path, { flags: "wx", mode: 0o600 });
     file = { path, out, failed: undefined };
     const opened = file;
@@ -108,6 +113,29 @@ export function createSpool(limits: UploadLimits, dir: string): Spool {
 
     discard: removeFile,
   };
+}
+
+/**
+ * Removes the spool files an API killed mid-upload left behind (a crash, a SIGKILL, a power
+ * cut: no `finally` ran), those old enough to belong to no live request. Returns how many.
+ */
+export async function sweepStaleSpoolFiles(dir: string, now = Date.now()): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    if (!name.startsWith(SPOOL_FILE_PREFIX)) continue;
+    const path = join(dir, name);
+    const modified = await stat(path).then(
+      (s) => s.mtimeMs,
+      () => now,
+    );
+    if (now - modified < STALE_SPOOL_FILE_MS) continue;
+    await rm(path, { force: true }).then(
+      () => removed++,
+      () => {},
+    );
+  }
+  return removed;
 }
 
 function inMemory(bytes: Buffer): SpooledUpload {

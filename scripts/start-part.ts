@@ -3,6 +3,7 @@
 // and stops (draining) on SIGTERM or when the parent is gone.
 import { createApp } from "../api/app.ts";
 import { serveApp } from "../api/serve.ts";
+import { sweepStaleSpoolFiles } from "../api/upload-spool.ts";
 import { configureSharpForJobs } from "../imaging/binarize.ts";
 import { createS3Client, createSqsClient } from "../infra/aws-clients.ts";
 import { loadConfig } from "../infra/config.ts";
@@ -27,6 +28,8 @@ runMain(async () => {
   let ready: ReadyMessage;
 
   if (part === "api") {
+    const swept = await sweepStaleSpoolFiles(config.uploadSpoolDir);
+    if (swept > 0) logger.info({ swept, dir: config.uploadSpoolDir }, "spooled uploads a stopped API left removed");
     const server = await serveApp(createApp({ config, s3, sqs, queueUrls, logger }), config);
     stop = () => server.close();
     ready = { ready: true, url: server.url };

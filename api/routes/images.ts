@@ -7,6 +7,7 @@ import { v7 as uuidv7 } from "uuid";
 import { documentOutput, outputKey } from "../../infra/image-objects.ts";
 import { type OutputFormat, sendInputMessage, sendPageMessages } from "../../infra/messages.ts";
 import { AppError, unavailableOnError } from "../errors.ts";
+import { assertFormatHoldsPages } from "../output-format.ts";
 import {
   idParamsSchema,
   imageBytesResponses,
@@ -266,11 +267,6 @@ function asDocument(
   if (upload.kind === "image") return format && format !== "png" ? { pages: 1, format } : undefined;
   const pages = upload.pages.length;
   const chosen = format ?? (upload.contentType === "application/pdf" ? "pdf" : "tiff");
-  if (chosen === "png" && pages > 1) {
-    throw new AppError(
-      "unprocessable-image",
-      `A PNG holds one page and this document has ${pages}; ask for format tiff or pdf.`,
-    );
-  }
+  assertFormatHoldsPages(chosen, pages);
   return { pages, format: chosen };
 }

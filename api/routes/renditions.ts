@@ -5,6 +5,7 @@ import { bodyLimit } from "hono/body-limit";
 import { documentOutput, resultKeys } from "../../infra/image-objects.ts";
 import { type OutputFormat, renditionName, sendInputMessage, sendPageMessages } from "../../infra/messages.ts";
 import { AppError, unavailableOnError } from "../errors.ts";
+import { assertFormatHoldsPages } from "../output-format.ts";
 import {
   idParamsSchema,
   imageBytesResponses,
@@ -259,12 +260,7 @@ function renditionRun(
   const ownFormat = original.document?.format ?? "png";
   const wanted = format ?? ownFormat;
   const pages = original.document?.pages ?? 1;
-  if (wanted === "png" && pages > 1) {
-    throw new AppError(
-      "unprocessable-image",
-      `A PNG holds one page and this document has ${pages}; ask for format tiff or pdf.`,
-    );
-  }
+  assertFormatHoldsPages(wanted, pages);
   const isImage = /^image\/(png|jpeg|webp)$/.test(original.contentType);
   return { run: isImage && wanted === "png" ? undefined : { pages }, ownFormat };
 }

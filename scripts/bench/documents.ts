@@ -25,6 +25,7 @@ import { encodeMetadata, inputKey } from "../../infra/image-objects.ts";
 import { startLocalStack } from "../../infra/localstack.ts";
 import { type OutputFormat, sendPageMessages } from "../../infra/messages.ts";
 import { ensureResources } from "../../infra/resources.ts";
+import { processStats } from "./run-pipeline.ts";
 import { samplePng } from "./sample-images.ts";
 import { benchProcessEnv } from "./shared.ts";
 
@@ -43,7 +44,11 @@ interface Document {
 export async function benchDocuments(args: string[]) {
   const { values } = parseArgs({
     args,
-    options: { pages: { type: "string", default: "20" }, "intake-only": { type: "boolean", default: false } },
+    options: {
+      pages: { type: "string", default: "20" },
+      "intake-only": { type: "boolean", default: false },
+      "scaling-only": { type: "boolean", default: false },
+    },
   });
   const pageCount = Number(values.pages);
   const jpegs = await scanPages();
@@ -66,8 +71,9 @@ export async function benchDocuments(args: string[]) {
     console.log(`${document.name}: ${pageCount} pages, ${(document.bytes.length / 1024).toFixed(0)} KiB`);
   }
 
-  const cpu = await cpuPerPage(documents);
-  const endToEnd = await throughput(documents, jpegs);
+  const scalingOnly = values["scaling-only"];
+  const cpu = scalingOnly ? undefined : await cpuPerPage(documents);
+  const endToEnd = await throughput(documents, jpegs, { scalingOnly });
   return { cpu, endToEnd };
 }
 
@@ -153,12 +159,12 @@ async function cpuPerPage(documents: Document[]) {
   return results;
 }
 
-async function throughput(documents: Document[], jpegs: Buffer[]) {
-  return withLocalStack(async (endpoint) => {
+async function throughput(documents: Document[], jpegs: Buffer[], { scalingOnly }: { scalingOnly: boolean }) {
+  return withLocalStack(async (endpoint, localstackPid) => {
     const results: Record<string, unknown> = {};
-    for (const document of documents) {
+    for (const document of scalingOnly ? [] : documents) {
       for (const workers of [1, 2]) {
-        const run = await endToEnd(endpoint, document, { workers, concurrency: 1 });
+        const run = await endToEnd(endpoint, localstackPid, document, { workers, concurrency: 1 });
         results[`${document.name}, ${workers} worker${workers > 1 ? "s" : ""}`] = run;
       }
     }
@@ -166,28 +172,29 @@ async function throughput(documents: Document[], jpegs: Buffer[]) {
     // unpinned, one worker already spreads over both of this machine's cores (PDFium's thread,
     // libvips' threads, the event loop), so a second finds little left.
     for (const workers of [1, 2]) {
-      const run = await endToEnd(endpoint, documents[0], { workers, concurrency: 1, pinned: true });
+      const run = await endToEnd(endpoint, localstackPid, documents[0], { workers, concurrency: 1, pinned: true });
       results[`scanned PDF, ${workers} worker${workers > 1 ? "s" : ""}, a core each`] = run;
     }
+    if (scalingOnly) return results;
     // The memory target's case: one worker running two page jobs at once.
-    results["scanned PDF, 1 worker running 2 jobs"] = await endToEnd(endpoint, documents[0], {
+    results["scanned PDF, 1 worker running 2 jobs"] = await endToEnd(endpoint, localstackPid, documents[0], {
       workers: 1,
       concurrency: 2,
     });
     // A G4 TIFF: 200 of the generated JPEG pages (1.4 MB each, their grain harder to compress
     // than paper) would be past MAX_DOCUMENT_BYTES.
     const long = { ...documents[1], name: "200-page G4 TIFF", pages: 200, bytes: await g4Tiff(jpegs, 200) };
-    results[long.name] = await endToEnd(endpoint, long, { workers: 2, concurrency: 1 });
+    results[long.name] = await endToEnd(endpoint, localstackPid, long, { workers: 2, concurrency: 1 });
     results["API accepting a 25 and a 100 MiB PDF"] = await intake(endpoint, jpegs);
     return results;
   });
 }
 
-async function withLocalStack<T>(use: (endpoint: string) => Promise<T>): Promise<T> {
+async function withLocalStack<T>(use: (endpoint: string, localstackPid?: number) => Promise<T>): Promise<T> {
   const base = loadConfig();
   const localstack = await startLocalStack({ ...base.localstack, log: (m) => console.log(`[localstack] ${m}`) });
   try {
-    return await use(localstack.endpoint);
+    return await use(localstack.endpoint, localstack.pid);
   } finally {
     await localstack.stop();
   }
@@ -272,6 +279,7 @@ async function apiIntake(endpoint: string, pdf: Uint8Array, warmup: Uint8Array) 
 /** One document through `workers` worker processes (`concurrency` jobs each at a time), from its page jobs to its completion. */
 async function endToEnd(
   endpoint: string,
+  localstackPid: number | undefined,
   document: Document,
   { workers, concurrency, pinned = false }: { workers: number; concurrency: number; pinned?: boolean },
 ) {
@@ -322,6 +330,14 @@ async function endToEnd(
         }),
       }),
     );
+    // CPU from here to the completion, by whom: the workers, LocalStack (S3 and SQS for all of
+    // them, on the same two cores) and this process (the sender and the completion's poll).
+    const cpuOf = async () => ({
+      workers: (await Promise.all(processes.map((worker) => processStats(worker.pid ?? 0)))).map((s) => s.cpuSeconds),
+      localstack: localstackPid ? (await processStats(localstackPid)).cpuSeconds : 0,
+      bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    });
+    const cpuBefore = await cpuOf();
     const started = performance.now();
     const job = { version: 3 as const, id, bucket: config.inputBucket, key, method: "auto" as const };
     await sendPageMessages(
@@ -345,6 +361,14 @@ async function endToEnd(
       }
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = await cpuOf();
+    const perPageMs = (after: number, before: number) => Math.round(((after - before) * 1000) / document.pages);
+    const cpuMsPerPage = {
+      workers: perPageMs(sum(cpuAfter.workers), sum(cpuBefore.workers)),
+      localstack: perPageMs(cpuAfter.localstack, cpuBefore.localstack),
+      bench: perPageMs(cpuAfter.bench, cpuBefore.bench),
+    };
+    const cpuSecondsByWorker = cpuAfter.workers.map((after, n) => Math.round(after - cpuBefore.workers[n]));
     if (completion.status !== "done") throw new Error(`the document failed: ${JSON.stringify(completion)}`);
     const outputRatio = Number(completion.bytes) / document.bytes.length;
     const peakRssMiB = peakKiB.map((kib) => Math.round(kib / 1024));
@@ -355,9 +379,11 @@ async function endToEnd(
     console.log(
       `${document.name}, ${who}: ${document.pages} pages in ${seconds.toFixed(1)} s, ` +
         `${pagesPerSecond.toFixed(2)} pages/s; output ${(Number(completion.bytes) / 1024).toFixed(0)} KiB = ` +
-        `${outputRatio.toFixed(2)}x the input; peak RSS ${peakRssMiB.join(", ")} MiB`,
+        `${outputRatio.toFixed(2)}x the input; peak RSS ${peakRssMiB.join(", ")} MiB; CPU a page: workers ` +
+        `${cpuMsPerPage.workers} ms (CPU s each ${cpuSecondsByWorker.join(", ")}), LocalStack ${cpuMsPerPage.localstack} ms, ` +
+        `this process ${cpuMsPerPage.bench} ms`,
     );
-    return { pages: document.pages, seconds, pagesPerSecond, outputRatio, peakRssMiB };
+    return { pages: document.pages, seconds, pagesPerSecond, outputRatio, peakRssMiB, cpuMsPerPage };
   } finally {
     clearInterval(sampler);
     await Promise.all(
@@ -368,4 +394,8 @@ async function endToEnd(
       }),
     );
   }
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
 }

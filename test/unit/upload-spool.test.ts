@@ -1,12 +1,12 @@
 // An upload's bytes wait in memory while they may be an image, in a file of their own once the
 // first bytes say document; the file goes when the upload is disposed of or refused.
-import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { describe, expect, it } from "vitest";
-import { createSpool } from "../../api/upload-spool.ts";
+import { createSpool, sweepStaleSpoolFiles } from "../../api/upload-spool.ts";
 
 const limits = { maxUploadBytes: 1000, maxDocumentBytes: 100_000 };
 
@@ -63,5 +63,19 @@ describe("the upload spool", () => {
   it("refuses an image past the image limit, though a document may be larger", () => {
     const spool = createSpool(limits, tmpdir());
     expect(spool.write(Buffer.alloc(1001, 1), new PassThrough())).toBe(limits.maxUploadBytes);
+  });
+
+  it("sweeps the spool files an API that died mid-upload left, older than any live request, and nothing else", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "spool-"));
+    const pdf = Buffer.concat([Buffer.from("%PDF-1.7\n"), Buffer.alloc(20_000, 1)]);
+    const orphan = await spoolOf(pdf, dir).finish();
+    const live = await spoolOf(pdf, dir).finish();
+    writeFileSync(join(dir, "someone-else"), "kept");
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    utimesSync(orphan.path as string, twoHoursAgo, twoHoursAgo);
+    utimesSync(join(dir, "someone-else"), twoHoursAgo, twoHoursAgo);
+    expect(await sweepStaleSpoolFiles(dir)).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual([basename(live.path as string), "someone-else"].sort());
+    expect(await sweepStaleSpoolFiles(join(dir, "missing"))).toBe(0);
   });
 });
