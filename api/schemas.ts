@@ -1,8 +1,17 @@
 // The HTTP contract as zod schemas: they validate requests and generate /openapi.json, so the
 // documentation cannot drift from what the API does.
 import { z } from "@hono/zod-openapi";
-import { BINARIZATION_METHODS } from "../imaging/method-names.ts";
-import { DEFAULT_METHOD, imageIdSchema, OUTPUT_FORMATS, renditionNameSchema } from "../infra/messages.ts";
+import { BINARIZATION_METHODS, BORDER_MODES, DESKEW_MODES } from "../imaging/method-names.ts";
+import {
+  bordersReportSchema,
+  DEFAULT_BORDERS,
+  DEFAULT_DESKEW,
+  DEFAULT_METHOD,
+  imageIdSchema,
+  OUTPUT_FORMATS,
+  renditionNameSchema,
+  skewReportSchema,
+} from "../infra/messages.ts";
 
 export const PAGE_SIZE = { default: 20, max: 100 } as const;
 
@@ -19,6 +28,25 @@ const methodSchema = z
 // OpenAPI document cannot say "only with fixed", and a fuzzer rightly counts a refusal of what
 // the document allows as a broken contract.
 const thresholdDescription = "Used by `fixed` (luma above it is white; default 127); other methods ignore it";
+// The same in a form and in JSON: both are words.
+const geometryOptions = {
+  deskew: z
+    .enum(DESKEW_MODES, { error: `must be one of ${DESKEW_MODES.join(", ")}` })
+    .default(DEFAULT_DESKEW)
+    .openapi({
+      description:
+        "`auto` (default): estimate the page's skew (±15°) and, when the estimate is sure and at least " +
+        "0.1°, turn the page level before the final binarization (the canvas grows, with white); `off`: never",
+    }),
+  borders: z
+    .enum(BORDER_MODES, { error: `must be one of ${BORDER_MODES.join(", ")}` })
+    .default(DEFAULT_BORDERS)
+    .openapi({
+      description:
+        "The dark frame around a page (scanner lid, table, book edge, mount): `clean` (default) makes it " +
+        "white, `crop` cuts the result to the page inside it, `keep` leaves it",
+    }),
+};
 const thresholdNumber = z
   .number({ error: "must be a number" })
   .int("must be an integer")
@@ -57,6 +85,7 @@ export const uploadOptionsSchema = z.strictObject({
       description:
         "What a PDF page that is not a scan is rendered at (default 300); a scanned page keeps its own resolution",
     }),
+  ...geometryOptions,
 });
 
 export const idParamsSchema = z.object({
@@ -79,6 +108,7 @@ export const renditionRequestSchema = z
           "What the rendition is written as; default: what the upload's own result is. A document's " +
           "rendition is a document (every page); a PNG holds one page only.",
       }),
+    ...geometryOptions,
   })
   .openapi("RenditionRequest");
 
@@ -120,6 +150,17 @@ export const acceptedSchema = z
   .object({ id: z.string(), status: z.literal("queued"), links: linksSchema })
   .openapi("Accepted");
 
+const skewStatus = skewReportSchema.nullable().openapi({
+  description:
+    "What deskew found (`angle`: degrees the page was turned clockwise, null when no skew was found; " +
+    "`confidence` 0–1) and did (`rotated`: the turn applied, 0 when none); null when deskew was off",
+  example: { angle: 2.3, confidence: 0.92, rotated: -2.3 },
+});
+const bordersStatus = bordersReportSchema.nullable().openapi({
+  description: "The dark frame found, pixels on each side (0: none), and what was done; null when borders were kept",
+  example: { top: 41, right: 0, bottom: 38, left: 12, action: "clean" },
+});
+
 export const imageStatusSchema = z
   .object({
     id: z.string(),
@@ -134,6 +175,8 @@ export const imageStatusSchema = z
     createdAt: z.string().nullable(),
     completedAt: z.string().nullable(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
+    skew: skewStatus,
+    borders: bordersStatus,
     document: z
       .object({
         pages: z.number().int(),
@@ -145,6 +188,8 @@ export const imageStatusSchema = z
           .boolean()
           .nullable()
           .openapi({ description: "Whether the output is larger than the upload" }),
+        pagesDeskewed: z.number().int().nullable().openapi({ description: "Pages turned level, once assembled" }),
+        pagesFramed: z.number().int().nullable().openapi({ description: "Pages with a frame found, once assembled" }),
       })
       .optional()
       .openapi({ description: "A document's (a TIFF, or an image asked for as TIFF or PDF): its pages and progress" }),
@@ -168,6 +213,8 @@ export const pageListSchema = z
         page: z.number().int(),
         status: z.enum(["queued", "done", "failed"]),
         error: z.object({ code: z.string(), message: z.string() }).optional(),
+        skew: skewReportSchema.optional(),
+        borders: bordersReportSchema.optional(),
         links: z.object({ original: z.string(), processed: z.string() }),
       }),
     ),
@@ -191,6 +238,8 @@ export const renditionStatusSchema = z
     format: z.enum(OUTPUT_FORMATS).nullable(),
     pages: z.number().int().nullable(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
+    skew: skewStatus,
+    borders: bordersStatus,
     links: renditionLinksSchema,
   })
   .openapi("RenditionStatus");

@@ -4,7 +4,7 @@ import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { BinarizationMethod } from "../imaging/method-names.ts";
+import type { BinarizationMethod, BorderMode, DeskewMode } from "../imaging/method-names.ts";
 import type { OutputFormat } from "../infra/messages.ts";
 import { AppError } from "./errors.ts";
 import { readMultipart } from "./multipart.ts";
@@ -20,6 +20,8 @@ export interface UploadRequest {
   threshold?: number;
   format?: OutputFormat;
   dpi?: number;
+  deskew: DeskewMode;
+  borders: BorderMode;
 }
 
 // Room for the multipart envelope (boundaries, part headers, option fields) around an image of

@@ -4,8 +4,15 @@ import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import { decodeLuma, type RgbPixels } from "./decode/luma.ts";
 import { encodeBitonalPng } from "./encode/bitonal-png.ts";
-import { releaseKernelMemory } from "./kernels/simd.ts";
-import { type AppliedMethod, type BinarizationMethod, DEFAULT_FIXED_THRESHOLD } from "./method-names.ts";
+import { type Borders, type Frame, findFrame, NO_BORDERS, whitenFrame } from "./geometry/borders.ts";
+import { estimateSkew, type SkewEstimate } from "./geometry/skew.ts";
+import { countValues, releaseKernelMemory } from "./kernels/simd.ts";
+import {
+  type AppliedMethod,
+  type BinarizationMethod,
+  type BorderMode,
+  DEFAULT_FIXED_THRESHOLD,
+} from "./method-names.ts";
 import { chooseMethod } from "./methods/auto.ts";
 import { documentMethod, type WorkingImage, workingImage } from "./methods/document.ts";
 import { packAboveThreshold } from "./methods/fixed.ts";
@@ -25,7 +32,17 @@ export interface BinarizeOptions {
   /** Which page of a multi-page file (TIFF), from 0. */
   page?: number;
   sauvola?: SauvolaOptions;
+  /** Estimate the page's skew and, when it is sure of one of at least 0.1°, level the page. */
+  deskew?: boolean;
+  /** The dark frame around the page: left as it is (the default), made white, or cut away. */
+  borders?: BorderMode;
 }
+
+/** The skew estimate, and how far the page was turned (clockwise degrees; 0: not turned). */
+export type SkewReport = SkewEstimate & { rotated: number };
+
+// Turning a page by less than this changes nothing a reader could see.
+const MIN_CORRECTION_DEGREES = 0.1;
 
 export interface BinarizeResult {
   /** 1-bit greyscale PNG: every pixel black or white. */
@@ -44,6 +61,10 @@ export interface BinarizeResult {
   reason?: string;
   /** The global threshold applied; null for the local methods, whose threshold differs per pixel. */
   threshold: number | null;
+  /** When `deskew` was asked for: the estimate and what was done. */
+  skew?: SkewReport;
+  /** When `borders` was not `keep`: the frame found, side by side (all 0: none), and what was done. */
+  borders?: Borders & { action: Exclude<BorderMode, "keep"> };
 }
 
 /**
@@ -61,12 +82,64 @@ export async function binarize(input: Uint8Array | RgbPixels, options: BinarizeO
   const { method } = options;
   // The luma's histogram (Otsu's, and the document method's dark areas') is counted while luma
   // is taken: one pass over the pixels fewer.
-  const histogram = method === "sauvola" || method === "fixed" ? undefined : new Uint32Array(256);
-  const { luma, width, height, dpi } = await decodeLuma(input, {
-    maxInputPixels: options.maxInputPixels,
-    histogram,
-    page: options.page,
-  });
+  const needsHistogram = method !== "sauvola" && method !== "fixed";
+  const histogram = needsHistogram ? new Uint32Array(256) : undefined;
+  const decoded = await decodeLuma(input, { maxInputPixels: options.maxInputPixels, histogram, page: options.page });
+  const { dpi } = decoded;
+  let page: Page = { ...decoded, histogram };
+
+  // The frame first: cut away or made paper-white before any method sees it, and kept out of
+  // the skew estimate (its straight edges would outvote the text's lines).
+  const bordersAction = options.borders ?? "keep";
+  const frame = bordersAction === "keep" ? undefined : findFrame(page.luma, page.width, page.height);
+  if (frame) page = withoutFrame(page, frame, bordersAction === "crop", needsHistogram);
+  const borders = frame?.borders ?? NO_BORDERS;
+  let run = binarizeLuma(page, options);
+
+  let skew: SkewReport | undefined;
+  if (options.deskew) {
+    const estimate = estimateSkew(run.packed, page.width, page.height);
+    skew = { ...estimate, rotated: 0 };
+    if (estimate.angle !== null && Math.abs(estimate.angle) >= MIN_CORRECTION_DEGREES) {
+      // The grey page turned and binarized again: turning the bits instead would leave every
+      // slanted edge a staircase, and the methods measure the grey page as it will be written.
+      page = await rotated(page, -estimate.angle, needsHistogram);
+      run = binarizeLuma(page, options);
+      skew.rotated = -estimate.angle;
+    }
+  }
+  // A large page grew the kernels' memory: let it go rather than hold it until the next one.
+  releaseKernelMemory();
+  const { width, height } = page;
+  return {
+    png: encodeBitonalPng(run.packed, width, height),
+    packed: run.packed,
+    width,
+    height,
+    ...(dpi ? { dpi } : {}),
+    method,
+    appliedMethod: run.applied,
+    ...(run.reason ? { reason: run.reason } : {}),
+    threshold: run.threshold,
+    ...(skew ? { skew } : {}),
+    ...(bordersAction === "keep" ? {} : { borders: { ...borders, action: bordersAction } }),
+  };
+}
+
+/** Grey pixels on their way to a method, with their histogram when a method needs one. */
+interface Page {
+  luma: Uint8Array;
+  width: number;
+  height: number;
+  histogram: Uint32Array | undefined;
+}
+
+/** One method over a grey page: the chosen method's packed rows, and what it applied. */
+function binarizeLuma(
+  { luma, width, height, histogram }: Page,
+  options: BinarizeOptions,
+): { packed: Uint8Array; applied: AppliedMethod; reason: string | undefined; threshold: number | null } {
+  const { method } = options;
   // The document method's measuring image, made once and only when needed: a clean page that
   // auto sends to Otsu never pays for it.
   let work: WorkingImage | undefined;
@@ -91,17 +164,39 @@ export async function binarize(input: Uint8Array | RgbPixels, options: BinarizeO
     threshold = options.threshold ?? DEFAULT_FIXED_THRESHOLD;
     packed = packAboveThreshold(luma, width, height, threshold);
   }
-  // A large page grew the kernels' memory: let it go rather than hold it until the next one.
-  releaseKernelMemory();
-  return {
-    png: encodeBitonalPng(packed, width, height),
-    packed,
-    width,
-    height,
-    ...(dpi ? { dpi } : {}),
-    method,
-    appliedMethod: applied,
-    ...(choice ? { reason: choice.reason } : {}),
-    threshold,
-  };
+  return { packed, applied, reason: choice?.reason, threshold };
+}
+
+/** The page with its frame made white, and cut to the page's box (`crop`); its histogram counted again. */
+function withoutFrame(page: Page, frame: Frame, crop: boolean, needsHistogram: boolean): Page {
+  const { width, height } = page;
+  const luma = Uint8Array.from(page.luma);
+  whitenFrame(luma, width, height, frame);
+  if (!crop) return recount({ luma, width, height, histogram: undefined }, needsHistogram);
+  const { top, right, bottom, left } = frame.borders;
+  const w = width - left - right;
+  const h = height - top - bottom;
+  const cropped = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const from = (y + top) * width + left;
+    cropped.set(luma.subarray(from, from + w), y * w);
+  }
+  return recount({ luma: cropped, width: w, height: h, histogram: undefined }, needsHistogram);
+}
+
+/** The grey page turned `degrees` clockwise (negative: counter-clockwise), its canvas grown with white. */
+async function rotated(page: Page, degrees: number, needsHistogram: boolean): Promise<Page> {
+  const { data, info } = await sharp(page.luma, { raw: { width: page.width, height: page.height, channels: 1 } })
+    .rotate(degrees, { background: { r: 255, g: 255, b: 255 } })
+    .extractChannel(0)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return recount({ luma: data, width: info.width, height: info.height, histogram: undefined }, needsHistogram);
+}
+
+function recount(page: Page, needsHistogram: boolean): Page {
+  if (!needsHistogram) return page;
+  const histogram = new Uint32Array(256);
+  countValues(page.luma, histogram);
+  return { ...page, histogram };
 }

@@ -1,7 +1,14 @@
 // Where an image's objects live and the metadata they carry. Keys come from the id alone,
 // never from a user's filename, so no upload can choose or escape its key.
 
-import type { OutputFormat } from "./messages.ts";
+import { z } from "zod";
+import {
+  type BordersReport,
+  bordersReportSchema,
+  type OutputFormat,
+  type SkewReport,
+  skewReportSchema,
+} from "./messages.ts";
 
 /** An original's extension: an image's, or a document's (TIFF, PDF). */
 export type ImageExtension = "png" | "jpg" | "webp" | "tif" | "pdf";
@@ -163,6 +170,31 @@ export function encodeMetadata(values: Record<string, string | number | undefine
     if (value !== undefined) metadata[key.toLowerCase()] = encodeURIComponent(String(value));
   }
   return metadata;
+}
+
+/**
+ * A result's geometry (what deskew found and did, the frame found) as one metadata value: the
+ * status and a republished completion read it back from there.
+ */
+export function geometryMetadata(result: { skew?: SkewReport; borders?: BordersReport }): string | undefined {
+  if (!result.skew && !result.borders) return undefined;
+  return JSON.stringify({ skew: result.skew, borders: result.borders });
+}
+
+/** The geometry geometryMetadata() wrote; nothing where there is none or it does not parse. */
+export function readGeometry(metadata: Record<string, string>): { skew?: SkewReport; borders?: BordersReport } {
+  const parsed = storedGeometrySchema.safeParse(safeJson(metadata.geometry));
+  return parsed.success ? parsed.data : {};
+}
+
+const storedGeometrySchema = z.object({ skew: skewReportSchema.optional(), borders: bordersReportSchema.optional() });
+
+function safeJson(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export function decodeMetadata(metadata: Record<string, string> | undefined): Record<string, string> {

@@ -253,7 +253,7 @@ async function pipInstall(venvPython: string, log: (m: string) => void): Promise
   log(`LocalStack venv ready: ${collected} packages in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
-async function findPython(override: string | undefined): Promise<string> {
+export async function findPython(override: string | undefined): Promise<string> {
   const candidates = override ? [override] : ["python3.13", "python3.12", "python3", ...(await pyenvPythons())];
   for (const candidate of candidates) {
     try {

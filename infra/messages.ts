@@ -11,23 +11,48 @@ import {
   APPLIED_METHODS,
   BINARIZATION_METHODS,
   type BinarizationMethod,
+  BORDER_MODES,
+  type BorderMode,
   DEFAULT_FIXED_THRESHOLD,
+  DESKEW_MODES,
+  type DeskewMode,
 } from "../imaging/method-names.ts";
 
 export const DEFAULT_METHOD: BinarizationMethod = "auto";
+export const DEFAULT_DESKEW: DeskewMode = "auto";
+export const DEFAULT_BORDERS: BorderMode = "clean";
+
+/** What is done to a page's geometry besides binarizing it. */
+export interface Geometry {
+  deskew: DeskewMode;
+  borders: BorderMode;
+}
+
+// In every job message. The API always sends both; a message without them is from an API that
+// knew neither, whose pages were never turned or cleaned, and is processed as it would have been.
+const geometryFields = {
+  deskew: z.enum(DESKEW_MODES).optional(),
+  borders: z.enum(BORDER_MODES).optional(),
+};
+
+/** A job message's geometry, as the worker applies it. */
+export function jobGeometry(m: { deskew?: DeskewMode; borders?: BorderMode }): Geometry {
+  return { deskew: m.deskew ?? "off", borders: m.borders ?? "keep" };
+}
 
 /** What a result is written as: a 1-bit PNG, a CCITT G4 TIFF, or a PDF of G4 images. */
 export const OUTPUT_FORMATS = ["png", "tiff", "pdf"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /**
- * A rendition's name says what it is: the method, for `fixed` its threshold (`fixed-140`), and
- * a format other than the upload's own (`sauvola-pdf`).
+ * A rendition's name says what it is: the method, for `fixed` its threshold (`fixed-140`), the
+ * geometry where it is not the default (`-deskew-off`, `-borders-keep`, `-borders-crop`), and a
+ * format other than the upload's own (`sauvola-pdf`, `otsu-borders-crop-tiff`).
  */
 export const renditionNameSchema = z
   .string()
   .regex(
-    /^(auto|document|otsu|sauvola|fixed-(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))(-(png|tiff|pdf))?$/,
+    /^(auto|document|otsu|sauvola|fixed-(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))(-deskew-off)?(-borders-(keep|crop))?(-(png|tiff|pdf))?$/,
     "is not a rendition name",
   );
 
@@ -35,14 +60,22 @@ export function renditionName(
   method: BinarizationMethod,
   threshold: number | undefined,
   otherFormat?: OutputFormat,
+  geometry: Geometry = { deskew: DEFAULT_DESKEW, borders: DEFAULT_BORDERS },
 ): string {
-  const named = method === "fixed" ? `fixed-${threshold ?? DEFAULT_FIXED_THRESHOLD}` : method;
+  let named = method === "fixed" ? `fixed-${threshold ?? DEFAULT_FIXED_THRESHOLD}` : method;
+  if (geometry.deskew !== DEFAULT_DESKEW) named += `-deskew-${geometry.deskew}`;
+  if (geometry.borders !== DEFAULT_BORDERS) named += `-borders-${geometry.borders}`;
   return otherFormat ? `${named}-${otherFormat}` : named;
 }
 
-/** Whether a rendition's name says the method and threshold it is made with (whatever its format). */
-function namesItsMethod(rendition: string, method: BinarizationMethod, threshold: number | undefined): boolean {
-  return rendition.replace(/-(png|tiff|pdf)$/, "") === renditionName(method, threshold);
+/** Whether a rendition's name says the method, threshold and geometry it is made with (whatever its format). */
+function namesItsMethod(
+  rendition: string,
+  m: { method: BinarizationMethod; threshold?: number; deskew?: DeskewMode; borders?: BorderMode },
+): boolean {
+  // A message without geometry is from an API before it, whose rendition names had none.
+  const geometry = m.deskew || m.borders ? jobGeometry(m) : undefined;
+  return rendition.replace(/-(png|tiff|pdf)$/, "") === renditionName(m.method, m.threshold, undefined, geometry);
 }
 
 // We generate v7 ids (keys sort by upload time); any RFC 9562 UUID from another producer (v4 is
@@ -69,11 +102,12 @@ export const inputMessageSchema = z
     rendition: renditionNameSchema.optional(),
     /** Version 2 only: when the rendition was asked for (each request is its own job). */
     requestedAt: timestamp.optional(),
+    ...geometryFields,
   })
   .refine((m) => (m.version === 2) === (m.rendition !== undefined && m.requestedAt !== undefined), {
     message: "version 2 messages, and only they, name a rendition and when it was requested",
   })
-  .refine((m) => m.rendition === undefined || namesItsMethod(m.rendition, m.method, m.threshold), {
+  .refine((m) => m.rendition === undefined || namesItsMethod(m.rendition, m), {
     message: "the rendition's name does not match its method and threshold",
   });
 export type InputMessage = z.infer<typeof inputMessageSchema>;
@@ -99,12 +133,13 @@ export const pageMessageSchema = z
     /** A rendition's page: which rendition, and when it was asked for (each request is its own run). */
     rendition: renditionNameSchema.optional(),
     requestedAt: timestamp.optional(),
+    ...geometryFields,
   })
   .refine((m) => m.page <= m.pages, { message: "the page is beyond the document's last" })
   .refine((m) => (m.rendition === undefined) === (m.requestedAt === undefined), {
     message: "a rendition's page names both the rendition and when it was requested",
   })
-  .refine((m) => m.rendition === undefined || namesItsMethod(m.rendition, m.method, m.threshold), {
+  .refine((m) => m.rendition === undefined || namesItsMethod(m.rendition, m), {
     message: "the rendition's name does not match its method and threshold",
   });
 export type PageMessage = z.infer<typeof pageMessageSchema>;
@@ -112,6 +147,27 @@ export type PageMessage = z.infer<typeof pageMessageSchema>;
 /** Whatever the input queue carries: an image's job or a document's page. */
 export const queueMessageSchema = z.union([inputMessageSchema, pageMessageSchema]);
 export type QueueMessage = z.infer<typeof queueMessageSchema>;
+/** What deskew found and did: the page's skew (clockwise degrees; null: none found) and the turn applied. */
+export const skewReportSchema = z.object({
+  angle: z.number().min(-90).max(90).nullable(),
+  confidence: z.number().min(0).max(1),
+  /** Degrees the page was turned, clockwise; 0 when it was not (not sure, or under 0.1°). */
+  rotated: z.number().min(-90).max(90),
+  /** Why no angle was found. */
+  reason: z.string().optional(),
+});
+export type SkewReport = z.infer<typeof skewReportSchema>;
+
+/** The frame found (pixels on each side, 0: none) and what was done with it. */
+export const bordersReportSchema = z.object({
+  top: z.number().int().nonnegative(),
+  right: z.number().int().nonnegative(),
+  bottom: z.number().int().nonnegative(),
+  left: z.number().int().nonnegative(),
+  action: z.enum(["clean", "crop"]),
+});
+export type BordersReport = z.infer<typeof bordersReportSchema>;
+
 const doneMessageSchema = z.object({
   /** 2 for a rendition's completion. */
   version: z.union([z.literal(1), z.literal(2)]),
@@ -139,6 +195,10 @@ const doneMessageSchema = z.object({
    * only so that messages from before it existed still parse.)
    */
   processingId: z.uuid().optional(),
+  /** When deskew was asked for: what it found and did. */
+  skew: skewReportSchema.optional(),
+  /** When borders were to be cleaned or cropped: the frame found. */
+  borders: bordersReportSchema.optional(),
 });
 
 /** A document assembled: version 3. Each page's details are in its own record (`/pages`). */
@@ -158,6 +218,9 @@ const documentDoneMessageSchema = z.object({
   durationMs: z.number().nonnegative(),
   completedAt: timestamp,
   processingId: z.uuid(),
+  /** How many pages were turned level, and on how many a frame was found (each page's own in `/pages`). */
+  pagesDeskewed: z.number().int().nonnegative().optional(),
+  pagesFramed: z.number().int().nonnegative().optional(),
 });
 
 const failedMessageSchema = z.object({

@@ -4,6 +4,7 @@ import { runMain } from "../infra/lifecycle.ts";
 import { benchApi } from "./bench/api.ts";
 import { benchBinarizeKernel } from "./bench/binarize.ts";
 import { benchCost } from "./bench/cost.ts";
+import { benchDeskew } from "./bench/deskew.ts";
 import { benchDocuments } from "./bench/documents.ts";
 import { benchLoad, benchPipeline } from "./bench/pipeline.ts";
 import { benchQuality } from "./bench/quality.ts";
@@ -19,6 +20,7 @@ const BENCHMARKS: Record<string, (options: string[]) => Promise<unknown>> = {
   cost: benchCost,
   quality: benchQuality,
   documents: benchDocuments,
+  deskew: benchDeskew,
 };
 
 runMain(async () => {

@@ -28,10 +28,12 @@ import {
   decodeMetadata,
   documentOutput,
   encodeMetadata,
+  geometryMetadata,
   pageKeys,
+  readGeometry,
   resultKeys,
 } from "../infra/image-objects.ts";
-import { type CompletionMessage, type PageMessage, sendCompletionMessage } from "../infra/messages.ts";
+import { type CompletionMessage, jobGeometry, type PageMessage, sendCompletionMessage } from "../infra/messages.ts";
 import {
   conditionalPut,
   headObject,
@@ -83,11 +85,14 @@ export async function processPage(
               maxInputPixels: config.maxInputPixels,
             })
           : original.bytes;
+      const geometry = jobGeometry(job);
       const result = await binarize(pixels, {
         method: job.method,
         threshold: job.threshold,
         maxInputPixels: config.maxInputPixels,
         page: job.page - 1,
+        deskew: geometry.deskew === "auto",
+        borders: geometry.borders,
       });
       const page = g4Page(result.packed, result.width, result.height, result.dpi);
       const described = {
@@ -100,6 +105,7 @@ export async function processPage(
         threshold: result.threshold ?? undefined,
         "completed-at": new Date().toISOString(),
         "duration-ms": Math.round(performance.now() - started),
+        geometry: geometryMetadata(result),
       };
       const put = (Key: string, Body: Uint8Array, ContentType: string) =>
         s3.send(
@@ -115,7 +121,11 @@ export async function processPage(
       // A page that was black and white already is its own preview: its PNG is served for it
       // (api/routes/pages.ts), and the preview's decode, resize and JPEG (measured at half
       // such a page's whole cost) are saved.
-      if (result.reason !== ALREADY_BITONAL) {
+      // (Unless it was turned or cut: then it is not the page as uploaded.)
+      const { borders } = result;
+      const cut = borders?.action === "crop" && borders.top + borders.right + borders.bottom + borders.left > 0;
+      const asUploaded = !result.skew?.rotated && !cut;
+      if (result.reason !== ALREADY_BITONAL || !asUploaded) {
         await put(keys.preview, await pagePreview(pixels, job.page - 1), "image/jpeg");
       }
       await put(keys.png, result.png, "image/png");
@@ -213,7 +223,7 @@ async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): 
     );
   } else {
     if (done.size < job.pages) throw new Error(`only ${done.size} of ${job.pages} pages are stored; assembling later`);
-    const body = await assembleOutput(job, deps, original.metadata.filename ?? "");
+    const { body, pagesDeskewed, pagesFramed } = await assembleOutput(job, deps, original.metadata.filename ?? "");
     const completedAt = new Date().toISOString();
     const durationMs = Math.round(performance.now() - started);
     const inputBytes = Number(original.metadata.bytes) || 0;
@@ -234,6 +244,8 @@ async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): 
         "completed-at": completedAt,
         "duration-ms": durationMs,
         "processing-id": processingId,
+        "pages-deskewed": pagesDeskewed,
+        "pages-framed": pagesFramed,
       }),
     });
     if (!written) {
@@ -258,6 +270,8 @@ async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): 
       durationMs,
       completedAt,
       processingId,
+      pagesDeskewed,
+      pagesFramed,
     };
   }
   if (!(await objectExists(s3, job.bucket, job.key))) {
@@ -271,11 +285,27 @@ async function assemble(job: PageMessage, deps: JobDeps, receiveCount: number): 
   return true;
 }
 
-/** The pages' G4 streams (or, for a one-page PNG, its PNG) as the document's bytes. */
-async function assembleOutput(job: PageMessage, { s3, config }: JobDeps, filename: string): Promise<Uint8Array> {
+/**
+ * The pages' G4 streams (or, for a one-page PNG, its PNG) as the document's bytes, and how many
+ * of its pages were turned level or had a frame.
+ */
+async function assembleOutput(
+  job: PageMessage,
+  { s3, config }: JobDeps,
+  filename: string,
+): Promise<{ body: Uint8Array; pagesDeskewed: number; pagesFramed: number }> {
+  let pagesDeskewed = 0;
+  let pagesFramed = 0;
+  const count = (metadata: Record<string, string>) => {
+    const { skew, borders } = readGeometry(metadata);
+    if (skew?.rotated) pagesDeskewed++;
+    if (borders && borders.top + borders.right + borders.bottom + borders.left > 0) pagesFramed++;
+  };
   if (job.format === "png") {
     // The API allows a PNG only for one page: the page's own PNG is the document.
-    return (await readObject(s3, config.outputBucket, pageKeys(job.id, 1, runOf(job)).png)).bytes;
+    const { bytes, metadata } = await readObject(s3, config.outputBucket, pageKeys(job.id, 1, runOf(job)).png);
+    count(metadata);
+    return { body: bytes, pagesDeskewed, pagesFramed };
   }
   const pages: G4Page[] = new Array(job.pages);
   // A few at a time: a 500-page document is 500 small GETs.
@@ -284,6 +314,7 @@ async function assembleOutput(job: PageMessage, { s3, config }: JobDeps, filenam
     while (next.page <= job.pages) {
       const page = next.page++;
       const { bytes, metadata } = await readObject(s3, config.outputBucket, pageKeys(job.id, page, runOf(job)).g4);
+      count(metadata);
       const dpi = Number(metadata.dpi);
       pages[page - 1] = {
         g4: bytes,
@@ -294,7 +325,8 @@ async function assembleOutput(job: PageMessage, { s3, config }: JobDeps, filenam
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, job.pages) }, worker));
-  return job.format === "tiff" ? encodeG4Tiff(pages) : encodeG4Pdf(pages, filename);
+  const body = job.format === "tiff" ? encodeG4Tiff(pages) : encodeG4Pdf(pages, filename);
+  return { body, pagesDeskewed, pagesFramed };
 }
 
 async function readObject(s3: S3Client, bucket: string, key: string) {
@@ -335,5 +367,7 @@ async function storedDocumentCompletion(
     durationMs: Number(m["duration-ms"]),
     completedAt: m["completed-at"],
     processingId: m["processing-id"],
+    ...(m["pages-deskewed"] ? { pagesDeskewed: Number(m["pages-deskewed"]) } : {}),
+    ...(m["pages-framed"] ? { pagesFramed: Number(m["pages-framed"]) } : {}),
   };
 }

@@ -5,12 +5,13 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { binarize, ImageError } from "../imaging/binarize.ts";
 import type { PdfRenderer } from "../imaging/decode/pdf-renderer.ts";
 import type { Config } from "../infra/config.ts";
-import { encodeMetadata, resultKeys } from "../infra/image-objects.ts";
+import { encodeMetadata, geometryMetadata, readGeometry, resultKeys } from "../infra/image-objects.ts";
 import type { Logger } from "../infra/logger.ts";
 import {
   type CompletionMessage,
   completionMessageSchema,
   type InputMessage,
+  jobGeometry,
   type QueueMessage,
   sendCompletionMessage,
 } from "../infra/messages.ts";
@@ -94,10 +95,13 @@ async function processImageJob(
     const uploadedAt = original.metadata["uploaded-at"] ?? original.lastModified?.toISOString() ?? "";
     stages.queue = Math.max(0, Date.now() - (Date.parse(uploadedAt) || Date.now()));
     lap("get");
+    const geometry = jobGeometry(job);
     const result = await binarize(original.bytes, {
       method: job.method,
       threshold: job.threshold,
       maxInputPixels: config.maxInputPixels,
+      deskew: geometry.deskew === "auto",
+      borders: geometry.borders,
     }).catch((error) => {
       throw error instanceof ImageError ? new PermanentJobError(error.code, error.message) : error;
     });
@@ -124,6 +128,7 @@ async function processImageJob(
           "completed-at": completedAt,
           "duration-ms": durationMs,
           "processing-id": processingId,
+          geometry: geometryMetadata(result),
         }),
       }),
     );
@@ -143,6 +148,8 @@ async function processImageJob(
       completedAt,
       stages,
       processingId,
+      ...(result.skew ? { skew: result.skew } : {}),
+      ...(result.borders ? { borders: result.borders } : {}),
     };
   } catch (error) {
     if (!(error instanceof PermanentJobError)) throw error;
@@ -232,5 +239,6 @@ async function storedCompletion(
     durationMs: Number(m["duration-ms"] ?? 0),
     completedAt: m["completed-at"],
     processingId: m["processing-id"],
+    ...readGeometry(m),
   });
 }

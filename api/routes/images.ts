@@ -78,7 +78,15 @@ export function mountImageRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): void {
     });
     endTime(c, "s3put");
     startTime(c, "enqueue");
-    const job = { id, bucket: config.inputBucket, key: keys[0], method: request.method, threshold: request.threshold };
+    const job = {
+      id,
+      bucket: config.inputBucket,
+      key: keys[0],
+      method: request.method,
+      threshold: request.threshold,
+      deskew: request.deskew,
+      borders: request.borders,
+    };
     const rendering = request.dpi ? { dpi: request.dpi } : {};
     try {
       if (document) {

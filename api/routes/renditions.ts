@@ -101,13 +101,14 @@ export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): vo
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { method, threshold, format } = c.req.valid("json");
+      const { method, threshold, format, deskew, borders } = c.req.valid("json");
+      const geometry = { deskew, borders };
       c.set("imageId", id);
       const original = c.var.original;
       const fixedThreshold = method === "fixed" ? threshold : undefined;
       const { run, ownFormat } = renditionRun(original, format);
       const wanted = format ?? ownFormat;
-      const rendition = renditionName(method, fixedThreshold, wanted !== ownFormat ? wanted : undefined);
+      const rendition = renditionName(method, fixedThreshold, wanted !== ownFormat ? wanted : undefined, geometry);
       c.header("Location", links.rendition(id, rendition).self);
       const requestedAt = new Date().toISOString();
       const request = {
@@ -130,7 +131,7 @@ export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): vo
       try {
         if (run) {
           // A document's rendition is a document: one job a page, as its upload was (images.ts).
-          const job = { version: 3 as const, id, bucket: config.inputBucket, key: original.key, method };
+          const job = { version: 3 as const, id, bucket: config.inputBucket, key: original.key, method, ...geometry };
           await sendPageMessages(
             sqs,
             queueUrls.input,
@@ -151,6 +152,7 @@ export function mountRenditionRoutes(app: OpenAPIHono<Env>, deps: RouteDeps): vo
             rendition,
             method,
             threshold: fixedThreshold,
+            ...geometry,
             requestedAt,
             bucket: config.inputBucket,
             key: original.key,

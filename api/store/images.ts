@@ -27,10 +27,12 @@ import {
   inputKey,
   inputKeyPrefix,
   outputKey,
+  pageKeys,
+  readGeometry,
   renditionsPrefix,
 } from "../../infra/image-objects.ts";
 import { listKeys } from "../../infra/inspect.ts";
-import { OUTPUT_FORMATS, type OutputFormat } from "../../infra/messages.ts";
+import { type BordersReport, OUTPUT_FORMATS, type OutputFormat, type SkewReport } from "../../infra/messages.ts";
 import {
   headObject,
   readFailureRecord,
@@ -75,6 +77,10 @@ export interface ImageStatus {
   createdAt: string | null;
   completedAt: string | null;
   error?: { code: string; message: string };
+  /** What deskew found and did; null when it was not asked for (or the result is not there yet). */
+  skew: SkewReport | null;
+  /** The frame found, when borders were to be cleaned or cropped. */
+  borders: BordersReport | null;
   /** A document's alone. */
   document?: DocumentStatus;
 }
@@ -88,6 +94,9 @@ export interface DocumentStatus {
   bytes: number | null;
   inputBytes: number;
   largerThanInput: boolean | null;
+  /** Once assembled: how many pages were turned level, and on how many a frame was found. */
+  pagesDeskewed: number | null;
+  pagesFramed: number | null;
 }
 
 /** Stores the original and its listing marker; returns the keys written, for a rollback. */
@@ -301,6 +310,8 @@ async function readDocumentStatus(
       bytes,
       inputBytes,
       largerThanInput: bytes === null ? null : bytes > inputBytes,
+      pagesDeskewed: assembled ? numberOrNull(assembled.metadata["pages-deskewed"]) : null,
+      pagesFramed: assembled ? numberOrNull(assembled.metadata["pages-framed"]) : null,
     },
   };
 }
@@ -310,6 +321,8 @@ export interface PageStatus {
   page: number;
   status: "queued" | "done" | "failed";
   error?: { code: string; message: string };
+  skew?: SkewReport;
+  borders?: BordersReport;
 }
 
 /** Every page of a document, in order: done (its PNG stored), failed (its record stored) or queued. */
@@ -318,7 +331,11 @@ export async function listPageStatuses({ s3, config }: Deps, id: string, pages: 
   return Promise.all(
     Array.from({ length: pages }, async (_, n): Promise<PageStatus> => {
       const page = n + 1;
-      if (done.has(page)) return { page, status: "done" };
+      if (done.has(page)) {
+        // What was done to the page's geometry, from its result's metadata.
+        const png = await headObject(s3, config.outputBucket, pageKeys(id, page).png);
+        return { page, status: "done", ...(png ? readGeometry(png.metadata) : {}) };
+      }
       if (!failed.has(page)) return { page, status: "queued" };
       // Failed pages are few, and what a person wants to know of them is why.
       const record = await readPageFailure(s3, config.outputBucket, id, page);
@@ -340,7 +357,14 @@ function describe(id: string, status: ImageStatus["status"], m: Record<string, s
     threshold: numberOrNull(m.threshold),
     createdAt: m["uploaded-at"] ?? null,
     completedAt: null,
+    ...geometryStatus(m),
   };
+}
+
+/** A result's geometry as a status says it: null where nothing was asked for or found. */
+export function geometryStatus(m: Record<string, string>): { skew: SkewReport | null; borders: BordersReport | null } {
+  const { skew, borders } = readGeometry(m);
+  return { skew: skew ?? null, borders: borders ?? null };
 }
 
 export function numberOrNull(value: string | undefined): number | null {

@@ -11,9 +11,9 @@ import {
   renditionsPrefix,
 } from "../../infra/image-objects.ts";
 import { listKeys } from "../../infra/inspect.ts";
-import type { OutputFormat } from "../../infra/messages.ts";
+import type { BordersReport, OutputFormat, SkewReport } from "../../infra/messages.ts";
 import { conditionalPut, headObject, readFailureRecord, readOutputMetadata } from "../../infra/stored-results.ts";
-import { type StoreDeps as Deps, deleteStored, numberOrNull } from "./images.ts";
+import { type StoreDeps as Deps, deleteStored, geometryStatus, numberOrNull } from "./images.ts";
 
 export interface RenditionStatus {
   id: string;
@@ -28,6 +28,8 @@ export interface RenditionStatus {
   /** A document rendition's (page jobs, assembled); null for an image's PNG. */
   format: OutputFormat | null;
   pages: number | null;
+  skew: SkewReport | null;
+  borders: BordersReport | null;
   error?: { code: string; message: string };
 }
 
@@ -165,6 +167,7 @@ export async function readRenditionStatus(
       reason: m.reason ?? null,
       threshold: numberOrNull(m.threshold) ?? base.threshold,
       completedAt: m["completed-at"] ?? output.lastModified?.toISOString() ?? null,
+      ...geometryStatus(m),
     };
   }
   const retried = failure && request && Date.parse(request.requestedAt) > Date.parse(failure.completedAt);
@@ -188,6 +191,8 @@ export function queuedRendition(
     completedAt: null,
     format: request.format ?? null,
     pages: request.pages ?? null,
+    skew: null,
+    borders: null,
   };
 }
 

@@ -13,7 +13,7 @@ import { type PseudoWeights, pseudoWeights } from "../../imaging/measures/pseudo
 import { BINARIZATION_METHODS, type BinarizationMethod } from "../../imaging/method-names.ts";
 import { syntheticPages } from "./synthetic-pages.ts";
 
-interface Page {
+export interface Page {
   name: string;
   set: string;
   bytes: Uint8Array;
@@ -214,7 +214,7 @@ async function writeFigure(pages: Page[], results: Map<string, Uint8Array[]>, fi
 }
 
 /** Pages under `root`, each `<name>.png` that has a `<name>-gt.png` beside it. */
-async function loadPages(root: string): Promise<Page[]> {
+export async function loadPages(root: string): Promise<Page[]> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
   const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
   const pages: Page[] = [];
@@ -233,13 +233,13 @@ async function loadPages(root: string): Promise<Page[]> {
   return pages;
 }
 
-async function greyOf(png: Uint8Array): Promise<BinaryImage> {
+export async function greyOf(png: Uint8Array): Promise<BinaryImage> {
   const { data, info } = await sharp(png).greyscale().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data), width: info.width, height: info.height };
 }
 
 /** CPU milliseconds of this process (every thread) spent in `work`. */
-async function cpuMs(work: () => Promise<void>): Promise<number> {
+export async function cpuMs(work: () => Promise<void>): Promise<number> {
   const before = process.cpuUsage();
   await work();
   const used = process.cpuUsage(before);
