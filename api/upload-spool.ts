@@ -9,8 +9,6 @@ import type { Readable } from "node:stream";
 import { AppError } from "./errors.ts";
 import { fileSizeLimit, type UploadLimits } from "./upload-limits.ts";
 
-// file-type reads at most this much of a file to tell its type.
-const HEAD_BYTES = 4100;
 const SPOOL_FILE_PREFIX = "bitonal-upload-";
 // A spooled file lives as long as its request: Node ends a request that has not arrived whole in
 // 5 minutes (http's requestTimeout), and storing it is bounded by the SDK's retries. One older
@@ -20,8 +18,6 @@ const STALE_SPOOL_FILE_MS = 60 * 60 * 1000;
 /** An upload received whole: its bytes in memory, or in a file only this request knows. */
 export interface SpooledUpload {
   size: number;
-  /** The first bytes (all of them for a small file): enough to tell the type. */
-  head: Uint8Array;
   /** The bytes, when they are held in memory (an image's are). */
   bytes: Uint8Array | undefined;
   /** The file the bytes are in, when they are not in memory. */
@@ -141,7 +137,6 @@ export async function sweepStaleSpoolFiles(dir: string, now = Date.now()): Promi
 function inMemory(bytes: Buffer): SpooledUpload {
   return {
     size: bytes.length,
-    head: bytes.subarray(0, HEAD_BYTES),
     bytes,
     path: undefined,
     read: (at, length) => bytes.subarray(at, at + length),
@@ -164,7 +159,6 @@ function onDisk(path: string, size: number): SpooledUpload {
   };
   return {
     size,
-    head: read(0, HEAD_BYTES),
     bytes: undefined,
     path,
     read,

@@ -1,5 +1,5 @@
 // Decides whether uploaded bytes are an image or a document bitonal accepts, by content alone.
-import { fileTypeFromBuffer } from "file-type";
+import { fileTypeFromBuffer, fileTypeFromFile } from "file-type";
 import sharp from "sharp";
 import { ImageError } from "../imaging/binarize.ts";
 import { DEFAULT_RENDER_DPI } from "../imaging/decode/pdf-pages.ts";
@@ -56,7 +56,12 @@ export async function validateUpload(
   pdf: PdfRenderer,
 ): Promise<ValidImage | ValidDocument> {
   if (file.size === 0) throw new AppError("unsupported-media-type", "The upload is empty.");
-  const detected = await fileTypeFromBuffer(file.head);
+  // The whole file, not its first bytes: a TIFF is told from a camera's raw file (a TIFF inside)
+  // by its first directory, which libtiff writes after the pixels, at the end of the file. A
+  // spooled file is read where it lies, only at the offsets the check asks for.
+  const detected = file.path
+    ? await fileTypeFromFile(file.path)
+    : await fileTypeFromBuffer(file.bytes ?? new Uint8Array());
   if (detected?.mime === "image/tiff") return validateTiff(file, limits);
   if (detected?.mime === "application/pdf") return validatePdf(file, limits, pdf);
   if (file.size > limits.maxUploadBytes) {

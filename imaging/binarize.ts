@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import { decodeLuma, type RgbPixels } from "./decode/luma.ts";
 import { encodeBitonalPng } from "./encode/bitonal-png.ts";
-import { type Borders, type Frame, findFrame, NO_BORDERS, whitenFrame } from "./geometry/borders.ts";
+import { type Borders, findFrame, frameMask, NO_BORDERS, whitenMasked } from "./geometry/borders.ts";
 import { estimateSkew, type SkewEstimate } from "./geometry/skew.ts";
 import { countValues, releaseKernelMemory } from "./kernels/simd.ts";
 import {
@@ -43,6 +43,8 @@ export type SkewReport = SkewEstimate & { rotated: number };
 
 // Turning a page by less than this changes nothing a reader could see.
 const MIN_CORRECTION_DEGREES = 0.1;
+// A turned mask is antialiased: anything of it at all is masked, a pixel's margin round the page.
+const MASK_EDGE = 8;
 
 export interface BinarizeResult {
   /** 1-bit greyscale PNG: every pixel black or white. */
@@ -88,13 +90,20 @@ export async function binarize(input: Uint8Array | RgbPixels, options: BinarizeO
   const { dpi } = decoded;
   let page: Page = { ...decoded, histogram };
 
-  // The frame first: cut away or made paper-white before any method sees it, and kept out of
-  // the skew estimate (its straight edges would outvote the text's lines).
+  // The frame first: found on the grey page, cut away before any method sees it (crop), and
+  // masked out of the result: its straight edges would outvote the text's lines in the skew
+  // estimate, and it is not the page.
   const bordersAction = options.borders ?? "keep";
   const frame = bordersAction === "keep" ? undefined : findFrame(page.luma, page.width, page.height);
-  if (frame) page = withoutFrame(page, frame, bordersAction === "crop", needsHistogram);
   const borders = frame?.borders ?? NO_BORDERS;
+  let mask = frame ? frameMask(page.width, page.height, frame) : undefined;
+  if (mask && bordersAction === "crop") {
+    const { width, height } = page;
+    page = recount(cropped(page.luma, width, height, borders), needsHistogram);
+    mask = cropped(mask, width, height, borders).luma;
+  }
   let run = binarizeLuma(page, options);
+  if (mask) whitenMasked(run.packed, page.width, page.height, mask);
 
   let skew: SkewReport | undefined;
   if (options.deskew) {
@@ -103,9 +112,14 @@ export async function binarize(input: Uint8Array | RgbPixels, options: BinarizeO
     if (estimate.angle !== null && Math.abs(estimate.angle) >= MIN_CORRECTION_DEGREES) {
       // The grey page turned and binarized again: turning the bits instead would leave every
       // slanted edge a staircase, and the methods measure the grey page as it will be written.
-      page = await rotated(page, -estimate.angle, needsHistogram);
+      // The mask turns with it, and what lies outside the page as it was (the canvas' new
+      // corners, where white meets the page's edge) is masked too.
+      const turn = -estimate.angle;
+      const turnedMask = await rotatedPlane(mask ?? new Uint8Array(page.width * page.height), page, turn, 255);
+      page = recount(await rotatedPlane(page.luma, page, turn, 255), needsHistogram);
       run = binarizeLuma(page, options);
-      skew.rotated = -estimate.angle;
+      whitenMasked(run.packed, page.width, page.height, turnedMask.luma, MASK_EDGE);
+      skew.rotated = turn;
     }
   }
   // A large page grew the kernels' memory: let it go rather than hold it until the next one.
@@ -167,31 +181,32 @@ function binarizeLuma(
   return { packed, applied, reason: choice?.reason, threshold };
 }
 
-/** The page with its frame made white, and cut to the page's box (`crop`); its histogram counted again. */
-function withoutFrame(page: Page, frame: Frame, crop: boolean, needsHistogram: boolean): Page {
-  const { width, height } = page;
-  const luma = Uint8Array.from(page.luma);
-  whitenFrame(luma, width, height, frame);
-  if (!crop) return recount({ luma, width, height, histogram: undefined }, needsHistogram);
-  const { top, right, bottom, left } = frame.borders;
+/** One byte a pixel cut to the page's box inside `borders`. */
+function cropped(values: Uint8Array, width: number, height: number, borders: Borders): Page {
+  const { top, right, bottom, left } = borders;
   const w = width - left - right;
   const h = height - top - bottom;
-  const cropped = new Uint8Array(w * h);
+  const out = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
     const from = (y + top) * width + left;
-    cropped.set(luma.subarray(from, from + w), y * w);
+    out.set(values.subarray(from, from + w), y * w);
   }
-  return recount({ luma: cropped, width: w, height: h, histogram: undefined }, needsHistogram);
+  return { luma: out, width: w, height: h, histogram: undefined };
 }
 
-/** The grey page turned `degrees` clockwise (negative: counter-clockwise), its canvas grown with white. */
-async function rotated(page: Page, degrees: number, needsHistogram: boolean): Promise<Page> {
-  const { data, info } = await sharp(page.luma, { raw: { width: page.width, height: page.height, channels: 1 } })
-    .rotate(degrees, { background: { r: 255, g: 255, b: 255 } })
+/** One byte a pixel turned `degrees` clockwise (negative: counter-clockwise), the canvas grown with `fill`. */
+async function rotatedPlane(
+  values: Uint8Array,
+  { width, height }: { width: number; height: number },
+  degrees: number,
+  fill: number,
+): Promise<Page> {
+  const { data, info } = await sharp(values, { raw: { width, height, channels: 1 } })
+    .rotate(degrees, { background: { r: fill, g: fill, b: fill } })
     .extractChannel(0)
     .raw()
     .toBuffer({ resolveWithObject: true });
-  return recount({ luma: data, width: info.width, height: info.height, histogram: undefined }, needsHistogram);
+  return { luma: data, width: info.width, height: info.height, histogram: undefined };
 }
 
 function recount(page: Page, needsHistogram: boolean): Page {

@@ -1,16 +1,18 @@
 // `npm run upload -- <dir|files…> [--concurrency N] [--method auto|document|otsu|sauvola|fixed]
-//   [--threshold T] [--format png|tiff|pdf] [--dpi 72-1200] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]`
+//   [--threshold T] [--format png|tiff|pdf] [--dpi 72-1200] [--deskew auto|off] [--borders keep|clean|crop]
+//   [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]`
 // Uploads many images and documents (PDF, TIFF) through the API with a progress bar; exits 1 if any failed.
 // `npm run upload -- --delete [--url BASE_URL] [--manifest FILE]` deletes what it uploaded.
 import { parseArgs } from "node:util";
-import { BINARIZATION_METHODS } from "../imaging/method-names.ts";
+import { BINARIZATION_METHODS, BORDER_MODES, DESKEW_MODES } from "../imaging/method-names.ts";
 import { loadConfig } from "../infra/config.ts";
 import { runMain } from "../infra/lifecycle.ts";
 import { OUTPUT_FORMATS } from "../infra/messages.ts";
 import { bulkDelete, bulkUpload, type FileOutcome } from "./bulk-upload.ts";
 
 const USAGE = `usage: npm run upload -- <dir|files…> [--concurrency N] [--method ${BINARIZATION_METHODS.join("|")}]
-       [--threshold 0-255] [--format ${OUTPUT_FORMATS.join("|")}] [--dpi 72-1200] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]
+       [--threshold 0-255] [--format ${OUTPUT_FORMATS.join("|")}] [--dpi 72-1200] [--deskew ${DESKEW_MODES.join("|")}]
+       [--borders ${BORDER_MODES.join("|")}] [--wait] [--out DIR] [--url BASE_URL] [--manifest FILE]
        npm run upload -- --delete [--url BASE_URL] [--manifest FILE]   (deletes what the manifest says was uploaded)`;
 
 runMain(async () => {
@@ -23,6 +25,8 @@ runMain(async () => {
       threshold: { type: "string" },
       format: { type: "string" },
       dpi: { type: "string" },
+      deskew: { type: "string" },
+      borders: { type: "string" },
       wait: { type: "boolean", default: false },
       out: { type: "string" },
       url: { type: "string", default: `http://${config.host}:${config.port}` },
@@ -56,6 +60,8 @@ runMain(async () => {
       "--threshold must be 0–255",
     values.format && !(OUTPUT_FORMATS as readonly string[]).includes(values.format) && "unknown --format",
     dpi !== undefined && !(Number.isInteger(dpi) && dpi >= 72 && dpi <= 1200) && "--dpi must be 72–1200",
+    values.deskew && !(DESKEW_MODES as readonly string[]).includes(values.deskew) && "unknown --deskew",
+    values.borders && !(BORDER_MODES as readonly string[]).includes(values.borders) && "unknown --borders",
     values.out && !values.wait && "--out needs --wait",
   ].filter(Boolean);
   if (values.help || problems.length > 0) {
@@ -75,6 +81,8 @@ runMain(async () => {
       threshold,
       format: values.format,
       dpi,
+      deskew: values.deskew,
+      borders: values.borders,
       wait: values.wait as boolean,
       outDir: values.out,
       manifestPath: values.manifest as string,
@@ -130,5 +138,6 @@ function printSummary(outcomes: FileOutcome[], seconds: number) {
   for (const outcome of outcomes) {
     if (outcome.upload === "refused") console.log(`  refused: ${outcome.file}: ${outcome.reason}`);
     else if (outcome.result === "failed") console.log(`  failed:  ${outcome.file}: ${outcome.reason}`);
+    else if (outcome.geometry) console.log(`  done:    ${outcome.file}: ${outcome.geometry}`);
   }
 }

@@ -107,13 +107,14 @@ function uploadAll(files) {
   const format = form.elements.format.value;
   // Sent only when changed from the API's own default, and only for a PDF (the one it applies to).
   const dpi = form.elements.dpi.value;
+  const geometry = { deskew: form.elements.deskew.checked ? "auto" : "off", borders: form.elements.borders.value };
   for (const file of files) {
     const pdfDpi = isPdf(file) && dpi && dpi !== "300" ? dpi : undefined;
-    upload(file, method, method === "fixed" ? threshold.value : undefined, format, pdfDpi);
+    upload(file, method, method === "fixed" ? threshold.value : undefined, format, pdfDpi, geometry);
   }
 }
 
-function upload(file, method, fixedThreshold, format, dpi) {
+function upload(file, method, fixedThreshold, format, dpi, geometry) {
   const progress = el("progress", { max: "100", value: "0", "aria-label": `Upload progress of ${file.name}` });
   const status = el("p", { class: "status", role: "status", text: "Uploading…" });
   const body = el("div", { class: "upload-body" });
@@ -138,6 +139,8 @@ function upload(file, method, fixedThreshold, format, dpi) {
   if (fixedThreshold !== undefined) data.set("threshold", fixedThreshold);
   if (format) data.set("format", format);
   if (dpi) data.set("dpi", dpi);
+  data.set("deskew", geometry.deskew);
+  data.set("borders", geometry.borders);
 
   // XMLHttpRequest rather than fetch: fetch reports no upload progress.
   const request = new XMLHttpRequest();
@@ -242,6 +245,8 @@ async function renderResult(image) {
     ["Method", describeMethod(image)],
     ["Threshold", image.threshold ?? "local (per pixel)"],
     ["Size", image.width && image.height ? `${image.width} × ${image.height} px` : "—"],
+    ["Straightened", describeSkew(image.skew)],
+    ["Frame", describeBorders(image.borders)],
     ["Original", original ? formatBytes(original.size) : "—"],
     ["Black and white", processed ? formatBytes(processed.size) : "—"],
   ];
@@ -282,6 +287,8 @@ async function renderDocument(image) {
     const [before, after] = await Promise.all([blobOf(page.links.original), blobOf(page.links.processed)]);
     original.src = before ? URL.createObjectURL(before) : page.links.original;
     processed.src = after ? URL.createObjectURL(after) : page.links.processed;
+    $(".page-geometry", node).textContent =
+      `Page ${current + 1}: ${describeSkew(page.skew ?? null)}; frame: ${describeBorders(page.borders ?? null)}`;
     original.alt = `Original, page ${current + 1}: ${name}`;
     processed.alt = `Black and white, page ${current + 1}: ${name}`;
   };
@@ -306,6 +313,8 @@ async function renderDocument(image) {
       ["Method", describeMethod(image)],
       ["Pages", String(facts.pages)],
       [format, sizes],
+      ["Straightened", facts.pagesDeskewed === null ? "—" : `${facts.pagesDeskewed} of ${facts.pages} pages`],
+      ["Frame found", facts.pagesFramed === null ? "—" : `on ${facts.pagesFramed} of ${facts.pages} pages`],
     ].flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: value })]),
   );
   const download = `${name.replace(/\.[^.]*$/, "")}.bitonal.${FORMAT_EXTENSIONS[facts.format] ?? "bin"}`;
@@ -314,6 +323,23 @@ async function renderDocument(image) {
     deleteControl(image.id, name),
   );
   return node;
+}
+
+/** "deskewed by 2.3° (found 2.3°, confidence 0.92)", "no skew found (…)", "level", or "off". */
+function describeSkew(skew) {
+  if (!skew) return "off";
+  if (skew.angle === null) return `no skew found (${skew.reason ?? "nothing to measure"})`;
+  const confidence = `confidence ${skew.confidence.toFixed(2)}`;
+  if (skew.rotated === 0) return `level: ${skew.angle}° found, not turned (${confidence})`;
+  return `deskewed by ${Math.abs(skew.rotated)}° ${skew.rotated < 0 ? "counter-clockwise" : "clockwise"} (${confidence})`;
+}
+
+/** "cleaned at 41/0/38/12 px (top/right/bottom/left)", "none found", or "kept". */
+function describeBorders(borders) {
+  if (!borders) return "kept";
+  const { top, right, bottom, left, action } = borders;
+  if (top + right + bottom + left === 0) return "none found";
+  return `${action === "crop" ? "cut away" : "cleaned"} at ${top}/${right}/${bottom}/${left} px (top/right/bottom/left)`;
 }
 
 /** "auto → document: uneven background", or just the method when nothing was chosen. */

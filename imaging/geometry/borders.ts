@@ -1,10 +1,12 @@
 // The dark frame around a page (a scanner's lid, a table, a book's edge, a mount) and the page's
 // own edge inside it, found from the grey page: per side, how deep the dark reaches in from the
 // edge on each line, where a light page begins. A frame follows the page, so it need not be a
-// band: around a skewed page it is four wedges, and it is made white line by line, as deep as
-// it reaches on each. By hand, as unpaper's border scan is: libvips' trim() cuts only a frame of
+// band: around a skewed page it is four wedges, and it is masked line by line, as deep as it
+// reaches on each. The mask whitens the binarized page, never the grey one: a page's own dark
+// edge (a photographed diary's) made white before binarizing draws its boundary as ink. By hand, as unpaper's border scan is: libvips' trim() cuts only a frame of
 // one flat colour, and a scanned frame is neither flat nor one colour nor straight.
 import { otsuThreshold } from "../kernels/histogram.ts";
+import { packedRowBytes } from "../kernels/packed-rows.ts";
 
 /** Pixels of frame on each side, 0 where there is none: the page's box starts that far in. */
 export interface Borders {
@@ -141,23 +143,36 @@ export function findFrame(luma: Uint8Array, width: number, height: number): Fram
 }
 
 /**
- * The frame made paper-white in `luma`, in place: on each line of each framed side as deep as
- * the dark reaches there, and one cell more (the page's edge, where the sampled dark ended or
- * up to a cell past it).
+ * The frame as a mask (255 in the frame, 0 on the page): on each line of each framed side as
+ * deep as the dark reaches there, and one cell more (the page's edge, where the sampled dark
+ * ended or up to a cell past it).
  */
-export function whitenFrame(luma: Uint8Array, width: number, height: number, { depths, cell }: Frame): void {
+export function frameMask(width: number, height: number, { depths, cell }: Frame): Uint8Array {
+  const mask = new Uint8Array(width * height);
   const deep = (cells: number) => (cells === 0 ? 0 : (cells + 1) * cell);
   for (let y = 0; y < height; y++) {
     const line = Math.min(depths.left.length - 1, Math.floor(y / cell));
     const row = y * width;
-    luma.fill(255, row, row + Math.min(width, deep(depths.left[line])));
-    luma.fill(255, row + Math.max(0, width - deep(depths.right[line])), row + width);
+    mask.fill(255, row, row + Math.min(width, deep(depths.left[line])));
+    mask.fill(255, row + Math.max(0, width - deep(depths.right[line])), row + width);
   }
   for (let x = 0; x < width; x++) {
     const line = Math.min(depths.top.length - 1, Math.floor(x / cell));
     const top = Math.min(height, deep(depths.top[line]));
     const bottom = Math.min(height, deep(depths.bottom[line]));
-    for (let y = 0; y < top; y++) luma[y * width + x] = 255;
-    for (let y = height - bottom; y < height; y++) luma[y * width + x] = 255;
+    for (let y = 0; y < top; y++) mask[y * width + x] = 255;
+    for (let y = height - bottom; y < height; y++) mask[y * width + x] = 255;
+  }
+  return mask;
+}
+
+/** Sets white, in packed rows (set = white), every pixel where `mask` is above `level`. In place. */
+export function whitenMasked(packed: Uint8Array, width: number, height: number, mask: Uint8Array, level = 0): void {
+  const stride = packedRowBytes(width);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      if (mask[row + x] > level) packed[y * stride + 1 + (x >> 3)] |= 0x80 >> (x & 7);
+    }
   }
 }

@@ -2,8 +2,10 @@
 import { mkdir } from "node:fs/promises";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { type Browser, chromium, type Page } from "playwright-core";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { samplePng } from "../../scripts/bench/sample-images.ts";
+import { syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
 import { handMadePdf, multiPageTiff } from "../support/documents.ts";
 import { makePng } from "../support/images.ts";
 import { startPipeline, usePipeline } from "../support/pipeline.ts";
@@ -69,6 +71,32 @@ describe("the page", () => {
       /Methodauto → document: uneven backgroundThresholdlocal \(per pixel\)/,
     );
     expect(await card.locator("a.download").getAttribute("download")).toBe("scan-bitonal.png");
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("straightens a skewed page and says by how much beside the result; with the boxes cleared it does not", async () => {
+    const level = await syntheticPage("office-scan", 5, 1000, 760);
+    const turned = await sharp(level.bytes)
+      .rotate(-3.1, { background: "#ffffff" })
+      .toBuffer({ resolveWithObject: true });
+    const skewed = await sharp(turned.data)
+      .extract({ left: 60, top: 60, width: turned.info.width - 120, height: turned.info.height - 120 })
+      .png()
+      .toBuffer();
+    const page = await openPage();
+    await page.setInputFiles("#file-input", [await file("skewed.png", skewed)]);
+    const card = page.locator(".upload", { hasText: "skewed.png" });
+    await card.locator(".status", { hasText: "Done." }).waitFor({ timeout: 30_000 });
+    await expect(card.locator(".facts").textContent()).resolves.toMatch(
+      /Straighteneddeskewed by 3\.\d+° clockwise \(confidence 0\.\d+\)Framenone found/,
+    );
+    await page.uncheck("input[name=deskew]");
+    await page.check("input[name=borders][value=keep]");
+    await page.setInputFiles("#file-input", [await file("as sent.png", skewed)]);
+    const second = page.locator(".upload", { hasText: "as sent.png" });
+    await second.locator(".status", { hasText: "Done." }).waitFor({ timeout: 30_000 });
+    await expect(second.locator(".facts").textContent()).resolves.toMatch(/StraightenedoffFramekept/);
     expect(problems).toEqual([]);
     await page.close();
   });

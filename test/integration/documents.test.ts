@@ -44,6 +44,19 @@ async function pagePngs(id: string, count: number) {
 }
 
 describe("a multi-page TIFF", () => {
+  it("is taken when its directories lie after its pixels, as libtiff writes them, far past any first bytes", async () => {
+    // Noise deflates badly: hundreds of kilobytes of strips before the first directory.
+    const noise = (x: number, y: number) => ((x * 7919 + y * 104_729) ^ (x * y)) & 0xff;
+    const tiff = await multiPageTiff([noise, noise], { width: 1000, height: 800 });
+    const firstDirectory = Buffer.from(tiff).readUInt32LE(4);
+    expect(firstDirectory).toBeGreaterThan(100_000);
+    const response = await upload(tiff, "scanner.tif");
+    expect(response.status).toBe(202);
+    const { id } = await response.json();
+    const completion = (await waitForCompletions(pipeline.env.sqs, pipeline.env.queueUrls.output, [id])).get(id);
+    expect(completion).toMatchObject({ status: "done", pages: 2, format: "tiff" });
+  });
+
   it("becomes a G4 TIFF of the same pages, each read back by UTIF.js exactly as its PNG", async () => {
     const tiff = await multiPageTiff(PAGES, PAGE);
     const response = await upload(tiff, "Vertrag März.tif");

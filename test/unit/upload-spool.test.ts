@@ -42,7 +42,6 @@ describe("the upload spool", () => {
     expect(file.bytes).toBeUndefined();
     expect(file.size).toBe(pdf.length);
     expect(readdirSync(dir)).toHaveLength(1);
-    expect(Buffer.from(file.head).equals(pdf.subarray(0, 4100))).toBe(true);
     expect(Buffer.from(file.read(30_000, 10)).equals(pdf.subarray(30_000, 30_010))).toBe(true);
     expect(file.read(pdf.length - 3, 10)).toHaveLength(3);
     expect((await buffer(file.body() as Readable)).equals(pdf)).toBe(true);
