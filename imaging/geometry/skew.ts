@@ -17,23 +17,16 @@ export type SkewEstimate =
     }
   | { angle: null; confidence: number; reason: string };
 
-interface Region {
-  left: number;
-  top: number;
-  right: number;
-  bottom: number;
-}
-
 /** The widest skew looked for, either way. */
 export const MAX_SKEW_DEGREES = 15;
 // Three sweeps, each on ink sampled on a finer grid (this many samples across the region at
-// most) around the last one's best: every angle at 1°, then ±1° at 0.1°, then ±0.15° at 0.025°.
+// most) around the last one's best: every angle at 1°, then ±1° at 0.1°, then ±0.1° at 0.05°.
 // The finest grid is finer than a stroke at 300 dpi; the coarse sweeps, which look at the most
 // angles, look at the fewest pixels, so the search costs a few milliseconds whatever the page.
 const SWEEPS = [
   { gridWidth: 350, halfRange: MAX_SKEW_DEGREES, step: 1 },
   { gridWidth: 800, halfRange: 1, step: 0.1 },
-  { gridWidth: 1600, halfRange: 0.15, step: 0.025 },
+  { gridWidth: 1600, halfRange: 0.1, step: 0.05 },
 ];
 // Fewer sampled ink pixels than this on the coarsest grid, or in fewer rows: a blank page, a
 // mark or two.
@@ -54,22 +47,23 @@ export const MIN_CONFIDENCE = 0.55;
  */
 export function estimateSkew(packed: Uint8Array, width: number, height: number): SkewEstimate {
   if (width < MIN_SIDE || height < MIN_SIDE) return { angle: null, confidence: 0, reason: "too small to measure" };
-  const area: Region = { left: 0, top: 0, right: width, bottom: height };
-  const samples = (gridWidth: number) =>
-    inkSamples(packed, width, area, Math.max(1, Math.round((area.right - area.left) / gridWidth)));
-  const coarse = samples(SWEEPS[0].gridWidth);
+  // The ink found once, on the finest grid; the coarser sweeps take every k-th of it.
+  const finest = Math.max(1, Math.round(width / SWEEPS[SWEEPS.length - 1].gridWidth));
+  const ink = inkSamples(packed, width, height, finest);
+  const grids = SWEEPS.map((sweep) => everyKth(ink, Math.max(1, Math.round(width / sweep.gridWidth / finest))));
+  const coarse = grids[0];
   if (coarse.count < MIN_INK_SAMPLES || coarse.rows < MIN_INK_ROWS) {
     return { angle: null, confidence: 0, reason: "too little text to measure" };
   }
   let centre = 0;
   let confidence = 0;
   for (const [n, sweep] of SWEEPS.entries()) {
-    const ink = n === 0 ? coarse : samples(sweep.gridWidth);
+    const samples = grids[n];
     const scores: Array<[number, number]> = [];
     const steps = Math.round(sweep.halfRange / sweep.step);
     for (let k = -steps; k <= steps; k++) {
       const degrees = centre + k * sweep.step;
-      scores.push([degrees, shearScore(ink, degrees)]);
+      scores.push([degrees, shearScore(samples, degrees)]);
     }
     let top = 0;
     let worst = Number.POSITIVE_INFINITY;
@@ -104,48 +98,67 @@ export function estimateSkew(packed: Uint8Array, width: number, height: number):
 }
 
 interface InkSamples {
-  xs: Float64Array;
-  ys: Float64Array;
+  xs: Int32Array;
+  ys: Int32Array;
   count: number;
+  /** Rows holding any of it. */
   rows: number;
-  /** Rows of the region, in grid units: the histogram's extent before shearing. */
-  gridHeight: number;
+  /** The grid's size: the histogram's extent before shearing. */
   gridWidth: number;
+  gridHeight: number;
 }
 
-/** The black pixels on a grid `step` apart, in grid units from the region's corner. */
-function inkSamples(packed: Uint8Array, width: number, area: Region, step: number): InkSamples {
+/** The black pixels on a grid `step` apart, in grid units. */
+function inkSamples(packed: Uint8Array, width: number, height: number, step: number): InkSamples {
   const stride = packedRowBytes(width);
-  let xs: Float64Array<ArrayBuffer> = new Float64Array(1 << 16);
-  let ys: Float64Array<ArrayBuffer> = new Float64Array(1 << 16);
+  let xs: Int32Array<ArrayBuffer> = new Int32Array(1 << 16);
+  let ys: Int32Array<ArrayBuffer> = new Int32Array(1 << 16);
   let count = 0;
   let rows = 0;
-  for (let y = area.top, gy = 0; y < area.bottom; y += step, gy++) {
+  for (let y = 0, gy = 0; y < height; y += step, gy++) {
     const row = y * stride + 1;
-    let inRow = 0;
-    for (let x = area.left, gx = 0; x < area.right; x += step, gx++) {
+    const before = count;
+    for (let x = 0; x < width; x += step) {
       const byte = packed[row + (x >> 3)];
-      // A white byte (eight white pixels) is the common case: skip its bits.
-      if (byte === 0xff || byte & (0x80 >> (x & 7))) continue;
+      // A white byte (eight white pixels) is the common case: on to the first sample past it.
+      if (byte === 0xff) {
+        const nextByte = ((x >> 3) + 1) << 3;
+        x += Math.ceil((nextByte - x) / step) * step - step;
+        continue;
+      }
+      if (byte & (0x80 >> (x & 7))) continue;
       if (count === xs.length) {
         xs = grow(xs);
         ys = grow(ys);
       }
-      xs[count] = gx;
+      xs[count] = x / step;
       ys[count] = gy;
       count++;
-      inRow++;
     }
-    if (inRow > 0) rows++;
+    if (count > before) rows++;
   }
-  return {
-    xs,
-    ys,
-    count,
-    rows,
-    gridWidth: Math.ceil((area.right - area.left) / step),
-    gridHeight: Math.ceil((area.bottom - area.top) / step),
-  };
+  return { xs, ys, count, rows, gridWidth: Math.ceil(width / step), gridHeight: Math.ceil(height / step) };
+}
+
+/** The samples on every k-th column of every k-th row, in the coarser grid's units. */
+function everyKth(ink: InkSamples, k: number): InkSamples {
+  if (k === 1) return ink;
+  const xs = new Int32Array(ink.count);
+  const ys = new Int32Array(ink.count);
+  let count = 0;
+  let rows = 0;
+  let lastRow = -1;
+  for (let n = 0; n < ink.count; n++) {
+    if (ink.xs[n] % k !== 0 || ink.ys[n] % k !== 0) continue;
+    xs[count] = ink.xs[n] / k;
+    ys[count] = ink.ys[n] / k;
+    if (ys[count] !== lastRow) {
+      rows++;
+      lastRow = ys[count];
+    }
+    count++;
+  }
+  return { xs, ys, count, rows, gridWidth: Math.ceil(ink.gridWidth / k), gridHeight: Math.ceil(ink.gridHeight / k) };
 }
 
 /**
@@ -187,8 +200,8 @@ function shearedCounts(ink: InkSamples, degrees: number): Int32Array {
   return counts;
 }
 
-function grow(values: Float64Array): Float64Array<ArrayBuffer> {
-  const larger = new Float64Array(values.length * 2);
+function grow(values: Int32Array): Int32Array<ArrayBuffer> {
+  const larger = new Int32Array(values.length * 2);
   larger.set(values);
   return larger;
 }

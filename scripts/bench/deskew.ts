@@ -86,6 +86,11 @@ async function skewAccuracy(pages: Page[], python: string, dir: string) {
   console.log(`skew: ${sources.length} pages, ${images.length} images (each page turned by ${ANGLES.join(", ")}°)`);
 
   // bitonal's, on the page binarized as the pipeline binarizes it; the floor is the page's decode.
+  // Warm, as a long-running worker is: the first calls would pay for compiling the code.
+  for (const image of images.slice(0, 12)) {
+    const result = await binarize(await readFile(image.file), { method: "auto", maxInputPixels: 100_000_000 });
+    estimateSkew(result.packed, result.width, result.height);
+  }
   const found = new Map<string, Record<Estimator, number | null>>();
   const ms: Record<Estimator | "floor", number> = { bitonal: 0, jdeskew: 0, deskew: 0, floor: 0 };
   for (const image of images) {
