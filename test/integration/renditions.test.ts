@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { renditionRequestKey, renditionsPrefix, resultKeys } from "../../infra/image-objects.ts";
 import { syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
 import { damagedDeflatePng, greyPixels } from "../support/images.ts";
-import { usePipeline } from "../support/pipeline.ts";
+import { settledStatus, usePipeline } from "../support/pipeline.ts";
 import { collectCompletions } from "../support/queues.ts";
 
 const pipeline = usePipeline();
@@ -27,14 +27,7 @@ function requestRendition(id: string, body: unknown, contentType = "application/
   });
 }
 
-async function settled(path: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await (await pipeline.app.request(path)).json();
-    if (status.status !== "queued" || Date.now() > deadline) return status;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const settled = (path: string) => settledStatus(pipeline, path);
 
 describe("renditions", () => {
   let id: string;

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
 import { multiPageTiff } from "../support/documents.ts";
 import { greyPixels } from "../support/images.ts";
-import { usePipeline } from "../support/pipeline.ts";
+import { settledStatus, usePipeline } from "../support/pipeline.ts";
 import { waitForCompletions } from "../support/queues.ts";
 
 const pipeline = usePipeline();
@@ -39,14 +39,7 @@ async function upload(bytes: Uint8Array<ArrayBuffer>, name: string, fields: Reco
   return (await response.json()).id as string;
 }
 
-async function settled(path: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await (await pipeline.app.request(path)).json();
-    if (status.status !== "queued" || Date.now() > deadline) return status;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const settled = (path: string) => settledStatus(pipeline, path);
 
 async function processedSize(path: string) {
   const response = await pipeline.app.request(path);

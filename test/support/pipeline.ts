@@ -104,3 +104,13 @@ export function usePipeline(options: PipelineOptions = {}): Pipeline {
     stop: () => current().stop(),
   };
 }
+
+/** A status route's answer once it is no longer queued (or after `timeoutMs`, as it then is). */
+export async function settledStatus(pipeline: Pipeline, path: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await (await pipeline.app.request(path)).json();
+    if (status.status !== "queued" || Date.now() > deadline) return status;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
