@@ -39,6 +39,8 @@ const MAX_DEPTH = 0.4;
 // …and a light page begins inside it: in the band this deep past the frame, at most this much dark.
 const INNER_BAND = 0.03;
 const INNER_DARK = 0.4;
+// A page inside a frame is mostly light: at most this share of it dark (writing covers 5–20 %).
+const PAGE_DARK = 0.3;
 // A light pixel or two inside a frame (dust, texture) does not end it.
 const GAP = 2;
 
@@ -131,6 +133,17 @@ export function findFrame(luma: Uint8Array, width: number, height: number): Fram
     left: pageStart("left", found.top, h - found.bottom),
   };
   if (!hasBorders(found)) return undefined;
+  // And what lies inside is a page, mostly light: a photograph whose dark side reaches its edge
+  // on every line has no frame to clean.
+  let darkInside = 0;
+  let inside = 0;
+  for (let y = found.top; y < h - found.bottom; y++) {
+    for (let x = found.left; x < w - found.right; x++) {
+      inside++;
+      if (sample[y * w + x] <= threshold) darkInside++;
+    }
+  }
+  if (inside === 0 || darkInside / inside > PAGE_DARK) return undefined;
   // A side without a frame whitens nothing.
   for (const side of SIDES) if (found[side] === 0) depths[side].fill(0);
   // Each side's frame is under MAX_DEPTH of the page: the box inside them is never empty.

@@ -34,6 +34,9 @@ const MIN_INK_SAMPLES = 300;
 const MIN_INK_ROWS = 12;
 // An icon or a thumbnail is no page to level.
 const MIN_SIDE = 64;
+// More of the page inked than this: a photograph, a filled shape, a page gone dark; text is
+// 5–20 %, a dense one a third.
+const MAX_INK_SHARE = 0.4;
 // Fewer separate lines of ink than this: a picture, a block, a single heading.
 const MIN_LINES = 2;
 const LINE_SHARE = 0.2;
@@ -47,18 +50,28 @@ export const MIN_CONFIDENCE = 0.55;
  */
 export function estimateSkew(packed: Uint8Array, width: number, height: number): SkewEstimate {
   if (width < MIN_SIDE || height < MIN_SIDE) return { angle: null, confidence: 0, reason: "too small to measure" };
-  // The ink found once, on the finest grid; the coarser sweeps take every k-th of it.
-  const finest = Math.max(1, Math.round(width / SWEEPS[SWEEPS.length - 1].gridWidth));
-  const ink = inkSamples(packed, width, height, finest);
-  const grids = SWEEPS.map((sweep) => everyKth(ink, Math.max(1, Math.round(width / sweep.gridWidth / finest))));
-  const coarse = grids[0];
+  // The coarse grid first, on its own: a page it refuses (too little ink, too much, no
+  // direction) costs a scan of one pixel in k². Then the ink once on the finest grid, of which
+  // the second sweep takes every k-th.
+  const finest = Math.max(1, Math.ceil(width / SWEEPS[SWEEPS.length - 1].gridWidth));
+  const stepOf = (sweep: (typeof SWEEPS)[number]) => Math.max(1, Math.ceil(width / sweep.gridWidth / finest));
+  const coarse = inkSamples(packed, width, height, finest * stepOf(SWEEPS[0]));
   if (coarse.count < MIN_INK_SAMPLES || coarse.rows < MIN_INK_ROWS) {
     return { angle: null, confidence: 0, reason: "too little text to measure" };
   }
+  if (coarse.count > MAX_INK_SHARE * coarse.gridWidth * coarse.gridHeight) {
+    return { angle: null, confidence: 0, reason: "too much ink for a page of text" };
+  }
+  let fine: InkSamples | undefined;
+  const grid = (n: number) => {
+    if (n === 0) return coarse;
+    fine ??= inkSamples(packed, width, height, finest);
+    return everyKth(fine, stepOf(SWEEPS[n]));
+  };
   let centre = 0;
   let confidence = 0;
   for (const [n, sweep] of SWEEPS.entries()) {
-    const samples = grids[n];
+    const samples = grid(n);
     const scores: Array<[number, number]> = [];
     const steps = Math.round(sweep.halfRange / sweep.step);
     for (let k = -steps; k <= steps; k++) {
