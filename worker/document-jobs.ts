@@ -23,6 +23,7 @@ import { type G4Page, g4Page } from "../imaging/encode/ccitt-g4.ts";
 import { encodeG4Pdf } from "../imaging/encode/g4-pdf.ts";
 import { encodeG4Tiff } from "../imaging/encode/g4-tiff.ts";
 import { pagePreview } from "../imaging/encode/page-preview.ts";
+import { hasBorders } from "../imaging/geometry/borders.ts";
 import {
   type DocumentRun,
   decodeMetadata,
@@ -123,7 +124,7 @@ export async function processPage(
       // such a page's whole cost) are saved.
       // (Unless it was turned or cut: then it is not the page as uploaded.)
       const { borders } = result;
-      const cut = borders?.action === "crop" && borders.top + borders.right + borders.bottom + borders.left > 0;
+      const cut = borders?.action === "crop" && hasBorders(borders);
       const asUploaded = !result.skew?.rotated && !cut;
       if (result.reason !== ALREADY_BITONAL || !asUploaded) {
         await put(keys.preview, await pagePreview(pixels, job.page - 1), "image/jpeg");
@@ -299,7 +300,7 @@ async function assembleOutput(
   const count = (metadata: Record<string, string>) => {
     const { skew, borders } = readGeometry(metadata);
     if (skew?.rotated) pagesDeskewed++;
-    if (borders && borders.top + borders.right + borders.bottom + borders.left > 0) pagesFramed++;
+    if (borders && hasBorders(borders)) pagesFramed++;
   };
   if (job.format === "png") {
     // The API allows a PNG only for one page: the page's own PNG is the document.

@@ -104,9 +104,9 @@ export function findFrame(luma: Uint8Array, width: number, height: number): Fram
     const within = all.filter((run) => run < limit).sort((a, b) => a - b);
     if (within.length < 0.4 * all.length || within.length === 0) return 0;
     const minRun = Math.max(2, Math.ceil(MIN_DEPTH * across(side)));
-    if (within[Math.floor((1 - FRAME_LINES) * within.length)] < minRun) return 0;
     // The page's box begins where its outermost part does: the frame's shallowest lines.
     const start = within[Math.floor((1 - FRAME_LINES) * within.length)];
+    if (start < minRun) return 0;
     const typical = within[Math.floor(0.75 * (within.length - 1))];
     // A light page begins inside the frame.
     const band = Math.max(2, Math.ceil(INNER_BAND * across(side)));

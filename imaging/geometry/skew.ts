@@ -18,8 +18,8 @@ export type SkewEstimate =
   | { angle: null; confidence: number; reason: string };
 
 /** The widest skew looked for, either way. */
-export const MAX_SKEW_DEGREES = 15;
-// Three sweeps, each on ink sampled on a finer grid (this many samples across the region at
+const MAX_SKEW_DEGREES = 15;
+// Three sweeps, each on ink sampled on a finer grid (this many samples across the page at
 // most) around the last one's best: every angle at 1°, then ±1° at 0.1°, then ±0.1° at 0.05°.
 // The finest grid is finer than a stroke at 300 dpi; the coarse sweeps, which look at the most
 // angles, look at the fewest pixels, so the search costs a few milliseconds whatever the page.
@@ -42,7 +42,7 @@ const MIN_LINES = 2;
 const LINE_SHARE = 0.2;
 // A best score 2.2x the worst (Leptonica asks 3x, which refused a fifth of the handwritten
 // development pages; binarized photographs, which should be refused, measured 0.44–0.50).
-export const MIN_CONFIDENCE = 0.55;
+const MIN_CONFIDENCE = 0.55;
 
 /**
  * The skew of the ink in packed rows (set = white). A dark frame's straight edges would outvote

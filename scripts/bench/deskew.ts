@@ -21,6 +21,7 @@ import { promisify } from "node:util";
 import sharp from "sharp";
 import { binarize } from "../../imaging/binarize.ts";
 import { decodeLuma } from "../../imaging/decode/luma.ts";
+import { hasBorders } from "../../imaging/geometry/borders.ts";
 import { estimateSkew } from "../../imaging/geometry/skew.ts";
 import { dibcoScores } from "../../imaging/measures/dibco.ts";
 import { findPython } from "../../infra/localstack.ts";
@@ -185,7 +186,7 @@ async function borderEffect(pages: Page[]) {
     const kept = await binarize(page.bytes, { ...options, borders: "keep" });
     const cleaned = await binarize(page.bytes, { ...options, borders: "clean" });
     const b = cleaned.borders;
-    const framed = !!b && b.top + b.right + b.bottom + b.left > 0;
+    const framed = !!b && hasBorders(b);
     rows.push({
       name: page.name,
       framed,
