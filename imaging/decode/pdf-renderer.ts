@@ -33,6 +33,8 @@ export interface PdfRendererOptions {
   timeoutMs?: number;
   /** A thread's WebAssembly memory at most (PDFium's own limit is 2 GiB). */
   maxHeapBytes?: number;
+  /** The thread's script: PDFium's (./pdf-thread.ts) unless a test needs one that misbehaves. */
+  thread?: URL;
 }
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout };
@@ -42,12 +44,15 @@ interface Slot {
   busy: boolean;
   /** The document the thread holds open. */
   held: string | undefined;
+  /** The request it is answering. */
+  current?: number;
 }
 
 export function createPdfRenderer({
   threads = 1,
   timeoutMs = 60_000,
   maxHeapBytes = 512 * 1024 * 1024,
+  thread = new URL("./pdf-thread.ts", import.meta.url),
 }: PdfRendererOptions = {}): PdfRenderer {
   const slots: Slot[] = Array.from({ length: threads }, () => ({
     worker: undefined,
@@ -62,10 +67,26 @@ export function createPdfRenderer({
 
   const start = (slot: Slot): Promise<Worker> => {
     slot.ready ??= new Promise<Worker>((resolve, reject) => {
-      const worker = new Worker(new URL("./pdf-thread.ts", import.meta.url), { workerData: { maxHeapBytes } });
+      const worker = new Worker(thread, { workerData: { maxHeapBytes } });
       worker.unref();
       slot.worker = worker;
       worker.once("message", () => resolve(worker));
+      // A thread that ends of itself (not by stop()) answers nothing more: what it was asked
+      // fails now rather than at its deadline, and the next request starts a new thread.
+      worker.once("exit", () => {
+        if (slot.worker !== worker) return;
+        const why = new ImageError("undecodable", "The PDF could not be rendered (its renderer stopped).");
+        reject(why);
+        slot.worker = undefined;
+        slot.ready = undefined;
+        slot.held = undefined;
+        const request = slot.current === undefined ? undefined : pending.get(slot.current);
+        if (request && slot.current !== undefined) {
+          pending.delete(slot.current);
+          clearTimeout(request.timer);
+          request.reject(why);
+        }
+      });
       worker.on("message", (answer: PdfAnswer | { ready: true }) => {
         if (!("id" in answer)) return;
         const request = pending.get(answer.id);
@@ -81,10 +102,8 @@ export function createPdfRenderer({
           request.reject(new ImageError("undecodable", `The PDF could not be rendered (${why}).`));
         }
       });
-      worker.once("error", (error) => {
-        reject(error);
-        stop(slot);
-      });
+      // An uncaught error ends the thread: "exit" follows and cleans up.
+      worker.once("error", reject);
     });
     return slot.ready;
   };
@@ -112,10 +131,10 @@ export function createPdfRenderer({
 
   async function run<T>(task: PdfTask, what: string): Promise<T> {
     const slot = await take(task.task === "render" ? task.document : undefined);
+    const id = nextId++;
     try {
-      const worker = await start(slot);
-      const id = nextId++;
-      const request = task.task === "render" && slot.held === task.document ? { ...task, bytes: undefined } : task;
+      // The deadline runs from here, so that it covers a thread's start (PDFium's WebAssembly
+      // compiled on it) as well as the answer: neither may hang the caller.
       return await new Promise<T>((resolve, reject) => {
         const timer = setTimeout(() => {
           pending.delete(id);
@@ -123,9 +142,23 @@ export function createPdfRenderer({
           reject(new ImageError("render-timeout", `${what} took longer than ${timeoutMs / 1000} s and was stopped.`));
         }, timeoutMs);
         pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-        worker.postMessage({ ...request, id });
+        slot.current = id;
+        start(slot).then(
+          (worker) => {
+            if (!pending.has(id)) return;
+            const request =
+              task.task === "render" && slot.held === task.document ? { ...task, bytes: undefined } : task;
+            worker.postMessage({ ...request, id });
+          },
+          (error: Error) => {
+            if (!pending.delete(id)) return;
+            clearTimeout(timer);
+            reject(error);
+          },
+        );
       });
     } finally {
+      slot.current = undefined;
       give(slot);
     }
   }

@@ -205,7 +205,7 @@ describe("a PDF of pages as scanners write them", () => {
         expect(wrong / expected.length, page.name).toBeLessThan(0.01);
       }
     }
-  });
+  }, 150_000); // the wait for the completion above is 120 s, longer than the default test timeout
 });
 
 describe("a PDF of CCITT scans", () => {
