@@ -48,7 +48,7 @@ export interface SyntheticPage {
 }
 
 /** A small deterministic PRNG (mulberry32). */
-function random(seed: number) {
+export function random(seed: number) {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

@@ -8,7 +8,7 @@ import { findFrame } from "../../imaging/geometry/borders.ts";
 import { estimateSkew } from "../../imaging/geometry/skew.ts";
 import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
 import { samplePng } from "../../scripts/bench/sample-images.ts";
-import { type PageKind, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
+import { type PageKind, random, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
 
 const LIMITS = { maxInputPixels: 50_000_000 };
 
@@ -35,17 +35,6 @@ async function turned(bytes: Uint8Array, degrees: number): Promise<Buffer> {
     })
     .png()
     .toBuffer();
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 function isWhite(packed: Uint8Array, width: number, x: number, y: number): boolean {
@@ -91,7 +80,7 @@ describe("skew estimate, where ink runs to the page's edge or fills shapes", () 
         .greyscale()
         .raw()
         .toBuffer({ resolveWithObject: true });
-      const next = mulberry32(7);
+      const next = random(7);
       for (let i = 0; i < data.length; i++) if (next() < 0.18) data[i] = 40;
       const speckled = await sharp(data, { raw: { width: info.width, height: info.height, channels: 1 } })
         .png()
