@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import { decodeLuma, type RgbPixels } from "./decode/luma.ts";
 import { encodeBitonalPng } from "./encode/bitonal-png.ts";
-import { type Borders, findFrame, frameMask, NO_BORDERS, whitenMasked } from "./geometry/borders.ts";
+import { type Borders, findFrame, frameMask, NO_BORDERS, padFrame, whitenMasked } from "./geometry/borders.ts";
 import { estimateSkew, type SkewEstimate } from "./geometry/skew.ts";
 import { countValues, releaseKernelMemory } from "./kernels/simd.ts";
 import {
@@ -102,7 +102,7 @@ export async function binarize(input: Uint8Array | RgbPixels, options: BinarizeO
     page = recount(cropped(page.luma, width, height, borders), needsHistogram);
     mask = cropped(mask, width, height, borders).luma;
   }
-  let run = binarizeLuma(page, options);
+  let run = binarizeLuma(mask ? framedPage(page, mask, 0) : page, options);
   if (mask) whitenMasked(run.packed, page.width, page.height, mask);
 
   let skew: SkewReport | undefined;
@@ -117,7 +117,7 @@ export async function binarize(input: Uint8Array | RgbPixels, options: BinarizeO
       const turn = -estimate.angle;
       const turnedMask = await rotatedPlane(mask ?? new Uint8Array(page.width * page.height), page, turn, 255);
       page = recount(await rotatedPlane(page.luma, page, turn, 255), needsHistogram);
-      run = binarizeLuma(page, options);
+      run = binarizeLuma(framedPage(page, turnedMask.luma, MASK_EDGE), options);
       whitenMasked(run.packed, page.width, page.height, turnedMask.luma, MASK_EDGE);
       skew.rotated = turn;
     }
@@ -146,6 +146,17 @@ interface Page {
   width: number;
   height: number;
   histogram: Uint32Array | undefined;
+}
+
+/**
+ * `page` as the methods see it inside its frame (`mask` above `level`): the frame carried on
+ * from the page's edge (padFrame), and counted again. A dark table or mount around a page made
+ * every statistic a method takes of the page (auto's two-tone test, Otsu's threshold, the
+ * strongest edges) one of table and paper, and a page of faint ink came out blank.
+ */
+function framedPage(page: Page, mask: Uint8Array, level: number): Page {
+  const luma = padFrame(page.luma, page.width, page.height, mask, level);
+  return recount({ ...page, luma }, page.histogram !== undefined);
 }
 
 /** One method over a grey page: the chosen method's packed rows, and what it applied. */

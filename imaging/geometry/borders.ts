@@ -179,6 +179,51 @@ export function frameMask(width: number, height: number, { depths, cell }: Frame
   return mask;
 }
 
+/**
+ * `luma` with every pixel where `mask` is above `level` given the level of the nearest page
+ * pixel along its row, or along its column where the whole row is frame: what a method should
+ * see of a framed page. The frame's dark would count in every statistic a method takes of the
+ * page (Otsu's threshold between table and paper, the strongest edges), and a frame made white
+ * instead would draw the page's own edge as a line; carried on from the page it has no edge.
+ */
+export function padFrame(luma: Uint8Array, width: number, height: number, mask: Uint8Array, level = 0): Uint8Array {
+  const out = Uint8Array.from(luma);
+  const page = (i: number) => mask[i] <= level;
+  for (let y = 0, row = 0; y < height; y++, row += width) {
+    let first = 0;
+    while (first < width && !page(row + first)) first++;
+    if (first === width) continue;
+    let last = width - 1;
+    while (!page(row + last)) last--;
+    out.fill(lightest(luma, row + first, 1, Math.min(PAD_REACH, last - first + 1)), row, row + first);
+    out.fill(lightest(luma, row + last, -1, Math.min(PAD_REACH, last - first + 1)), row + last + 1, row + width);
+  }
+  for (let x = 0; x < width; x++) {
+    let first = 0;
+    while (first < height && !page(first * width + x)) first++;
+    if (first === height) continue;
+    let last = height - 1;
+    while (!page(last * width + x)) last--;
+    const reach = Math.min(PAD_REACH, last - first + 1);
+    const above = lightest(out, first * width + x, width, reach);
+    const below = lightest(out, last * width + x, -width, reach);
+    for (let y = 0; y < first; y++) out[y * width + x] = above;
+    for (let y = last + 1; y < height; y++) out[y * width + x] = below;
+  }
+  return out;
+}
+
+// The page's first pixels past the mask can still be the frame's antialiased seam: the lightest
+// of this many carries on, not the first.
+const PAD_REACH = 6;
+
+/** The lightest of `count` values from `at`, `step` apart. */
+function lightest(values: Uint8Array, at: number, step: number, count: number): number {
+  let most = 0;
+  for (let n = 0, i = at; n < count; n++, i += step) most = Math.max(most, values[i]);
+  return most;
+}
+
 /** Sets white, in packed rows (set = white), every pixel where `mask` is above `level`. In place. */
 export function whitenMasked(packed: Uint8Array, width: number, height: number, mask: Uint8Array, level = 0): void {
   const stride = packedRowBytes(width);

@@ -10,7 +10,8 @@
 //   estimators' angles for it unturned, and the truth for a turn of a° is a° plus that. Error:
 //   |estimate − truth|; an estimator that finds nothing leaves the page as it is (its error is
 //   the whole truth). Time: CPU of the estimate alone beside the page's decode (the floor).
-// - Borders: F of `auto` with borders kept and cleaned, on DIR's pages and the synthetic set.
+// - Borders: F of `auto` with borders kept and cleaned, on DIR's pages, the synthetic set and
+//   synthetic pages photographed on a dark table.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -26,7 +27,7 @@ import { estimateSkew } from "../../imaging/geometry/skew.ts";
 import { dibcoScores } from "../../imaging/measures/dibco.ts";
 import { findPython } from "../../infra/localstack.ts";
 import { cpuMs, greyOf, loadPages, type Page } from "./quality.ts";
-import { syntheticPage, syntheticPages } from "./synthetic-pages.ts";
+import { onATable, syntheticPage, syntheticPages } from "./synthetic-pages.ts";
 
 const run = promisify(execFile);
 const PROJECT = fileURLToPath(new URL("../../", import.meta.url));
@@ -183,7 +184,7 @@ async function borderEffect(pages: Page[]) {
     bytes: p.bytes,
     truth: { data: p.truth, width: p.width, height: p.height },
   }));
-  const all = [...pages, ...synthetic];
+  const all = [...pages, ...synthetic, ...(await pagesOnATable())];
   const rows: { name: string; framed: boolean; kept: number; cleaned: number }[] = [];
   for (const page of all) {
     const options = { method: "auto" as const, maxInputPixels: 100_000_000 };
@@ -214,6 +215,24 @@ async function borderEffect(pages: Page[]) {
       `the other ${others.length} pages: largest change ${largestOther.toFixed(2)}`,
   );
   return { rows, largestOther };
+}
+
+/**
+ * Synthetic pages photographed a little turned on a dark table (the table in every corner), with
+ * their truth turned alike: faint ink among them, which a table's dark once took from the page.
+ */
+async function pagesOnATable() {
+  const placed = [
+    ["faded-ink", 5, 3],
+    ["faded-ink", 6, -4],
+    ["office-scan", 5, 2.5],
+  ] as const;
+  return Promise.all(
+    placed.map(async ([kind, seed, degrees]) => ({
+      name: `${kind}-${seed} on a table, turned ${degrees}°`,
+      ...(await onATable(await syntheticPage(kind, seed, 1000, 1300), degrees)),
+    })),
+  );
 }
 
 /** A page turned `degrees` clockwise on white, cut to the upright box inside it; undefined when that box is under half the page. */

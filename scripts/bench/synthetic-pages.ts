@@ -336,3 +336,24 @@ export async function syntheticPages(perKind = 2): Promise<SyntheticPage[]> {
   }
   return pages;
 }
+
+/**
+ * `page` photographed turned `degrees` clockwise on a dark table (the table in every corner),
+ * and its truth turned alike: ink one byte a pixel, 0, on 255.
+ */
+export async function onATable(page: SyntheticPage, degrees: number) {
+  const bytes = await sharp(page.bytes)
+    .rotate(degrees, { background: { r: 40, g: 38, b: 36 } })
+    .png()
+    .toBuffer();
+  const truth = await sharp(page.truth, { raw: { width: page.width, height: page.height, channels: 1 } })
+    .rotate(degrees, { background: "#ffffff" })
+    .threshold(128)
+    .extractChannel(0)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    bytes: new Uint8Array(bytes),
+    truth: { data: new Uint8Array(truth.data), width: truth.info.width, height: truth.info.height },
+  };
+}

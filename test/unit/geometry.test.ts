@@ -4,11 +4,12 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { binarize } from "../../imaging/binarize.ts";
 import { decodeLuma } from "../../imaging/decode/luma.ts";
-import { findFrame } from "../../imaging/geometry/borders.ts";
+import { findFrame, hasBorders } from "../../imaging/geometry/borders.ts";
 import { estimateSkew } from "../../imaging/geometry/skew.ts";
 import { packedRowBytes } from "../../imaging/kernels/packed-rows.ts";
+import { dibcoScores } from "../../imaging/measures/dibco.ts";
 import { samplePng } from "../../scripts/bench/sample-images.ts";
-import { type PageKind, random, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
+import { onATable, type PageKind, random, syntheticPage } from "../../scripts/bench/synthetic-pages.ts";
 
 const LIMITS = { maxInputPixels: 50_000_000 };
 
@@ -172,5 +173,16 @@ describe("borders", () => {
     expect(cropped.borders).toMatchObject({ ...b, action: "crop" });
     expect(cropped.width).toBe(cleaned.width - b.left - b.right);
     expect(cropped.height).toBe(cleaned.height - b.top - b.bottom);
+  });
+
+  it("keeps the faint ink of a page photographed on a dark table: the methods see the page, not the table", async () => {
+    // The table made the page two-tone and its edge the strongest edge there is: Otsu's threshold
+    // fell between table and paper, below the ink, and the document method's edges too (F 0).
+    const { bytes: photographed, truth } = await onATable(await syntheticPage("faded-ink", 5, 1000, 1300), 3);
+    const result = await binarize(photographed, { method: "auto", borders: "clean", ...LIMITS });
+    expect(result.borders && hasBorders(result.borders)).toBe(true);
+    const { data } = await sharp(result.png).greyscale().raw().toBuffer({ resolveWithObject: true });
+    const f = dibcoScores(truth, { data: new Uint8Array(data), width: result.width, height: result.height }).fMeasure;
+    expect(f).toBeGreaterThan(90);
   });
 });
