@@ -7,13 +7,9 @@ import type { Logger } from "../../infra/logger.ts";
 import { createTestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
 import { startPipeline } from "../support/pipeline.ts";
-import { startCommand as spawnScript, startScript } from "../support/processes.ts";
+import { freePort, startCommand as spawnScript, startScript } from "../support/processes.ts";
 import { waitForCompletions } from "../support/queues.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
-
-async function freeLocalPort() {
-  return 20_000 + Math.floor(Math.random() * 20_000);
-}
 
 describe("what the API lets out", () => {
   // Catches: a log line with the token, the user's filename or the image's bytes, at any level.
@@ -22,7 +18,7 @@ describe("what the API lets out", () => {
       API_TOKEN: "tok-SECRET-4c1e-0123456789abcdef012345",
       LOG_LEVEL: "trace",
     });
-    const port = await freeLocalPort();
+    const port = await freePort();
     const api = startScript("api/main.ts", { ...baseChildEnv(), ...env.env, PORT: String(port) });
     const worker = startScript("worker/main.ts", { ...baseChildEnv(), ...env.env });
     try {
@@ -86,7 +82,7 @@ describe("what the API lets out", () => {
     const env = await createTestEnvironment({ LOG_LEVEL: "warn" });
     const proxy = await startTcpProxy(new URL(inject("awsEndpoint")));
     proxy.cut();
-    const port = await freeLocalPort();
+    const port = await freePort();
     const api = startScript("api/main.ts", {
       ...baseChildEnv(),
       ...env.env,

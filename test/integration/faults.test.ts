@@ -9,7 +9,7 @@ import type { CompletionMessage } from "../../infra/messages.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/environment.ts";
 import { makePng } from "../support/images.ts";
 import { startPipeline } from "../support/pipeline.ts";
-import { startScript } from "../support/processes.ts";
+import { freePort, startScript } from "../support/processes.ts";
 import { collectCompletions, processedMoreThanOnce, waitForCompletions } from "../support/queues.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 
@@ -153,7 +153,7 @@ describe("faults", () => {
 
   it("the API killed under load: every 202 is processed, and no message is left without its object", async () => {
     const env = await createTestEnvironment({ LOG_LEVEL: "warn" });
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const api = startScript("api/main.ts", { ...baseChildEnv(), ...env.env, PORT: String(port) });
     const worker = startScript("worker/main.ts", { ...baseChildEnv(), ...env.env });
     try {

@@ -2,7 +2,22 @@
 export { portIsOpen } from "../../infra/localstack.ts";
 
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { readdir, readFile } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
+
+/**
+ * A port nothing listens on, from the OS. A random one could be taken: one between 20 000 and
+ * 40 000 sat in the range of the ephemeral ports every test's connections to LocalStack use,
+ * and an API that could not listen there exited at once.
+ */
+export async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
 
 /** Starts `node <script> [args…]` in its own process group, as a terminal would start `npm start`. */
 export function startScript(script: string | string[], env: Record<string, string | undefined>) {
@@ -39,8 +54,15 @@ export function startCommand(command: string, args: string[], env: Record<string
       }
       throw new Error(`never printed ${pattern}; output was:\n${output}`);
     },
-    /** Ctrl-C: SIGINT to the whole process group. */
-    interrupt: () => process.kill(-(child.pid as number), "SIGINT"),
+    /** Ctrl-C: SIGINT to the whole process group; nothing when it has gone already. */
+    interrupt: () => {
+      try {
+        process.kill(-(child.pid as number), "SIGINT");
+      } catch (error) {
+        // Gone: a `finally` that interrupts must not hide why the test failed.
+        if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+      }
+    },
   };
 }
 
