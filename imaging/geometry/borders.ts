@@ -179,10 +179,14 @@ export function frameMask(width: number, height: number, { depths, cell }: Frame
   return mask;
 }
 
+// The page's first pixels past the mask can still be the frame's antialiased seam: the lightest
+// of this many carries on, not the first.
+const PAD_REACH = 6;
+
 /**
- * `luma` with every pixel where `mask` is above `level` given the level of the nearest page
- * pixel along its row, or along its column where the whole row is frame: what a method should
- * see of a framed page. The frame's dark would count in every statistic a method takes of the
+ * `luma` with every pixel where `mask` is above `level` given the level of the page where it
+ * begins, along the pixel's row (the lightest of its first PAD_REACH pixels there), or along its
+ * column where the row is frame: what a method should see of a framed page. The frame's dark would count in every statistic a method takes of the
  * page (Otsu's threshold between table and paper, the strongest edges), and a frame made white
  * instead would draw the page's own edge as a line; carried on from the page it has no edge.
  */
@@ -212,10 +216,6 @@ export function padFrame(luma: Uint8Array, width: number, height: number, mask: 
   }
   return out;
 }
-
-// The page's first pixels past the mask can still be the frame's antialiased seam: the lightest
-// of this many carries on, not the first.
-const PAD_REACH = 6;
 
 /** The lightest of `count` values from `at`, `step` apart. */
 function lightest(values: Uint8Array, at: number, step: number, count: number): number {
