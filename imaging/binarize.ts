@@ -99,10 +99,11 @@ export async function binarize(input: Uint8Array | RgbPixels, options: BinarizeO
   let mask = frame ? frameMask(page.width, page.height, frame) : undefined;
   if (mask && bordersAction === "crop") {
     const { width, height } = page;
-    page = recount(cropped(page.luma, width, height, borders), needsHistogram);
+    // Counted once framed, below.
+    page = cropped(page.luma, width, height, borders);
     mask = cropped(mask, width, height, borders).luma;
   }
-  let run = binarizeLuma(mask ? framedPage(page, mask, 0) : page, options);
+  let run = binarizeLuma(mask ? framedPage(page, mask, 0, needsHistogram) : page, options);
   if (mask) whitenMasked(run.packed, page.width, page.height, mask);
 
   let skew: SkewReport | undefined;
@@ -116,8 +117,8 @@ export async function binarize(input: Uint8Array | RgbPixels, options: BinarizeO
       // corners, where white meets the page's edge) is masked too.
       const turn = -estimate.angle;
       const turnedMask = await rotatedPlane(mask ?? new Uint8Array(page.width * page.height), page, turn, 255);
-      page = recount(await rotatedPlane(page.luma, page, turn, 255), needsHistogram);
-      run = binarizeLuma(framedPage(page, turnedMask.luma, MASK_EDGE), options);
+      page = await rotatedPlane(page.luma, page, turn, 255);
+      run = binarizeLuma(framedPage(page, turnedMask.luma, MASK_EDGE, needsHistogram), options);
       whitenMasked(run.packed, page.width, page.height, turnedMask.luma, MASK_EDGE);
       skew.rotated = turn;
     }
@@ -154,9 +155,9 @@ interface Page {
  * every statistic a method takes of the page (auto's two-tone test, Otsu's threshold, the
  * strongest edges) one of table and paper, and a page of faint ink came out blank.
  */
-function framedPage(page: Page, mask: Uint8Array, level: number): Page {
+function framedPage(page: Page, mask: Uint8Array, level: number, needsHistogram: boolean): Page {
   const luma = padFrame(page.luma, page.width, page.height, mask, level);
-  return recount({ ...page, luma }, page.histogram !== undefined);
+  return recount({ ...page, luma, histogram: undefined }, needsHistogram);
 }
 
 /** One method over a grey page: the chosen method's packed rows, and what it applied. */

@@ -2,9 +2,11 @@
 // own edge inside it, found from the grey page: per side, how deep the dark reaches in from the
 // edge on each line, where a light page begins. A frame follows the page, so it need not be a
 // band: around a skewed page it is four wedges, and it is masked line by line, as deep as it
-// reaches on each. The mask whitens the binarized page, never the grey one: a page's own dark
-// edge (a photographed diary's) made white before binarizing draws its boundary as ink. By hand, as unpaper's border scan is: libvips' trim() cuts only a frame of
-// one flat colour, and a scanned frame is neither flat nor one colour nor straight.
+// reaches on each. The methods see the frame carried on from the page's edge (padFrame), and the
+// mask whitens the binarized page, never the grey one: a page's own dark edge (a photographed
+// diary's) made white before binarizing draws its boundary as ink. By hand, as unpaper's border
+// scan is: libvips' trim() cuts only a frame of one flat colour, and a scanned frame is neither
+// flat nor one colour nor straight.
 import { otsuThreshold } from "../kernels/histogram.ts";
 import { packedRowBytes } from "../kernels/packed-rows.ts";
 
@@ -186,9 +188,10 @@ const PAD_REACH = 6;
 /**
  * `luma` with every pixel where `mask` is above `level` given the level of the page where it
  * begins, along the pixel's row (the lightest of its first PAD_REACH pixels there), or along its
- * column where the row is frame: what a method should see of a framed page. The frame's dark would count in every statistic a method takes of the
- * page (Otsu's threshold between table and paper, the strongest edges), and a frame made white
- * instead would draw the page's own edge as a line; carried on from the page it has no edge.
+ * column where the row is frame: what a method should see of a framed page. The frame's dark
+ * would count in every statistic a method takes of the page (Otsu's threshold between table and
+ * paper, the strongest edges), and a frame made white instead would draw the page's own edge as
+ * a line; carried on from the page it has no edge.
  */
 export function padFrame(luma: Uint8Array, width: number, height: number, mask: Uint8Array, level = 0): Uint8Array {
   const out = Uint8Array.from(luma);

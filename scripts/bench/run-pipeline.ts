@@ -266,10 +266,14 @@ export async function waitForHealth(baseUrl: string, api: ChildProcess): Promise
   throw new Error("the API process did not start");
 }
 
+/**
+ * A port nothing listens on, from the OS. A random one could be taken: one between 20 000 and
+ * 40 000 sat in the range of the ephemeral ports a run's own connections to LocalStack use.
+ */
 export async function freePort(): Promise<number> {
   const probe = createServer().listen(0, "127.0.0.1");
   await once(probe, "listening");
   const { port } = probe.address() as AddressInfo;
-  probe.close();
+  await new Promise((resolve) => probe.close(resolve));
   return port;
 }

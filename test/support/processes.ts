@@ -1,23 +1,9 @@
 // Child processes as a user starts them, and checks that nothing of them is left behind.
 export { portIsOpen } from "../../infra/localstack.ts";
+export { freePort } from "../../scripts/bench/run-pipeline.ts";
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { readdir, readFile } from "node:fs/promises";
-import { type AddressInfo, createServer } from "node:net";
-
-/**
- * A port nothing listens on, from the OS. A random one could be taken: one between 20 000 and
- * 40 000 sat in the range of the ephemeral ports every test's connections to LocalStack use,
- * and an API that could not listen there exited at once.
- */
-export async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /** Starts `node <script> [args…]` in its own process group, as a terminal would start `npm start`. */
 export function startScript(script: string | string[], env: Record<string, string | undefined>) {
